@@ -1,0 +1,6 @@
+"""ONNX export with a parity check, and runners for PyTorch and ONNX Runtime."""
+
+from .onnx_export import ParityReport, check_parity, export_onnx
+from .runtime import OnnxRunner, Runner, TorchRunner
+
+__all__ = ["OnnxRunner", "ParityReport", "Runner", "TorchRunner", "check_parity", "export_onnx"]

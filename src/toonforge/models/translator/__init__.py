@@ -1,0 +1,5 @@
+"""The lightweight stage-3 translator (what ships inside a style)."""
+
+from .network import STRIDE, TIERS, Translator, tier_table
+
+__all__ = ["STRIDE", "TIERS", "Translator", "tier_table"]

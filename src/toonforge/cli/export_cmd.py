@@ -1,0 +1,35 @@
+"""``toonforge export``: a style's network to ONNX, checked against PyTorch."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="export a style's network to ONNX (with a parity check)")
+    p.add_argument("--style", required=True, help="style name or folder")
+    p.add_argument("-o", "--output", type=Path, required=True, help="the .onnx file to write")
+    p.add_argument("--role", choices=["head", "full"], default="head", help="which network (default head)")
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--tolerance", type=float, default=1e-3, help="max abs difference allowed")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..errors import InputError, ToonforgeError
+    from ..export.onnx_export import check_parity, export_onnx
+    from ..styles.registry import load_style
+
+    if args.output.suffix.lower() != ".onnx":
+        raise InputError(f"output must end in .onnx, got {args.output.name}")
+    style = load_style(args.style)
+    net = style.build_net(args.role)
+    export_onnx(net, args.output, overwrite=args.overwrite)
+    report = check_parity(net, args.output, tolerance=args.tolerance)
+    sizes = ", ".join(f"{k}: {v:.2e}" for k, v in report.max_abs_diff.items())
+    if not report.ok:
+        args.output.unlink()
+        raise ToonforgeError(f"ONNX output differs from PyTorch beyond {args.tolerance} ({sizes}); file removed")
+    print(f"wrote {args.output} (parity max abs diff {sizes})")
+    return 0

@@ -1,0 +1,60 @@
+"""The ``toonforge`` command: one argparse app with a subcommand per job.
+
+Errors a user can fix print one line ``error: ...`` and exit 2; internal failures print one
+line and exit 1 (set ``TOONFORGE_DEBUG=1`` to see the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Sequence
+
+from .. import __version__
+from ..errors import ToonforgeError
+from . import export_cmd, styles_cmd, stylize_cmd, train_cmd
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # usage errors: one line, exit 2
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="toonforge", description="Stylize portraits, and forge new styles.")
+    parser.add_argument("--version", action="version", version=f"toonforge {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for module in (stylize_cmd, styles_cmd, export_cmd, train_cmd):
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except ToonforgeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except MemoryError:
+        print("error: out of memory (try a smaller --size or fewer images at once)", file=sys.stderr)
+        return 1
+    except Exception as exc:  # internal failure: one line unless debugging
+        if os.environ.get("TOONFORGE_DEBUG"):
+            raise
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        print(f"error: internal failure ({type(exc).__name__}: {msg}); "
+              "rerun with TOONFORGE_DEBUG=1 for details", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

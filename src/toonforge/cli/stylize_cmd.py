@@ -1,0 +1,87 @@
+"""``toonforge stylize``: photos or folders in, stylized images out."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..errors import InputError
+from ..io.images import DEFAULT_MAX_PIXELS, load_image, save_image
+
+
+def _strength(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"strength must be a number in [0, 1], got {text!r}") from None
+    if not 0.0 <= v <= 1.0:
+        raise argparse.ArgumentTypeError(f"strength must be in [0, 1], got {v}")
+    return v
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("stylize", help="stylize photos (files or folders)",
+                       description="Stylize portrait photos. Folders are processed in batch; "
+                       "outputs already written are skipped, inputs are never overwritten.")
+    p.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="image files or folders")
+    p.add_argument("-o", "--output", type=Path, required=True,
+                   help="output folder (or an image path when there is one input file)")
+    p.add_argument("--style", default="classic", help="style name or folder (see `toonforge styles`)")
+    p.add_argument("--head-only", action="store_true", help="write only the aligned, stylized faces")
+    p.add_argument("--strength", type=_strength, default=1.0, help="0 = input, 1 = full style (default 1)")
+    p.add_argument("--size", type=int, default=None,
+                   help="output long side (head-only: face crop side); default: input size / head resolution")
+    p.add_argument("--backend", choices=["torch", "onnx"], default="torch")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    p.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads")
+    p.add_argument("--detector", default="dlib", help="face detector backend, or 'none'")
+    p.add_argument("--format", default=None, help="output format for folders (png, jpg, webp); default: as input")
+    p.add_argument("--recursive", action="store_true", help="descend into sub-folders")
+    p.add_argument("--overwrite", action="store_true", help="redo outputs that already exist")
+    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="refuse larger images")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or notices")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from ..pipelines.batch import head_path, is_done, plan_jobs
+    from ..pipelines.stylizer import Stylizer
+
+    jobs = plan_jobs(args.inputs, args.output, fmt=args.format, recursive=args.recursive)
+    todo = [j for j in jobs if args.overwrite or not is_done(j, args.head_only)]
+    say = (lambda m: None) if args.quiet else (lambda m: tqdm.write(m, file=sys.stderr))
+    if len(todo) < len(jobs):
+        say(f"skipping {len(jobs) - len(todo)} already written (use --overwrite to redo)")
+    if not todo:
+        return 0
+    detector = None if args.detector == "none" else args.detector
+    stylizer = Stylizer(args.style, backend=args.backend, device=args.device, detector=detector,
+                        threads=args.threads)
+    failures = 0
+    bar = tqdm(todo, unit="img", disable=args.quiet or len(todo) == 1, file=sys.stderr)
+    for job in bar:
+        bar.set_postfix_str(job.src.name)
+        try:
+            image = load_image(job.src, max_pixels=args.max_pixels)
+            result = stylizer(image, strength=args.strength, head_only=args.head_only, size=args.size)
+            for notice in result.notices:
+                say(f"{job.src}: {notice}")
+            if args.head_only:
+                if not result.heads:
+                    raise InputError(f"no face found in {job.src}; nothing written (drop --head-only)")
+                for i, head in enumerate(result.heads):
+                    save_image(head_path(job.dst, i), head, overwrite=args.overwrite)
+            else:
+                save_image(job.dst, result.image, result.alpha, overwrite=args.overwrite)
+        except InputError as exc:
+            if len(jobs) == 1:
+                raise
+            failures += 1
+            say(f"error: {exc}")
+    if failures:
+        print(f"error: {failures} of {len(todo)} images failed (see messages above)", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,87 @@
+"""``toonforge train-translator``: train the lightweight translator on paired folders."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train-translator",
+        help="train the lightweight translator on (photo, stylized) pairs",
+        description="Pairs are files with the same name stem in INPUTS and TARGETS. Runs go to "
+        "numbered folders under --runs; --resume continues one after a stop or a kill. "
+        "Multi-GPU/multi-node: launch with torchrun.",
+    )
+    p.add_argument("--inputs", type=Path, required=True, help="folder of input photos")
+    p.add_argument("--targets", type=Path, required=True, help="folder of stylized targets (same names)")
+    p.add_argument("--tier", choices=["tiny", "small", "base"], default="small")
+    p.add_argument("--size", type=int, default=256, help="training crop size (multiple of 16)")
+    p.add_argument("--steps", type=int, default=4000)
+    p.add_argument("--batch-size", type=int, default=8, help="per process")
+    p.add_argument("--lr", type=float, default=5e-4, help="generator learning rate")
+    p.add_argument("--w-perceptual", type=float, default=0.3, help="0 disables (no MobileNetV2 weights needed)")
+    p.add_argument("--w-gan", type=float, default=0.05, help="0 disables the discriminator")
+    p.add_argument("--gan-kind", choices=["lsgan", "hinge", "nonsaturating"], default="lsgan")
+    p.add_argument("--gan-start", type=int, default=500, help="steps of pixel/perceptual warm-up")
+    p.add_argument("--no-edge-promoting", action="store_true")
+    p.add_argument("--no-augment", action="store_true")
+    p.add_argument("--val-fraction", type=float, default=0.05)
+    p.add_argument("--workers", type=int, default=0, help="data loader workers")
+    p.add_argument("--runs", type=Path, default=Path("runs"), help="where numbered run folders go")
+    p.add_argument("--resume", type=Path, default=None, help="run folder (or checkpoint) to continue")
+    p.add_argument("--max-minutes", type=float, default=None, help="stop cleanly after this long")
+    p.add_argument("--checkpoint-every", type=int, default=200)
+    p.add_argument("--eval-every", type=int, default=200)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--style-out", type=Path, default=None,
+                   help="write a style folder from the EMA generator when training ends")
+    p.add_argument("--style-name", default=None, help="name of that style (default: folder name)")
+    p.add_argument("--head-resolution", type=int, default=256, help="recorded in the style's config")
+    p.add_argument("--full-resolution", type=int, default=512, help="recorded in the style's config")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from ..errors import InputError
+    from ..training.augment import AugmentConfig
+    from ..training.loop import LoopConfig, train
+    from ..training.translator_task import TranslatorTask, TranslatorTrainConfig
+
+    if args.style_out is not None and args.style_out.exists():
+        raise InputError(f"{args.style_out} already exists; choose a new --style-out")
+    for folder in (args.inputs, args.targets):
+        if not folder.is_dir():
+            raise InputError(f"not a folder: {folder}")
+    aug = AugmentConfig()
+    if args.no_augment:
+        aug = replace(aug, flip=False, scale=(1.0, 1.0), rotate_deg=0.0, translate=0.0, color_jitter=0.0)
+    cfg = TranslatorTrainConfig(
+        inputs=str(args.inputs), targets=str(args.targets), tier=args.tier, size=args.size,
+        lr_g=args.lr, w_perceptual=args.w_perceptual, w_gan=args.w_gan, gan_kind=args.gan_kind,
+        gan_start=args.gan_start, edge_promoting=not args.no_edge_promoting,
+        val_fraction=args.val_fraction, augment=aug, seed=args.seed,
+    )
+    task = TranslatorTask(cfg)
+    loop = LoopConfig(
+        total_steps=args.steps, batch_size=args.batch_size, num_workers=args.workers,
+        checkpoint_every=args.checkpoint_every, eval_every=args.eval_every, seed=args.seed,
+        max_minutes=args.max_minutes,
+    )
+    result = train(task, loop, runs_root=args.runs, resume=args.resume, device=args.device)
+    print(f"run folder: {result.run_dir} (step {result.step}/{args.steps})")
+    if args.style_out is not None and result.step >= args.steps:
+        from ..training.export_style import write_translator_style
+
+        path = write_translator_style(
+            task, result, args.style_out, name=args.style_name or args.style_out.name,
+            head_resolution=args.head_resolution, full_resolution=args.full_resolution,
+        )
+        print(f"style written to {path}")
+    elif args.style_out is not None:
+        print("training stopped before the last step; resume it to write the style")
+    return 0

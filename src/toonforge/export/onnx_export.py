@@ -1,0 +1,91 @@
+"""Export a network to ONNX with dynamic batch/height/width, and check it against PyTorch."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import InputError
+
+OPSET = 17
+INPUT_NAME, OUTPUT_NAME = "image", "stylized"
+
+
+@dataclass
+class ParityReport:
+    """Largest absolute difference between PyTorch and ONNX Runtime outputs per test size."""
+
+    max_abs_diff: dict[str, float]
+    tolerance: float
+
+    @property
+    def ok(self) -> bool:
+        return all(v <= self.tolerance for v in self.max_abs_diff.values())
+
+    @property
+    def worst(self) -> float:
+        return max(self.max_abs_diff.values())
+
+
+def export_onnx(net: nn.Module, path: str | Path, *, sample_size: int = 256, overwrite: bool = False) -> Path:
+    """Write ``net`` (input (N,3,H,W) in [-1,1]) to ``path`` with dynamic N, H and W.
+
+    Uses the TorchScript-based exporter (no onnxscript dependency); the file is written to a
+    temp name and renamed, so a failed export never leaves a half-written model.
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise InputError(f"{path} already exists; pass --overwrite to replace it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    net = net.eval().cpu()
+    x = torch.zeros(1, 3, sample_size, sample_size)
+    fd, tmp = tempfile.mkstemp(suffix=".onnx", dir=path.parent)
+    os.close(fd)
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                net, (x,), tmp, dynamo=False, opset_version=OPSET,
+                input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+                dynamic_axes={INPUT_NAME: {0: "batch", 2: "height", 3: "width"},
+                              OUTPUT_NAME: {0: "batch", 2: "height", 3: "width"}},
+            )
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def check_parity(
+    net: nn.Module,
+    onnx_path: str | Path,
+    sizes: tuple[tuple[int, int], ...] = ((256, 256), (320, 192)),
+    tolerance: float = 1e-3,
+    seed: int = 0,
+) -> ParityReport:
+    """Run the same random inputs (in [-1, 1]) through ``net`` and the ONNX file.
+
+    Returns the max abs difference per size; ``report.ok`` says whether all are within
+    ``tolerance``. Sizes must be multiples of the network's stride.
+    """
+    from .runtime import OnnxRunner
+
+    runner = OnnxRunner(onnx_path, threads=1)
+    g = torch.Generator().manual_seed(seed)
+    diffs: dict[str, float] = {}
+    net = net.eval().cpu()
+    for h, w in sizes:
+        x = torch.rand(1, 3, h, w, generator=g) * 2 - 1
+        with torch.no_grad():
+            ref = net(x).numpy()
+        out = runner(x.numpy())
+        diffs[f"{h}x{w}"] = float(np.abs(ref - out).max())
+    return ParityReport(diffs, tolerance)

@@ -1,0 +1,121 @@
+"""Safe loading of weight files into state dicts.
+
+* ``.safetensors``: always allowed (no code can run while loading).
+* ``.pt`` / ``.pth`` / ``.ckpt``: ``torch.load(weights_only=True)`` only.
+* ``.pkl``: refused unless the caller passes ``allow_pickle=True``; even then it goes through
+  :class:`RestrictedUnpickler`, which only rebuilds tensors and plain containers.
+"""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Any, Iterable
+
+import torch
+
+from ..errors import CheckpointError, InputError
+
+# Globals a tensor-only pickle needs; everything else is refused.
+SAFE_GLOBALS: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("collections", "OrderedDict"),
+        ("torch._utils", "_rebuild_tensor_v2"),
+        ("torch._utils", "_rebuild_parameter"),
+        ("torch", "FloatStorage"),
+        ("torch", "HalfStorage"),
+        ("torch", "LongStorage"),
+        ("torch", "IntStorage"),
+        ("torch", "ByteStorage"),
+        ("torch", "BoolStorage"),
+        ("torch", "BFloat16Storage"),
+        ("torch", "float32"),
+        ("torch", "float16"),
+    }
+)
+
+
+def _storage_from_bytes(data: bytes) -> Any:
+    """Plain pickles of tensors embed each storage as a ``torch.save`` blob; torch's own hook
+    would load it with full unpickling, so read it with ``weights_only=True`` instead."""
+    import io
+
+    return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """An unpickler that resolves only an allow-list of ``(module, name)`` globals."""
+
+    def __init__(self, file: Any, allowed: Iterable[tuple[str, str]] = SAFE_GLOBALS) -> None:
+        super().__init__(file)
+        self.allowed = frozenset(allowed)
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) == ("torch.storage", "_load_from_bytes"):
+            return _storage_from_bytes  # a nested torch.save blob: load it weights-only
+        if (module, name) not in self.allowed:
+            raise CheckpointError(f"pickle refers to {module}.{name}, which is not allowed")
+        return super().find_class(module, name)
+
+
+def load_state_dict_file(path: str | Path, *, allow_pickle: bool = False) -> dict[str, torch.Tensor]:
+    """Read a weights file into a flat ``{name: tensor}`` dict on the CPU.
+
+    Raises CheckpointError (one line) for a missing, corrupt or unsafe file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"weights file not found: {path}")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            return load_file(str(path), device="cpu")
+        if suffix in {".pt", ".pth", ".ckpt", ".bin"}:
+            data = torch.load(path, map_location="cpu", weights_only=True)
+        elif suffix == ".pkl":
+            if not allow_pickle:
+                raise CheckpointError(
+                    f"{path.name} is a pickle, which can run code when loaded; "
+                    "pass --allow-pickle if you trust its source"
+                )
+            with path.open("rb") as f:
+                data = RestrictedUnpickler(f).load()
+        else:
+            raise CheckpointError(f"unsupported weights format {suffix!r}: {path.name}")
+    except CheckpointError:
+        raise
+    except Exception as exc:  # corrupt file, wrong format, unsafe global under weights_only
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"cannot load {path.name}: {first}") from None
+    if isinstance(data, dict) and "state_dict" in data and isinstance(data["state_dict"], dict):
+        data = data["state_dict"]
+    if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
+        raise CheckpointError(f"{path.name} does not hold a flat state dict of tensors")
+    return dict(data)
+
+
+def load_into(module: torch.nn.Module, state: dict[str, torch.Tensor], what: str) -> None:
+    """Load ``state`` into ``module`` strictly, explaining any mismatch in one line.
+
+    ``what`` names the source in the message, e.g. "classic/model.safetensors (translator)".
+    """
+    own = module.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    bad_shape = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    if missing or unexpected or bad_shape:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing keys (e.g. {missing[0]})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected keys (e.g. {unexpected[0]})")
+        if bad_shape:
+            k = bad_shape[0]
+            parts.append(
+                f"{len(bad_shape)} shape mismatches (e.g. {k}: "
+                f"{tuple(state[k].shape)} vs {tuple(own[k].shape)})"
+            )
+        raise CheckpointError(f"{what} does not fit the architecture: " + "; ".join(parts))
+    module.load_state_dict(state, strict=True)

@@ -1,0 +1,324 @@
+"""Image files in and out: safe decoding, EXIF orientation, colour modes, atomic writes.
+
+Everything that leaves this module is a numpy ``uint8`` array of shape ``(H, W, 3)`` in RGB
+order (plus an optional ``(H, W)`` ``uint8`` alpha plane). Every problem with a file the user
+gave us becomes a one-line :class:`~toonforge.errors.InputError` that names the file.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from toonforge.errors import InputError
+
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "IMAGE_EXTENSIONS",
+    "SAVE_EXTENSIONS",
+    "LoadedImage",
+    "list_images",
+    "load_image",
+    "load_image_bytes",
+    "resize_rgb",
+    "save_image",
+]
+
+DEFAULT_MAX_PIXELS = 50_000_000
+
+# Extensions that list_images picks up (all of them decode with Pillow).
+IMAGE_EXTENSIONS: frozenset[str] = frozenset(
+    {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+)
+# Extensions save_image can write, and the Pillow format name for each.
+SAVE_EXTENSIONS: dict[str, str] = {
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".webp": "WEBP",
+    ".bmp": "BMP",
+}
+_ALPHA_FORMATS = {"PNG", "WEBP"}
+
+
+@dataclass
+class LoadedImage:
+    """A decoded image.
+
+    Attributes:
+        rgb: ``(H, W, 3)`` ``uint8`` RGB pixels, 0..255, EXIF orientation already applied.
+        alpha: ``(H, W)`` ``uint8`` opacity (255 = opaque) when the file had one, else None.
+        path: the file it came from, or None when decoded from bytes.
+    """
+
+    rgb: np.ndarray
+    alpha: np.ndarray | None = None
+    path: Path | None = None
+
+
+def load_image(path: str | os.PathLike[str], max_pixels: int | None = DEFAULT_MAX_PIXELS
+               ) -> LoadedImage:
+    """Decode an image file into RGB (and alpha when present).
+
+    Args:
+        path: the image file (any format Pillow reads; for animations the first frame).
+        max_pixels: refuse images whose header announces more pixels than this, before any
+            pixel is decoded. None disables this check (Pillow's own hard limit still holds).
+
+    Returns:
+        A :class:`LoadedImage` with ``rgb`` ``(H, W, 3)`` ``uint8`` and ``alpha`` ``(H, W)``
+        ``uint8`` or None.
+
+    Raises:
+        InputError: missing file, directory, empty, unreadable, not an image, truncated,
+            corrupt, or too large.
+    """
+    p = Path(path)
+    name = str(path)
+    if not p.exists():
+        raise InputError(f"cannot read {name}: no such file")
+    if p.is_dir():
+        raise InputError(f"cannot read {name}: is a directory, not an image")
+    try:
+        size = p.stat().st_size
+        if size == 0:
+            raise InputError(f"cannot read {name}: file is empty")
+        with open(p, "rb") as fh:
+            rgb, alpha = _decode(fh, name, max_pixels)
+    except OSError as exc:  # permission denied, I/O error while opening
+        raise InputError(f"cannot read {name}: {exc.strerror or exc}") from None
+    return LoadedImage(rgb=rgb, alpha=alpha, path=p)
+
+
+def load_image_bytes(data: bytes, name: str = "<bytes>",
+                     max_pixels: int | None = DEFAULT_MAX_PIXELS) -> LoadedImage:
+    """Decode an image held in memory (an upload, a request body). Same rules as
+    :func:`load_image`; ``name`` is used in error messages. ``path`` of the result is None."""
+    if not data:
+        raise InputError(f"cannot read {name}: file is empty")
+    rgb, alpha = _decode(io.BytesIO(data), name, max_pixels)
+    return LoadedImage(rgb=rgb, alpha=alpha, path=None)
+
+
+def _decode(fh: IO[bytes], name: str, max_pixels: int | None
+            ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Open, check the size from the header, fully decode, orient and convert one image."""
+    with warnings.catch_warnings():
+        # We do our own size check below; Pillow's soft warning would only duplicate it.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            im = Image.open(fh)
+        except UnidentifiedImageError:
+            raise InputError(f"cannot read {name}: not an image, or a format we cannot decode"
+                             ) from None
+        except Image.DecompressionBombError as exc:
+            found = re.search(r"\((\d+) pixels\)", str(exc))
+            count = f"{int(found.group(1)):,} pixels" if found else "too many pixels"
+            raise InputError(f"cannot read {name}: image has {count}, above the decoder's "
+                             f"safety limit of {2 * (Image.MAX_IMAGE_PIXELS or 0):,}") from None
+        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+            raise InputError(f"cannot read {name}: {_describe(exc)}") from None
+
+        with im:
+            w, h = im.size
+            if max_pixels is not None and w * h > max_pixels:
+                raise InputError(f"cannot read {name}: image is {w}×{h} = {w * h:,} pixels, "
+                                 f"above the limit of {max_pixels:,} (use --max-pixels)")
+            try:
+                im.seek(0)  # animations: the first frame only
+                im.load()  # force the whole decode so truncation shows up here
+            except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+                raise InputError(f"cannot read {name}: image is {w}×{h} = {w * h:,} pixels, "
+                                 "above the decoder's safety limit") from None
+            except (OSError, SyntaxError, ValueError, EOFError, IndexError) as exc:
+                raise InputError(f"cannot read {name}: {_describe(exc)}") from None
+            im = _apply_orientation(im)
+            return _to_rgb_alpha(im, name)
+
+
+def _describe(exc: BaseException) -> str:
+    """A short, one-line reason for a Pillow decoding failure."""
+    text = " ".join(str(exc).split())
+    if "truncated" in text.lower() or isinstance(exc, EOFError):
+        return "file is truncated"
+    return f"corrupt image data ({text})" if text else "corrupt image data"
+
+
+def _apply_orientation(im: Image.Image) -> Image.Image:
+    """Rotate/flip according to the EXIF orientation tag; a broken EXIF block is ignored."""
+    try:
+        out = ImageOps.exif_transpose(im)
+    except Exception:  # noqa: BLE001 - bad metadata must not make a good image unreadable
+        return im
+    return out if out is not None else im
+
+
+def _scale_16bit(values: np.ndarray) -> np.ndarray:
+    """Map 0..65535 to 0..255 with rounding (65535 -> 255, 32768 -> 128)."""
+    v = np.clip(values.astype(np.int64), 0, 65535)
+    return ((v * 255 + 32767) // 65535).astype(np.uint8)
+
+
+def _gray_to_rgb(gray: np.ndarray) -> np.ndarray:
+    return np.repeat(gray[:, :, None], 3, axis=2)
+
+
+def _to_rgb_alpha(im: Image.Image, name: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """Convert any Pillow mode to ``(H,W,3)`` uint8 RGB plus an optional alpha plane."""
+    mode = im.mode
+    if mode.startswith("I;16") or mode == "I":
+        # 16-bit (and 32-bit integer) greyscale: these hold 16-bit samples in practice
+        # (16-bit PNG/TIFF); scale to 8 bits instead of clipping.
+        return _gray_to_rgb(_scale_16bit(np.asarray(im))), None
+    if mode == "F":
+        # Floating point greyscale: [0, 1] when the maximum says so, otherwise 0..255.
+        f = np.nan_to_num(np.asarray(im, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+        if f.size and float(f.max()) <= 1.0:
+            f = f * 255.0
+        return _gray_to_rgb(np.clip(np.rint(f), 0, 255).astype(np.uint8)), None
+    if mode == "LAB":
+        return np.array(_lab_to_rgb(im, name)), None
+
+    has_alpha = mode in {"RGBA", "RGBa", "LA", "La", "PA"} or (
+        mode == "P" and ("transparency" in im.info or im.palette.mode == "RGBA")
+    ) or (mode in {"L", "RGB"} and "transparency" in im.info)
+    try:
+        if mode == "La":
+            im = im.convert("LA")
+        if has_alpha:
+            rgba = np.array(im.convert("RGBA"))
+            return np.ascontiguousarray(rgba[:, :, :3]), np.ascontiguousarray(rgba[:, :, 3])
+        return np.array(im.convert("RGB")), None
+    except ValueError as exc:  # a mode Pillow cannot convert
+        raise InputError(f"cannot read {name}: unsupported colour mode {mode} ({exc})") from None
+
+
+def _lab_to_rgb(im: Image.Image, name: str) -> Image.Image:
+    """CIELab to sRGB through LittleCMS (a plain channel copy would be wrong)."""
+    try:
+        from PIL import ImageCms
+
+        transform = ImageCms.buildTransform(
+            ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB"), "LAB", "RGB"
+        )
+        return ImageCms.applyTransform(im, transform)
+    except (ImportError, OSError, ValueError) as exc:
+        raise InputError(f"cannot read {name}: cannot convert Lab colours ({exc})") from None
+
+
+def save_image(path: str | os.PathLike[str], rgb: np.ndarray, alpha: np.ndarray | None = None,
+               *, overwrite: bool = False, quality: int = 95) -> Path:
+    """Write an RGB image atomically, choosing the format from the extension.
+
+    Args:
+        path: destination; ``.png .jpg .jpeg .webp .bmp`` (any case). Parent folders are
+            created. The file appears complete or not at all (temp file + ``os.replace``).
+        rgb: ``(H, W, 3)`` ``uint8`` RGB.
+        alpha: optional ``(H, W)`` ``uint8`` opacity; written to PNG and WebP, dropped for
+            JPEG and BMP.
+        overwrite: replace an existing file; otherwise an existing file is an error.
+        quality: JPEG/WebP quality, 1..100.
+
+    Returns:
+        The path written.
+
+    Raises:
+        InputError: unknown extension, existing file without ``overwrite``, or a write error.
+        ValueError: arrays of the wrong shape or dtype (a programming error).
+    """
+    p = Path(path)
+    fmt = SAVE_EXTENSIONS.get(p.suffix.lower())
+    if fmt is None:
+        known = " ".join(sorted(SAVE_EXTENSIONS))
+        raise InputError(f"cannot write {p}: unknown image extension '{p.suffix}' "
+                         f"(use one of {known})")
+    _check_rgb(rgb, "rgb")
+    if alpha is not None and (alpha.dtype != np.uint8 or alpha.shape != rgb.shape[:2]):
+        raise ValueError(f"alpha must be uint8 of shape {rgb.shape[:2]}, got "
+                         f"{alpha.dtype} {alpha.shape}")
+    if p.is_dir():
+        raise InputError(f"cannot write {p}: it is a directory")
+    if p.exists() and not overwrite:
+        raise InputError(f"{p} already exists (use --overwrite to replace it)")
+
+    if alpha is not None and fmt in _ALPHA_FORMATS:
+        image = Image.fromarray(np.dstack([rgb, alpha]), "RGBA")
+    else:
+        image = Image.fromarray(np.ascontiguousarray(rgb), "RGB")
+    options: dict[str, object] = {}
+    if fmt in {"JPEG", "WEBP"}:
+        options["quality"] = int(quality)
+
+    tmp_name: str | None = None
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+        with os.fdopen(fd, "wb") as fh:
+            image.save(fh, format=fmt, **options)
+            fh.flush()
+            os.fsync(fh.fileno())
+        # mkstemp creates the file private (0600); give it the usual permissions.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_name, 0o666 & ~umask)
+        os.replace(tmp_name, p)
+        tmp_name = None
+    except OSError as exc:
+        raise InputError(f"cannot write {p}: {exc.strerror or exc}") from None
+    finally:
+        if tmp_name is not None and os.path.exists(tmp_name):
+            os.unlink(tmp_name)
+    return p
+
+
+def _check_rgb(rgb: np.ndarray, what: str) -> None:
+    if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 \
+            or rgb.shape[2] != 3:
+        shape = getattr(rgb, "shape", None)
+        dtype = getattr(rgb, "dtype", type(rgb).__name__)
+        raise ValueError(f"{what} must be a (H, W, 3) uint8 array, got {dtype} {shape}")
+
+
+def list_images(folder: str | os.PathLike[str], recursive: bool = False) -> list[Path]:
+    """The image files (by extension, see ``IMAGE_EXTENSIONS``) in a folder, sorted.
+
+    Hidden files (names starting with a dot) are skipped. With ``recursive`` sub-folders are
+    searched too. Raises InputError when ``folder`` is not a directory.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        raise InputError(f"cannot list images in {root}: not a directory")
+    candidates = root.rglob("*") if recursive else root.iterdir()
+    found = [
+        f for f in candidates
+        if f.suffix.lower() in IMAGE_EXTENSIONS
+        and not any(part.startswith(".") for part in f.relative_to(root).parts)
+        and f.is_file()
+    ]
+    return sorted(found)
+
+
+def resize_rgb(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize an image to ``size = (width, height)``.
+
+    Area averaging when the pixel count shrinks (no aliasing), bicubic when it grows.
+    Input ``(H, W)`` or ``(H, W, C)`` ``uint8``; output has the same dtype and channels.
+    """
+    w, h = int(size[0]), int(size[1])
+    if w <= 0 or h <= 0:
+        raise ValueError(f"size must be positive (width, height), got {size}")
+    if (rgb.shape[1], rgb.shape[0]) == (w, h):
+        return rgb.copy()
+    shrinking = w * h < rgb.shape[0] * rgb.shape[1]
+    interp = cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC
+    return cv2.resize(rgb, (w, h), interpolation=interp)

@@ -1,0 +1,168 @@
+"""The image stylization pipeline: ``Stylizer(style)(image) -> StylizeResult``.
+
+Full-image mode (DCT-Net style): the whole frame goes through the style's full-image network
+at its working resolution; every detected face is aligned FFHQ-style, stylized by the head
+network at the head resolution, and pasted back through a feathered mask with the inverse
+warp. Head-only mode returns the stylized aligned crops. ``strength`` blends toward the input.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from ..export.runtime import OnnxRunner, Runner, TorchRunner
+from ..face.align import align_face
+from ..face.detector import FaceDetector, create_detector
+from ..face.paste import feather_mask, paste_back
+from ..face.types import Face
+from ..io.images import LoadedImage, resize_rgb
+from ..styles.registry import load_style
+from ..styles.style import Style
+from .tensors import blend, from_network, pad_to_multiple, to_network
+
+BACKENDS = ("torch", "onnx")
+ONNX_CACHE = Path.home() / ".cache" / "toonforge" / "onnx"
+
+
+@dataclass
+class StylizeResult:
+    """What one call returns.
+
+    image: (H, W, 3) uint8, the stylized full frame (full-image mode), else None.
+    alpha: (H, W) uint8 alpha of the input, carried through, or None.
+    heads: stylized aligned face crops, each (S, S, 3) uint8 (both modes).
+    faces: the detected faces, largest first.
+    notices: human-readable remarks (e.g. no face found).
+    """
+
+    image: np.ndarray | None
+    alpha: np.ndarray | None
+    heads: list[np.ndarray]
+    faces: list[Face]
+    notices: list[str] = field(default_factory=list)
+
+
+class Stylizer:
+    """Stylize photos with a style from the registry (or a style folder path).
+
+    Args:
+        style: style name, folder path, or a loaded :class:`Style`.
+        backend: "torch" or "onnx" (same pre/post-processing; ONNX files are exported on
+            first use into ``~/.cache/toonforge/onnx`` when the style folder has none).
+        device: "cpu" or "cuda".
+        detector: detector name, a detector object, or None to skip face handling.
+        threads: intra-op threads for ONNX Runtime (None: its default).
+    """
+
+    def __init__(self, style: str | Path | Style = "classic", *, backend: str = "torch",
+                 device: str = "cpu", detector: str | FaceDetector | None = "dlib",
+                 threads: int | None = None) -> None:
+        if backend not in BACKENDS:
+            raise InputError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
+        self.style = style if isinstance(style, Style) else load_style(style)
+        self.backend, self.device, self.threads = backend, device, threads
+        self.detector = create_detector(detector) if isinstance(detector, str) else detector
+        self._runners: dict[str, Runner] = {}
+        self._masks: dict[int, np.ndarray] = {}
+        if self.style.config.kind == "network":  # fail early on a broken style
+            self._runner("head")
+
+    # ---- networks ------------------------------------------------------------------------
+    def _runner(self, role: str) -> Runner:
+        key = "full" if role == "full" and self.style.config.full else "head"
+        if key not in self._runners:
+            net = self.style.build_net(key)
+            if self.backend == "torch":
+                self._runners[key] = TorchRunner(net, self.device)
+            else:
+                path = self.style.onnx_path(key) or self._cached_onnx(key, net)
+                self._runners[key] = OnnxRunner(path, self.device, self.threads, int(getattr(net, "stride", 1)))
+        return self._runners[key]
+
+    def _cached_onnx(self, role: str, net) -> Path:
+        from ..export.onnx_export import export_onnx
+
+        weights = self.style.path / "model.safetensors" if self.style.path else None
+        digest = hashlib.sha256(weights.read_bytes() if weights else b"").hexdigest()[:16]
+        path = ONNX_CACHE / f"{self.style.name}-{role}-{digest}.onnx"
+        if not path.is_file():
+            export_onnx(net, path, overwrite=True)
+        return path
+
+    def _translate(self, role: str, images: list[np.ndarray]) -> list[np.ndarray]:
+        """Run same-size uint8 (H, W, 3) images through the ``role`` network (or the filter)."""
+        if self.style.config.kind == "filter":
+            from ..filters.cartoon import cartoonize
+
+            return [cartoonize(im) for im in images]
+        runner = self._runner(role)
+        padded = [pad_to_multiple(im, runner.stride)[0] for im in images]
+        h, w = images[0].shape[:2]
+        return [o[:h, :w] for o in from_network(runner(to_network(padded)))]
+
+    def _mask(self, size: int) -> np.ndarray:
+        if size not in self._masks:
+            self._masks[size] = feather_mask(size)
+        return self._masks[size]
+
+    @property
+    def head_resolution(self) -> int:
+        return self.style.spec("head").resolution if self.style.config.kind == "network" else 512
+
+    # ---- the pipeline --------------------------------------------------------------------
+    def __call__(self, image: np.ndarray | LoadedImage, *, strength: float = 1.0,
+                 head_only: bool = False, size: int | None = None) -> StylizeResult:
+        """Stylize one image.
+
+        Args:
+            image: (H, W, 3) uint8 RGB, or a LoadedImage (its alpha is carried through).
+            strength: in [0, 1]; 1 = full style, 0 = the input unchanged.
+            head_only: return only the stylized aligned faces (``result.image`` is None).
+            size: full-image mode: long side of the output (default: the input's size);
+                head-only: side of the square face crops (default: the head resolution).
+        """
+        alpha = image.alpha if isinstance(image, LoadedImage) else None
+        rgb = image.rgb if isinstance(image, LoadedImage) else image
+        if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+            raise InputError(f"expected an (H, W, 3) uint8 image, got {rgb.dtype} {rgb.shape}")
+        if not 0.0 <= strength <= 1.0:
+            raise InputError(f"strength must be in [0, 1], got {strength}")
+        if size is not None and not 16 <= size <= 8192:
+            raise InputError(f"size must be in 16..8192, got {size}")
+        faces = self.detector(rgb) if self.detector is not None else []
+        notices = [] if faces or self.detector is None else ["no face found; stylized the full image only"]
+
+        res = self.head_resolution
+        aligned = [align_face(rgb, f.landmarks, res) for f in faces]
+        heads = self._translate("head", [a.crop for a in aligned]) if aligned else []
+        heads = [blend(a.crop, h, strength) for a, h in zip(aligned, heads)]
+        if head_only:
+            if size and size != res:
+                heads = [resize_rgb(h, (size, size)) for h in heads]
+            return StylizeResult(None, None, heads, faces, notices)
+
+        # Heads are blended with their own crops, so they go onto a frame blended the same way.
+        out = blend(rgb, self._full_frame(rgb), strength)
+        for a, h in zip(aligned, heads):
+            out = paste_back(out, h, a.inverse, self._mask(res))
+        if size:
+            h0, w0 = rgb.shape[:2]
+            scale = size / max(h0, w0)
+            new = (max(1, round(w0 * scale)), max(1, round(h0 * scale)))
+            out = resize_rgb(out, new)
+            alpha = resize_rgb(np.repeat(alpha[..., None], 3, 2), new)[..., 0] if alpha is not None else None
+        return StylizeResult(out, alpha, heads, faces, notices)
+
+    def _full_frame(self, rgb: np.ndarray) -> np.ndarray:
+        """The whole frame through the full-image network at its working resolution."""
+        h, w = rgb.shape[:2]
+        work = self.style.config.full_resolution
+        scale = min(1.0, work / max(h, w))
+        small = resize_rgb(rgb, (max(1, round(w * scale)), max(1, round(h * scale)))) if scale < 1 else rgb
+        styl = self._translate("full", [small])[0]
+        return resize_rgb(styl, (w, h)) if styl.shape[:2] != (h, w) else styl

@@ -1,0 +1,228 @@
+"""A style folder: ``config.json`` + ``model.safetensors`` + ``card.md`` (+ ONNX exports).
+
+``config.json`` (format 1)::
+
+    {
+      "format": 1,
+      "name": "classic",
+      "kind": "network",              # or "filter" (the non-learned cartoon filter)
+      "description": "one line",
+      "head": {"model": "translator", "config": {"tier": "small", ...}, "resolution": 256},
+      "full": null,                   # null: the head network also does the full image
+      "full_resolution": 512,         # long side the full image is processed at
+      "value_range": [-1, 1]          # network input/output range (RGB, NCHW)
+    }
+
+``model.safetensors`` holds the head weights under ``head.`` and, when the full-image network
+is separate, its weights under ``full.``. ONNX exports are ``head.onnx`` / ``full.onnx``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..errors import InputError
+from ..io.checkpoints import load_into, load_state_dict_file
+from ..models.registry import create_model
+
+FORMAT_VERSION = 1
+KINDS = ("network", "filter")
+ROLES = ("head", "full")
+
+
+@dataclass
+class NetSpec:
+    """Which registered network a role uses and at what working resolution (pixels)."""
+
+    model: str
+    config: dict[str, Any]
+    resolution: int
+
+    @classmethod
+    def from_dict(cls, d: Any, where: str) -> "NetSpec":
+        if not isinstance(d, dict):
+            raise InputError(f"bad style config {where}: expected an object")
+        try:
+            spec = cls(model=str(d["model"]), config=dict(d.get("config", {})), resolution=int(d["resolution"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"bad style config {where}: missing or invalid {exc}") from None
+        if not 32 <= spec.resolution <= 4096:
+            raise InputError(f"bad style config {where}: resolution {spec.resolution} outside 32..4096")
+        return spec
+
+
+@dataclass
+class StyleConfig:
+    """The parsed ``config.json`` of a style folder."""
+
+    name: str
+    kind: str = "network"
+    description: str = ""
+    head: NetSpec | None = None
+    full: NetSpec | None = None
+    full_resolution: int = 512
+    value_range: tuple[float, float] = (-1.0, 1.0)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, d: Any, source: str) -> "StyleConfig":
+        if not isinstance(d, dict):
+            raise InputError(f"bad style config {source}: expected a JSON object")
+        if d.get("format", FORMAT_VERSION) != FORMAT_VERSION:
+            raise InputError(f"bad style config {source}: format {d.get('format')!r} is not supported")
+        kind = d.get("kind", "network")
+        if kind not in KINDS:
+            raise InputError(f"bad style config {source}: kind {kind!r} not in {KINDS}")
+        if "name" not in d:
+            raise InputError(f"bad style config {source}: no 'name'")
+        head = NetSpec.from_dict(d["head"], f"{source} (head)") if d.get("head") else None
+        full = NetSpec.from_dict(d["full"], f"{source} (full)") if d.get("full") else None
+        if kind == "network" and head is None:
+            raise InputError(f"bad style config {source}: a network style needs a 'head' network")
+        try:
+            full_res = int(d.get("full_resolution", 512))
+        except (TypeError, ValueError):
+            raise InputError(f"bad style config {source}: full_resolution must be an integer") from None
+        if not 32 <= full_res <= 8192:
+            raise InputError(f"bad style config {source}: full_resolution {full_res} outside 32..8192")
+        return cls(
+            name=str(d["name"]),
+            kind=kind,
+            description=str(d.get("description", "")),
+            head=head,
+            full=full,
+            full_resolution=full_res,
+            value_range=tuple(d.get("value_range", (-1.0, 1.0))),  # type: ignore[arg-type]
+            extra=dict(d.get("extra", {})),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["value_range"] = list(self.value_range)
+        return {"format": FORMAT_VERSION, **d}
+
+
+class Style:
+    """A loaded style: its config, card and (lazily) its networks.
+
+    Networks are built from the registry and filled from ``model.safetensors`` on first use.
+    """
+
+    def __init__(self, config: StyleConfig, path: Path | None = None, card: str = "",
+                 weights: dict[str, torch.Tensor] | None = None) -> None:
+        self.config = config
+        self.path = path
+        self.card = card
+        self._weights = weights
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    # ---- loading ---------------------------------------------------------------------------
+    @classmethod
+    def load(cls, path: str | Path) -> "Style":
+        """Read a style folder. Raises InputError / CheckpointError with one-line messages."""
+        path = Path(path)
+        cfg_file = path / "config.json"
+        if not cfg_file.is_file():
+            raise InputError(f"{path} is not a style folder (no config.json)")
+        try:
+            raw = json.loads(cfg_file.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise InputError(f"bad style config {cfg_file}: {exc}") from None
+        config = StyleConfig.from_dict(raw, str(cfg_file))
+        card_file = path / "card.md"
+        card = card_file.read_text(encoding="utf-8") if card_file.is_file() else ""
+        if config.kind == "network" and not (path / "model.safetensors").is_file():
+            raise InputError(f"style {config.name!r} at {path} has no model.safetensors")
+        return cls(config, path, card)
+
+    def spec(self, role: str) -> NetSpec:
+        """The network spec doing ``role`` ("head" or "full"); full falls back to head."""
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {ROLES}")
+        spec = self.config.full if role == "full" and self.config.full else self.config.head
+        if spec is None:
+            raise InputError(f"style {self.name!r} has no network (kind {self.config.kind!r})")
+        return spec
+
+    def weight_prefix(self, role: str) -> str:
+        return "full." if role == "full" and self.config.full else "head."
+
+    def build_net(self, role: str = "head") -> nn.Module:
+        """The network for ``role`` with its trained weights, in eval mode, on the CPU."""
+        spec = self.spec(role)
+        net = create_model(spec.model, **spec.config)
+        if self._weights is None:
+            assert self.path is not None
+            self._weights = load_state_dict_file(self.path / "model.safetensors")
+        prefix = self.weight_prefix(role)
+        state = {k[len(prefix):]: v for k, v in self._weights.items() if k.startswith(prefix)}
+        load_into(net, state, f"style {self.name!r} {role} weights ({spec.model})")
+        return net.eval()
+
+    def onnx_path(self, role: str) -> Path | None:
+        """Path of the exported ONNX file for ``role`` if the folder has one."""
+        if self.path is None:
+            return None
+        name = "full.onnx" if role == "full" and self.config.full else "head.onnx"
+        p = self.path / name
+        return p if p.is_file() else None
+
+    def summary(self) -> str:
+        """First non-heading line of the card (for ``toonforge styles``)."""
+        for line in self.card.splitlines():
+            line = line.strip()
+            if line and not line.startswith("#"):
+                return line
+        return self.config.description
+
+
+def save_style(
+    path: str | Path,
+    config: StyleConfig,
+    nets: dict[str, nn.Module],
+    card: str,
+    *,
+    overwrite: bool = False,
+) -> Path:
+    """Write a style folder atomically (a temp folder renamed into place).
+
+    ``nets`` maps role -> module ("head" required for network styles, "full" optional).
+    Refuses to replace an existing folder unless ``overwrite``.
+    """
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise InputError(f"{path} already exists; pass --overwrite to replace it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        tensors: dict[str, torch.Tensor] = {}
+        for role, net in nets.items():
+            if role not in ROLES:
+                raise ValueError(f"unknown role {role!r}")
+            for k, v in net.state_dict().items():
+                tensors[f"{role}.{k}"] = v.detach().cpu().contiguous()
+        if tensors:
+            save_file(tensors, str(tmp / "model.safetensors"), metadata={"format": "toonforge-style-1"})
+        (tmp / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n", encoding="utf-8")
+        (tmp / "card.md").write_text(card, encoding="utf-8")
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path

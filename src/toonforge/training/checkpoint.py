@@ -1,0 +1,172 @@
+"""Training checkpoints: atomic writes, safe loading, architecture checks, RNG states.
+
+A checkpoint is a plain dict of tensors, numbers, strings, lists and dicts, so it loads with
+``torch.load(path, map_location="cpu", weights_only=True)`` and nothing else:
+
+``{"format", "kind", "task", "step", "elapsed", "data": {"epoch", "batch", "world_size"},
+"modules", "optimizers", "ema": {name: state_dict}, "rng": [per-rank states], "extra",
+"loop", "torch"}``
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import random
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import CheckpointError
+
+__all__ = [
+    "FORMAT",
+    "KIND",
+    "capture_rng",
+    "check_fit",
+    "load_checkpoint",
+    "resolve_resume",
+    "restore_rng",
+    "save_atomic",
+    "seed_all",
+]
+
+FORMAT = 1
+KIND = "toonforge-training-checkpoint"
+_REQUIRED = ("task", "step", "modules", "optimizers", "ema", "rng", "data", "extra")
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return (text[0] if text else type(err).__name__)[:200]
+
+
+def save_atomic(obj: dict[str, Any], path: Path) -> None:
+    """``torch.save`` to ``<path>.tmp`` in the same folder, fsync, then rename over ``path``.
+
+    A reader (or a crash) never sees a half-written ``path``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        torch.save(obj, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    try:  # make the rename itself durable (POSIX); harmless where unsupported
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Load a training checkpoint with ``weights_only=True`` onto the CPU and check its layout."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise CheckpointError(f"unsafe or foreign checkpoint {path}: {_first_line(err)}") from None
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as err:
+        raise CheckpointError(f"cannot read checkpoint {path}: {_first_line(err)}") from None
+    if not isinstance(ckpt, dict) or ckpt.get("kind") != KIND:
+        raise CheckpointError(f"{path} is not a toonforge training checkpoint")
+    if ckpt.get("format") != FORMAT:
+        raise CheckpointError(f"{path} has checkpoint format {ckpt.get('format')}, expected {FORMAT}")
+    missing = [k for k in _REQUIRED if k not in ckpt]
+    if missing:
+        raise CheckpointError(f"{path} lacks {', '.join(missing)}")
+    return ckpt
+
+
+def resolve_resume(target: Path) -> tuple[Path, Path | None]:
+    """Map ``resume=`` to (checkpoint file, run folder to continue in, or None).
+
+    A run folder means ``<run>/checkpoints/latest.pt``; a ``.pt`` file inside
+    ``<run>/checkpoints/`` continues ``<run>``; any other ``.pt`` file starts a new run folder.
+    """
+    target = Path(target)
+    if target.is_dir():
+        return target / "checkpoints" / "latest.pt", target
+    if target.parent.name == "checkpoints":
+        return target, target.parent.parent
+    return target, None
+
+
+def check_fit(module: nn.Module, state: dict[str, Any], what: str) -> None:
+    """Raise :class:`CheckpointError` unless ``state`` has exactly ``module``'s keys and shapes."""
+    own = module.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [
+        k
+        for k, v in own.items()
+        if k in state
+        and isinstance(v, torch.Tensor)
+        and isinstance(state[k], torch.Tensor)
+        and v.shape != state[k].shape
+    ]
+    if not (missing or unexpected or shapes):
+        return
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} missing keys (e.g. '{missing[0]}')")
+    if unexpected:
+        parts.append(f"{len(unexpected)} unexpected keys (e.g. '{unexpected[0]}')")
+    if shapes:
+        k = shapes[0]
+        parts.append(
+            f"{len(shapes)} shape mismatches, first '{k}': checkpoint {list(state[k].shape)}"
+            f" vs model {list(own[k].shape)}"
+        )
+    raise CheckpointError(f"{what} does not fit the checkpoint: {'; '.join(parts)}")
+
+
+def capture_rng() -> dict[str, Any]:
+    """This process's RNG states (torch CPU, CUDA if initialised, python, numpy) as safe types."""
+    version, internal, gauss = random.getstate()
+    _, keys, pos, has_gauss, cached = np.random.get_state()
+    cuda: list[torch.Tensor] = []
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        cuda = list(torch.cuda.get_rng_state_all())
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": cuda,
+        "python": [version, list(internal), gauss],
+        "numpy": {
+            "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached": float(cached),
+        },
+    }
+
+
+def restore_rng(state: dict[str, Any]) -> None:
+    """Inverse of :func:`capture_rng`; CUDA states are restored when the device count matches."""
+    torch.set_rng_state(state["torch"])
+    cuda = state.get("cuda") or []
+    if cuda and torch.cuda.is_available() and torch.cuda.device_count() == len(cuda):
+        torch.cuda.set_rng_state_all(cuda)
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    npst = state["numpy"]
+    keys = npst["keys"].numpy().astype(np.uint32)
+    np.random.set_state(("MT19937", keys, npst["pos"], npst["has_gauss"], npst["cached"]))
+
+
+def seed_all(seed: int) -> None:
+    """Seed torch (CPU and CUDA), python ``random`` and numpy's global generator."""
+    torch.manual_seed(seed)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)

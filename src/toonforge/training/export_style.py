@@ -1,0 +1,63 @@
+"""Turn a finished translator run into a style folder (weights, config, card, ONNX)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..export.onnx_export import check_parity, export_onnx
+from ..styles.style import NetSpec, StyleConfig, save_style
+
+
+def _read_stats(run_dir: Path) -> list[dict]:
+    f = run_dir / "stats.jsonl"
+    if not f.is_file():
+        return []
+    return [json.loads(line) for line in f.read_text().splitlines() if line.strip()]
+
+
+def write_translator_style(task, result, out: Path, *, name: str, head_resolution: int = 256,
+                           full_resolution: int = 512, description: str = "",
+                           data_note: str = "") -> Path:
+    """Write the EMA generator of a finished ``TranslatorTask`` run as a style folder.
+
+    The card records the data folders and pair counts, steps, wall time, the last training
+    losses and the held-out L1; ``head.onnx`` is exported and checked (max abs diff <= 1e-3).
+    """
+    net = task.ema.get("G", task.G).cpu().eval()
+    cfg = task.cfg
+    config = StyleConfig(
+        name=name, kind="network", description=description or f"translator/{cfg.tier} trained on pairs",
+        head=NetSpec("translator", dict(net.config), head_resolution), full=None,
+        full_resolution=full_resolution,
+    )
+    stats = _read_stats(result.run_dir)
+    hours = (stats[-1].get("time", 0.0) / 3600.0) if stats else 0.0
+    val = task.evaluate(result.step).get("val/l1")
+    last = {k: v for k, v in (stats[-1] if stats else {}).items() if k.startswith("loss/")}
+    lines = [
+        f"# {name}",
+        "",
+        description or f"A lightweight translator ({cfg.tier} tier) trained on paired images.",
+        "",
+        "## Training",
+        f"- Inputs: `{cfg.inputs}`; targets: `{cfg.targets}`.",
+        f"- Pairs: {len(task.train_names)} for training, {len(task.val_names)} held out "
+        f"(deterministic split by name hash, {cfg.val_fraction:.0%}).",
+        f"- {result.step} steps, batch {json.loads((result.run_dir / 'config.json').read_text())['loop']['batch_size']}"
+        f" per process, {cfg.size}x{cfg.size} crops, wall time {hours:.2f} h.",
+        f"- Losses: pixel x{cfg.w_pixel}, perceptual (MobileNetV2) x{cfg.w_perceptual}, "
+        f"GAN ({cfg.gan_kind}) x{cfg.w_gan} from step {cfg.gan_start}, "
+        f"edge-promoting {'on' if cfg.edge_promoting else 'off'}.",
+        f"- Last logged training losses: {', '.join(f'{k} {v:.4f}' for k, v in last.items()) or 'n/a'}.",
+        f"- Held-out L1 (EMA generator, images in [-1, 1]): {val:.4f}" if val is not None else "- Held-out L1: n/a",
+        "",
+    ]
+    if data_note:
+        lines += ["## Data and licence", data_note, ""]
+    path = save_style(out, config, {"head": net}, "\n".join(lines))
+    export_onnx(net, path / "head.onnx", overwrite=True)
+    report = check_parity(net, path / "head.onnx")
+    if not report.ok:
+        raise RuntimeError(f"ONNX parity failed for {name}: {report.max_abs_diff}")
+    return path

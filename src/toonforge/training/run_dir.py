@@ -1,0 +1,149 @@
+"""Run folders (NVlabs style) and what is written into them.
+
+``runs_root/00000-<task>/`` holds ``config.json`` (the resolved configuration and a history of
+resumes), ``stats.jsonl`` (one JSON object per log window), TensorBoard event files and
+``checkpoints/latest.pt``. Only rank 0 calls the writers in this module.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import time
+import warnings
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "StatsWindow",
+    "StatsWriter",
+    "create_run_dir",
+    "folder_name",
+    "now_iso",
+    "trim_stats",
+    "write_json_atomic",
+]
+
+_RUN_RE = re.compile(r"^(\d+)-")
+_tb_warned = False
+
+
+def now_iso() -> str:
+    """The current UTC time, ISO 8601 to the second."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def folder_name(name: str) -> str:
+    """``name`` reduced to characters that are safe in a folder name."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "task"
+
+
+def create_run_dir(root: Path, name: str) -> Path:
+    """Create ``root/<NNNNN>-<name>`` with the next number after the highest one present."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    for _ in range(100):  # another process may grab a number between listing and mkdir
+        taken = [int(m.group(1)) for p in root.iterdir() if (m := _RUN_RE.match(p.name))]
+        path = root / f"{max(taken, default=-1) + 1:05d}-{folder_name(name)}"
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise OSError(f"could not create a new run folder under {root}")
+
+
+def write_json_atomic(obj: Any, path: Path) -> None:
+    """Write ``obj`` as indented JSON through a temporary file and a rename."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def trim_stats(path: Path, step: int) -> None:
+    """Drop ``stats.jsonl`` lines logged after ``step`` (by a run killed past its checkpoint)."""
+    if not path.is_file():
+        return
+    keep = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            if int(json.loads(line)["step"]) <= step:
+                keep.append(line)
+        except (ValueError, KeyError, TypeError):
+            continue
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(s + "\n" for s in keep), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+class StatsWindow:
+    """Running sums and counts of scalars over one log window."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, float] = {}
+        self.counts: dict[str, int] = {}
+
+    def add(self, stats: dict[str, float]) -> None:
+        for k, v in stats.items():
+            self.sums[k] = self.sums.get(k, 0.0) + float(v)
+            self.counts[k] = self.counts.get(k, 0) + 1
+
+    def reset(self) -> None:
+        self.sums, self.counts = {}, {}
+
+    @staticmethod
+    def merge(parts: list[tuple[dict[str, float], dict[str, int]]]) -> dict[str, float]:
+        """Average (sums, counts) pairs, e.g. one per rank, key by key."""
+        sums: dict[str, float] = {}
+        counts: dict[str, int] = {}
+        for s, c in parts:
+            for k, v in s.items():
+                sums[k] = sums.get(k, 0.0) + v
+                counts[k] = counts.get(k, 0) + c[k]
+        return {k: sums[k] / counts[k] for k in sorted(sums)}
+
+
+class StatsWriter:
+    """Appends log windows to ``stats.jsonl`` and, when available, TensorBoard."""
+
+    def __init__(self, run_dir: Path, *, tensorboard: bool, start_step: int | None) -> None:
+        self.path = Path(run_dir) / "stats.jsonl"
+        self._file = open(self.path, "a", encoding="utf-8")
+        self._tb = _summary_writer(run_dir, start_step) if tensorboard else None
+
+    def write(self, step: int, elapsed: float, scalars: dict[str, float]) -> None:
+        """One line: ``{"step", "time" (training seconds), "timestamp", **scalars}``."""
+        line: dict[str, Any] = {"step": step, "time": round(elapsed, 3), "timestamp": time.time()}
+        for k, v in scalars.items():
+            if k not in line:
+                line[k] = v if math.isfinite(v) else None
+        self._file.write(json.dumps(line) + "\n")
+        self._file.flush()
+        if self._tb is not None:
+            for k, v in scalars.items():
+                self._tb.add_scalar(k, v, step)
+
+    def close(self) -> None:
+        self._file.close()
+        if self._tb is not None:
+            self._tb.close()
+            self._tb = None
+
+
+def _summary_writer(run_dir: Path, start_step: int | None) -> Any:
+    """A TensorBoard ``SummaryWriter`` in ``run_dir``, or None (warning once) without tensorboard.
+
+    On resume, ``purge_step`` hides events that a killed run logged after its checkpoint.
+    """
+    global _tb_warned
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        if not _tb_warned:
+            warnings.warn("tensorboard is not installed: logging to stats.jsonl only", stacklevel=3)
+            _tb_warned = True
+        return None
+    return SummaryWriter(log_dir=str(run_dir), purge_step=start_step)

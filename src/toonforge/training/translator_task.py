@@ -1,0 +1,186 @@
+"""Stage-3 trainer: the lightweight translator learned from (photo, stylized) pairs.
+
+Losses (each weight can be 0 to switch it off):
+* pixel: L1 between output and target;
+* perceptual: L1 between ImageNet MobileNetV2 feature maps (strides 4, 8, 16);
+* GAN: a patch discriminator, loss kind selectable (lsgan, hinge, nonsaturating), switched on
+  after ``gan_start`` steps of pixel/perceptual warm-up;
+* edge-promoting (CartoonGAN): the discriminator also sees edge-smoothed targets as fake, so
+  the generator is pushed toward crisp outlines rather than blurred ones.
+Data: paired folders (same file stems), geometric augmentation on both, colour on the input,
+and a deterministic held-out split for validation (``val_l1`` on the EMA generator).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..errors import InputError
+from ..losses.adversarial import d_loss, g_loss
+from ..losses.edge import edge_promoting_d_loss, edge_smooth_tensor
+from ..losses.pixel import l1_loss
+from ..models.registry import create_model
+from .augment import AugmentConfig
+from .paired_data import PairedFolder, list_pair_names, split_names
+from .task import Phase, TrainingTask
+
+
+@dataclass
+class TranslatorTrainConfig:
+    """Hyper-parameters of one translator training run (recorded in the run folder)."""
+
+    inputs: str
+    targets: str
+    tier: str = "small"
+    size: int = 256
+    lr_g: float = 5e-4
+    lr_d: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.99)
+    w_pixel: float = 1.0
+    w_perceptual: float = 0.3
+    w_gan: float = 0.05
+    gan_kind: str = "lsgan"
+    gan_start: int = 500
+    edge_promoting: bool = True
+    d_channels: int = 32
+    val_fraction: float = 0.05
+    val_max: int = 64
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    seed: int = 0
+
+
+class TranslatorTask(TrainingTask):
+    """Plugs the translator, its discriminator and losses into the shared training loop."""
+
+    name = "translator"
+
+    def __init__(self, cfg: TranslatorTrainConfig, perceptual: nn.Module | None = None) -> None:
+        if cfg.size % 16:
+            raise InputError(f"--size must be a multiple of 16, got {cfg.size}")
+        self.cfg = cfg
+        names = list_pair_names(Path(cfg.inputs), Path(cfg.targets))
+        self.train_names, self.val_names = split_names(names, cfg.val_fraction, cfg.seed)
+        if not self.train_names:
+            raise InputError("no training pairs left after the validation split")
+        self._perceptual = perceptual
+        self.ema: dict[str, nn.Module] = {}
+
+    # ---- TrainingTask API -------------------------------------------------------------------
+    def build(self, device: torch.device) -> None:
+        cfg = self.cfg
+        self.device = device
+        self.G = create_model("translator", tier=cfg.tier).to(device)
+        self.D = create_model("patch_discriminator", base_channels=cfg.d_channels).to(device)
+        self.G_train, self.D_train = self.G, self.D
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=cfg.betas)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=cfg.betas)
+        if cfg.w_perceptual > 0 and self._perceptual is None:
+            from ..losses.perceptual import PerceptualLoss
+
+            self._perceptual = PerceptualLoss()
+        if self._perceptual is not None:
+            self._perceptual = self._perceptual.to(device)
+
+    def modules(self) -> dict[str, nn.Module]:
+        return {"G": self.G, "D": self.D}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"G": self.opt_g, "D": self.opt_d}
+
+    def dataset(self) -> torch.utils.data.Dataset:
+        c = self.cfg
+        return PairedFolder(c.inputs, c.targets, c.size, c.augment, c.seed, names=self.train_names)
+
+    def phases(self) -> list[Phase]:
+        phases = [Phase("G", self._g_step)]
+        if self.cfg.w_gan > 0:
+            phases.insert(0, Phase("D", self._d_step))
+        return phases
+
+    def ema_modules(self) -> list[str]:
+        return ["G"]
+
+    def wrap_modules(self, wrapped: dict[str, nn.Module]) -> None:
+        self.G_train, self.D_train = wrapped.get("G", self.G), wrapped.get("D", self.D)
+
+    def set_ema(self, ema: dict[str, nn.Module]) -> None:
+        self.ema = ema
+
+    def config(self) -> dict:
+        return asdict(self.cfg) | {"n_train": len(self.train_names), "n_val": len(self.val_names)}
+
+    # ---- phases ------------------------------------------------------------------------------
+    def _gan_on(self, step: int) -> bool:
+        return self.cfg.w_gan > 0 and step >= self.cfg.gan_start
+
+    def _d_step(self, batch: tuple[torch.Tensor, torch.Tensor], step: int) -> dict[str, float]:
+        if not self._gan_on(step):
+            return {}
+        x, y = batch
+        with torch.no_grad():
+            fake = self.G(x)
+        self.opt_d.zero_grad(set_to_none=True)
+        real_logits, fake_logits = self.D_train(y), self.D_train(fake)
+        if self.cfg.edge_promoting:
+            smooth_logits = self.D_train(edge_smooth_tensor(y))
+            loss = edge_promoting_d_loss(real_logits, fake_logits, smooth_logits, self.cfg.gan_kind)
+        else:
+            loss = d_loss(real_logits, fake_logits, self.cfg.gan_kind)
+        loss.backward()
+        self.opt_d.step()
+        return {"loss/D": float(loss)}
+
+    def _g_step(self, batch: tuple[torch.Tensor, torch.Tensor], step: int) -> dict[str, float]:
+        x, y = batch
+        c = self.cfg
+        self.opt_g.zero_grad(set_to_none=True)
+        out = self.G_train(x)
+        logs: dict[str, float] = {}
+        total = out.new_zeros(())
+        if c.w_pixel > 0:
+            pix = l1_loss(out, y)
+            total = total + c.w_pixel * pix
+            logs["loss/pixel"] = float(pix)
+        if c.w_perceptual > 0 and self._perceptual is not None:
+            perc = self._perceptual(out, y)
+            total = total + c.w_perceptual * perc
+            logs["loss/perceptual"] = float(perc)
+        if self._gan_on(step):
+            # Through the unwrapped D, and gradients only into G: D is stepped in its own phase.
+            adv = g_loss(self.D(out), c.gan_kind)
+            total = total + c.w_gan * adv
+            logs["loss/G_adv"] = float(adv)
+        total.backward(inputs=list(self.G.parameters()))
+        self.opt_g.step()
+        logs["loss/G"] = float(total)
+        return logs
+
+    # ---- validation ---------------------------------------------------------------------------
+    def val_dataset(self) -> PairedFolder | None:
+        names = self.val_names[: self.cfg.val_max]
+        if not names:
+            return None
+        c = self.cfg
+        return PairedFolder(c.inputs, c.targets, c.size, None, c.seed, names=names)
+
+    @torch.no_grad()
+    def evaluate(self, step: int) -> dict[str, float]:
+        """Mean L1 (on [-1, 1] images) of the EMA generator on the held-out pairs."""
+        data = self.val_dataset()
+        if data is None:
+            return {}
+        net = self.ema.get("G", self.G)
+        was_training = net.training
+        net.eval()
+        total, n = 0.0, 0
+        loader = torch.utils.data.DataLoader(data, batch_size=8, shuffle=False)
+        for x, y in loader:
+            out = net(x.to(self.device))
+            total += float((out - y.to(self.device)).abs().mean()) * len(x)
+            n += len(x)
+        net.train(was_training)
+        return {"val/l1": total / max(1, n)}

@@ -1,0 +1,56 @@
+"""Shared fixtures: tiny seeded styles, synthetic faces, the shared data folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def shared_data(sub: str) -> Path:
+    """A folder under ../shared/data, or skip the test with the reason."""
+    p = SHARED_DATA / sub
+    if not p.is_dir():
+        pytest.skip(f"needs the real data in {p} (absent on this machine)")
+    return p
+
+
+@pytest.fixture
+def tiny_style(tmp_path: Path) -> Path:
+    """A style folder with a seeded, untrained tiny translator (64 px heads). For tests only."""
+    from toonforge.models.registry import create_model
+    from toonforge.styles.style import NetSpec, StyleConfig, save_style
+
+    torch.manual_seed(0)
+    net = create_model("translator", tier="tiny")
+    cfg = StyleConfig(name="tiny-test", head=NetSpec("translator", dict(net.config), 64), full_resolution=128)
+    return save_style(tmp_path / "tiny-test", cfg, {"head": net}, "# tiny-test\n\nUntrained test style.\n")
+
+
+class FixedDetector:
+    """A detector that always reports the given faces (so pipeline tests need no dlib)."""
+
+    def __init__(self, faces):
+        self.faces = faces
+
+    def __call__(self, rgb):
+        return list(self.faces)
+
+
+def synthetic_face(size: int = 200, seed: int = 0):
+    """A smooth random image and a plausible 5-point landmark set for a face in its middle."""
+    from toonforge.face.types import Face
+
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 255, (size // 8, size // 8, 3), dtype=np.uint8)
+    import cv2
+
+    img = cv2.resize(base, (size, size), interpolation=cv2.INTER_CUBIC)
+    s = size / 200
+    lm = np.array([[80, 90], [120, 90], [100, 110], [85, 130], [115, 130]], np.float32) * s
+    face = Face(box=np.array([60, 60, 140, 150], np.float32) * s, landmarks=lm, score=1.0)
+    return img, face

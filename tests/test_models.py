@@ -1,0 +1,91 @@
+"""Every registered network: shapes, gradients, determinism, config round trip, ONNX parity."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from toonforge.errors import InputError
+from toonforge.export.onnx_export import check_parity, export_onnx
+from toonforge.models.registry import create_model, list_models
+from toonforge.models.translator import TIERS, Translator
+
+GENERATORS = [("translator", {"tier": t}) for t in TIERS] + [("texture_unet", {})]
+
+
+def test_registry_lists_families():
+    assert {"translator", "texture_unet", "patch_discriminator"} <= set(list_models())
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_every_model_forward_backward(name):
+    torch.manual_seed(0)
+    net = create_model(name)
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
+    y = net(x)
+    assert torch.isfinite(y).all()
+    y.square().mean().backward()
+    grads = [p.grad for p in net.parameters() if p.requires_grad]
+    assert grads and all(g is not None and torch.isfinite(g).all() for g in grads)
+    rebuilt = create_model(name, **net.config)
+    assert sum(p.numel() for p in rebuilt.parameters()) == sum(p.numel() for p in net.parameters())
+
+
+@pytest.mark.parametrize("name,cfg", GENERATORS)
+def test_generators_keep_size_and_range(name, cfg):
+    torch.manual_seed(0)
+    net = create_model(name, **cfg).eval()
+    for h, w in [(64, 64), (96, 160)]:
+        with torch.no_grad():
+            y = net(torch.rand(1, 3, h, w) * 2 - 1)
+        assert y.shape == (1, 3, h, w)
+        assert y.min() >= -1 and y.max() <= 1
+
+
+def test_tiers_grow_and_reference_size():
+    sizes = [sum(p.numel() for p in Translator(t).parameters()) for t in ("tiny", "small", "base")]
+    assert sizes == sorted(sizes) and len(set(sizes)) == 3
+    ref = sum(p.numel() for p in create_model("texture_unet").parameters())
+    assert 1.44e6 < ref < 1.50e6  # DCT-Net / White-box U-Net: 1.47M parameters
+
+
+def test_translator_rejects_bad_shapes():
+    net = Translator("tiny")
+    with pytest.raises(ValueError, match="multiples of 16"):
+        net(torch.zeros(1, 3, 60, 64))
+    with pytest.raises(ValueError, match="expected"):
+        net(torch.zeros(1, 4, 64, 64))
+
+
+def test_seeded_models_are_identical():
+    torch.manual_seed(3)
+    a = Translator("small")
+    torch.manual_seed(3)
+    b = Translator("small")
+    for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items()):
+        assert ka == kb and torch.equal(va, vb)
+
+
+def test_unknown_model_and_bad_config():
+    with pytest.raises(InputError, match="unknown model"):
+        create_model("nope")
+    with pytest.raises(InputError, match="bad config"):
+        create_model("translator", widths=3)
+    with pytest.raises(ValueError, match="unknown tier"):
+        Translator("huge")
+
+
+@pytest.mark.parametrize("name,cfg", GENERATORS)
+def test_onnx_parity(tmp_path, name, cfg):
+    torch.manual_seed(0)
+    net = create_model(name, **cfg).eval()
+    # Non-trivial BatchNorm statistics so that folding them is actually exercised.
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.2, 0.2)
+            m.running_var.uniform_(0.5, 2.0)
+    path = export_onnx(net, tmp_path / "m.onnx", sample_size=64)
+    report = check_parity(net, path, sizes=((64, 64), (96, 160)))
+    assert report.ok, report.max_abs_diff
+    with pytest.raises(InputError, match="already exists"):
+        export_onnx(net, path)
