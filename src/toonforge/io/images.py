@@ -227,7 +227,7 @@ def save_image(path: str | os.PathLike[str], rgb: np.ndarray, alpha: np.ndarray 
         alpha: optional ``(H, W)`` ``uint8`` opacity; written to PNG and WebP, dropped for
             JPEG and BMP.
         overwrite: replace an existing file; otherwise an existing file is an error.
-        quality: JPEG/WebP quality, 1..100.
+        quality: JPEG/WebP quality, 1..100 (JPEG keeps full colour resolution from 90 up).
 
     Returns:
         The path written.
@@ -258,6 +258,8 @@ def save_image(path: str | os.PathLike[str], rgb: np.ndarray, alpha: np.ndarray 
     options: dict[str, object] = {}
     if fmt in {"JPEG", "WEBP"}:
         options["quality"] = int(quality)
+    if fmt == "JPEG" and quality >= 90:
+        options["subsampling"] = 0  # full-resolution colour: crisp edges on cartoon output
 
     tmp_name: str | None = None
     try:

@@ -140,16 +140,18 @@ class Stylizer:
         res = self.head_resolution
         aligned = [align_face(rgb, f.landmarks, res) for f in faces]
         heads = self._translate("head", [a.crop for a in aligned]) if aligned else []
-        heads = [blend(a.crop, h, strength) for a, h in zip(aligned, heads)]
         if head_only:
+            heads = [blend(a.crop, h, strength) for a, h in zip(aligned, heads)]
             if size and size != res:
                 heads = [resize_rgb(h, (size, size)) for h in heads]
             return StylizeResult(None, None, heads, faces, notices)
 
-        # Heads are blended with their own crops, so they go onto a frame blended the same way.
-        out = blend(rgb, self._full_frame(rgb), strength)
+        out = self._full_frame(rgb) if strength > 0 else rgb
         for a, h in zip(aligned, heads):
             out = paste_back(out, h, a.inverse, self._mask(res))
+        # Blending the finished frame (not each part) keeps strength 0 an exact identity.
+        out = blend(rgb, out, strength)
+        heads = [blend(a.crop, h, strength) for a, h in zip(aligned, heads)]
         if size:
             h0, w0 = rgb.shape[:2]
             scale = size / max(h0, w0)

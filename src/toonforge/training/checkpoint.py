@@ -29,6 +29,7 @@ __all__ = [
     "capture_rng",
     "check_fit",
     "load_checkpoint",
+    "load_states",
     "resolve_resume",
     "restore_rng",
     "save_atomic",
@@ -82,7 +83,9 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     if not isinstance(ckpt, dict) or ckpt.get("kind") != KIND:
         raise CheckpointError(f"{path} is not a toonforge training checkpoint")
     if ckpt.get("format") != FORMAT:
-        raise CheckpointError(f"{path} has checkpoint format {ckpt.get('format')}, expected {FORMAT}")
+        raise CheckpointError(
+            f"{path} has checkpoint format {ckpt.get('format')}, expected {FORMAT}"
+        )
     missing = [k for k in _REQUIRED if k not in ckpt]
     if missing:
         raise CheckpointError(f"{path} lacks {', '.join(missing)}")
@@ -130,6 +133,29 @@ def check_fit(module: nn.Module, state: dict[str, Any], what: str) -> None:
             f" vs model {list(own[k].shape)}"
         )
     raise CheckpointError(f"{what} does not fit the checkpoint: {'; '.join(parts)}")
+
+
+def load_states(
+    ckpt: dict[str, Any],
+    modules: dict[str, nn.Module],
+    optimizers: dict[str, torch.optim.Optimizer],
+) -> None:
+    """Load module and optimizer states after checking that names, keys and shapes fit."""
+    for kind, own in (("modules", modules), ("optimizers", optimizers)):
+        if set(ckpt[kind]) != set(own):
+            raise CheckpointError(
+                f"checkpoint {kind} {sorted(ckpt[kind])} do not match the task's {sorted(own)}"
+            )
+    for name, module in modules.items():
+        check_fit(module, ckpt["modules"][name], f"module '{name}'")
+        module.load_state_dict(ckpt["modules"][name])
+    for name, opt in optimizers.items():
+        try:
+            opt.load_state_dict(ckpt["optimizers"][name])
+        except (ValueError, KeyError, RuntimeError) as err:
+            raise CheckpointError(
+                f"optimizer '{name}' does not fit the checkpoint: {_first_line(err)}"
+            ) from None
 
 
 def capture_rng() -> dict[str, Any]:

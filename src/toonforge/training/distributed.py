@@ -7,7 +7,7 @@ environment). Everything here also works, as a no-op, in a single plain process.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +15,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import Dataset, DistributedSampler, Sampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from ..errors import InputError
 
@@ -26,12 +26,14 @@ __all__ = [
     "any_across",
     "barrier",
     "broadcast_object",
+    "build_loader",
     "get_rank",
     "get_world_size",
     "is_main",
     "replicas_in_sync",
     "setup",
     "teardown",
+    "to_device",
     "unwrap",
     "wrap_ddp",
 ]
@@ -82,14 +84,18 @@ def setup(device: str | torch.device) -> DistContext:
     if world <= 1:
         return DistContext(0, 0, 1, dev)
     if "RANK" not in os.environ and not _active():
-        raise InputError("WORLD_SIZE is set but RANK is not: launch multi-process runs with torchrun")
+        raise InputError(
+            "WORLD_SIZE is set but RANK is not: launch multi-process runs with torchrun"
+        )
     local = int(os.environ.get("LOCAL_RANK", os.environ.get("RANK", "0")))
     if dev.type == "cuda":
         dev = torch.device("cuda", local)
         torch.cuda.set_device(dev)
     owns = False
     if not _active():
-        dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo", init_method="env://")
+        dist.init_process_group(
+            backend="nccl" if dev.type == "cuda" else "gloo", init_method="env://"
+        )
         owns = True
     return DistContext(dist.get_rank(), local, dist.get_world_size(), dev, owns)
 
@@ -223,3 +229,50 @@ class EpochBatchSampler(Sampler[list[int]]):
             for b in range(skip, self.batches_per_epoch):
                 yield order[b * bs : (b + 1) * bs]
             epoch, skip = epoch + 1, 0
+
+
+def build_loader(
+    dataset: Dataset,
+    batch_size: int,
+    num_workers: int,
+    ctx: DistContext,
+    *,
+    seed: int,
+    epoch: int = 0,
+    skip: int = 0,
+) -> tuple[DataLoader, EpochBatchSampler]:
+    """An endless DataLoader over ``dataset`` for this rank, starting at (``epoch``, ``skip``).
+
+    Worker seeds come from a generator seeded by (seed, rank, start position), so the global
+    torch RNG is left untouched by the loader.
+    """
+    sampler = EpochBatchSampler(
+        dataset, batch_size, rank=ctx.rank, world_size=ctx.world_size, seed=seed,
+        epoch=epoch, skip=skip,
+    )
+    gen = torch.Generator().manual_seed(hash((seed, ctx.rank, epoch, skip)) % 2**62)
+    loader = DataLoader(
+        dataset,
+        batch_sampler=sampler,
+        num_workers=num_workers,
+        pin_memory=ctx.device.type == "cuda",
+        generator=gen,
+    )
+    return loader, sampler
+
+
+def to_device(batch: Any, device: torch.device) -> Any:
+    """Move the tensors of a batch (tensor, or nested list / tuple / dict of them) to ``device``."""
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, Mapping):
+        moved = {k: to_device(v, device) for k, v in batch.items()}
+        try:
+            return type(batch)(moved)
+        except TypeError:  # mappings whose constructor wants more (e.g. defaultdict)
+            return moved
+    if isinstance(batch, tuple) and hasattr(batch, "_fields"):  # namedtuple
+        return type(batch)(*(to_device(v, device) for v in batch))
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(to_device(v, device) for v in batch)
+    return batch

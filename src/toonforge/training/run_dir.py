@@ -23,6 +23,7 @@ __all__ = [
     "create_run_dir",
     "folder_name",
     "now_iso",
+    "open_run_dir",
     "trim_stats",
     "write_json_atomic",
 ]
@@ -54,6 +55,37 @@ def create_run_dir(root: Path, name: str) -> Path:
         except FileExistsError:
             continue
     raise OSError(f"could not create a new run folder under {root}")
+
+
+def open_run_dir(
+    root: Path, name: str, conf: dict[str, Any], *, resume_dir: Path | None, start: int | None
+) -> Path:
+    """Create (or, on resume, reuse) the run folder and write ``config.json`` into it.
+
+    ``start`` is the checkpoint step when resuming (None for a fresh run). Resuming in the same
+    folder keeps the original ``started`` time, appends to ``resumes`` and drops stats lines
+    past ``start``; resuming from a loose checkpoint opens a new folder noting ``resumed_from``.
+    """
+    if resume_dir is not None and start is not None:
+        run_dir = Path(resume_dir)
+        old = run_dir / "config.json"
+        try:
+            prev = json.loads(old.read_text(encoding="utf-8")) if old.is_file() else {}
+        except ValueError:
+            prev = {}
+        if isinstance(prev, dict):
+            conf["started"] = prev.get("started", conf.get("started"))
+            conf["resumes"] = list(prev.get("resumes", []))
+        entry = {"step": start, "time": now_iso(), "world_size": conf.get("world_size")}
+        conf.setdefault("resumes", []).append(entry)
+        trim_stats(run_dir / "stats.jsonl", start)
+    else:
+        run_dir = create_run_dir(root, name)
+        if start is not None:
+            conf["resumed_from"] = {"step": start, "time": now_iso()}
+    (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+    write_json_atomic(conf, run_dir / "config.json")
+    return run_dir
 
 
 def write_json_atomic(obj: Any, path: Path) -> None:
@@ -111,7 +143,7 @@ class StatsWriter:
 
     def __init__(self, run_dir: Path, *, tensorboard: bool, start_step: int | None) -> None:
         self.path = Path(run_dir) / "stats.jsonl"
-        self._file = open(self.path, "a", encoding="utf-8")
+        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (closed in close())
         self._tb = _summary_writer(run_dir, start_step) if tensorboard else None
 
     def write(self, step: int, elapsed: float, scalars: dict[str, float]) -> None:

@@ -40,7 +40,9 @@ class Phase:
 
     def __post_init__(self) -> None:
         if not isinstance(self.every, int) or self.every < 1:
-            raise InputError(f"phase '{self.name}': every must be an integer >= 1, got {self.every}")
+            raise InputError(
+                f"phase '{self.name}': every must be an integer >= 1, got {self.every}"
+            )
 
     def due(self, step: int) -> bool:
         """Whether this phase runs at the 0-based ``step``."""

@@ -1,0 +1,143 @@
+"""A dataset of (photo, stylized) image pairs matched by file stem, for the paired trainer."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from toonforge.errors import InputError
+from toonforge.io.images import IMAGE_EXTENSIONS, load_image
+from toonforge.training.augment import AugmentConfig, augment_pair
+
+
+def _index_folder(folder: Path) -> dict[str, Path]:
+    """Map file stem -> path for the image files in ``folder`` (first by sorted name wins)."""
+    found: dict[str, Path] = {}
+    for f in sorted(folder.iterdir()):
+        if f.suffix.lower() in IMAGE_EXTENSIONS and not f.name.startswith(".") and f.is_file():
+            found.setdefault(f.stem, f)
+    return found
+
+
+def square_resize(rgb: np.ndarray, size: int) -> np.ndarray:
+    """Centre-crop (H, W, 3) uint8 to a square, then resize to (size, size, 3) uint8.
+
+    INTER_AREA when shrinking, bicubic when enlarging.
+    """
+    h, w = rgb.shape[:2]
+    side = min(h, w)
+    y0, x0 = (h - side) // 2, (w - side) // 2
+    sq = rgb[y0:y0 + side, x0:x0 + side]
+    if side == size:
+        return np.ascontiguousarray(sq)
+    interp = cv2.INTER_AREA if side > size else cv2.INTER_CUBIC
+    return cv2.resize(sq, (size, size), interpolation=interp)
+
+
+def to_tensor(rgb: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) uint8 RGB -> (3, H, W) float32 in [-1, 1]."""
+    t = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float()
+    return t / 127.5 - 1.0
+
+
+class PairedFolder(Dataset):
+    """Pairs ``input_dir/<stem>.*`` with ``target_dir/<stem>.*`` (any image extensions).
+
+    Items: ``(inp, target)``, each a (3, size, size) float32 tensor in [-1, 1], centre-cropped
+    to a square and resized, then (when ``augment`` is given) augmented with one shared
+    geometric transform and input-only colour jitter.
+
+    names: restrict to these stems (e.g. one side of ``split_names``); unknown names raise.
+    Randomness: each call draws from ``numpy.random.default_rng([seed, index,
+    torch.initial_seed(), counter])`` where ``counter`` counts this object's calls. In a
+    DataLoader worker ``torch.initial_seed()`` is the worker seed (new each epoch), so
+    augmentations vary across epochs and workers yet repeat exactly for the same seeds.
+    """
+
+    def __init__(self, input_dir: str | os.PathLike[str], target_dir: str | os.PathLike[str],
+                 size: int, augment: AugmentConfig | None = None, seed: int = 0,
+                 names: Sequence[str] | None = None) -> None:
+        self.input_dir, self.target_dir = Path(input_dir), Path(target_dir)
+        for label, folder in (("input", self.input_dir), ("target", self.target_dir)):
+            if not folder.is_dir():
+                raise InputError(f"{label} folder not found: {folder}")
+        if size < 1:
+            raise InputError(f"PairedFolder: size must be >= 1, got {size}")
+        inputs, targets = _index_folder(self.input_dir), _index_folder(self.target_dir)
+        common = sorted(set(inputs) & set(targets))
+        if names is not None:
+            missing = sorted(set(names) - set(common))
+            if missing:
+                raise InputError(f"{len(missing)} requested names have no pair in "
+                                 f"{self.input_dir} and {self.target_dir} (e.g. {missing[0]!r})")
+            wanted = set(names)
+            common = [n for n in common if n in wanted]
+        if not common:
+            raise InputError(f"no image pairs with matching names in {self.input_dir} "
+                             f"({len(inputs)} images) and {self.target_dir} "
+                             f"({len(targets)} images)")
+        self.names: list[str] = common
+        self.pairs: list[tuple[Path, Path]] = [(inputs[n], targets[n]) for n in common]
+        self.size = int(size)
+        self.augment = augment
+        self.seed = int(seed)
+        self._calls = 0
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def _rng(self, index: int) -> np.random.Generator:
+        self._calls += 1
+        worker_seed = torch.initial_seed() & 0xFFFF_FFFF_FFFF_FFFF
+        return np.random.default_rng([self.seed & 0xFFFF_FFFF, index, worker_seed, self._calls])
+
+    def load_pair(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """The pair at ``index`` as two (size, size, 3) uint8 RGB arrays, before augmentation."""
+        inp_path, tgt_path = self.pairs[index]
+        inp = square_resize(load_image(inp_path).rgb, self.size)
+        tgt = square_resize(load_image(tgt_path).rgb, self.size)
+        return inp, tgt
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if not -len(self) <= index < len(self):
+            raise IndexError(index)
+        index %= len(self)
+        inp, tgt = self.load_pair(index)
+        if self.augment is not None:
+            inp, tgt = augment_pair(inp, tgt, self.augment, self._rng(index))
+        return to_tensor(inp), to_tensor(tgt)
+
+
+def split_names(names: Sequence[str], val_fraction: float,
+                seed: int = 0) -> tuple[list[str], list[str]]:
+    """Deterministic train/validation split by hashing each name with the seed.
+
+    A name goes to validation when ``sha256(f"{seed}:{name}")`` mapped to [0, 1) is below
+    ``val_fraction``; the result does not depend on the order of ``names``, on the machine or
+    on the Python hash seed, and adding names never moves existing ones. Returns sorted
+    (train, val). When the fraction is in (0, 1) and there are at least two names, both sides
+    are kept non-empty (the name closest to the threshold is moved).
+    """
+    if not 0.0 <= val_fraction <= 1.0:
+        raise InputError(f"val_fraction must be in [0, 1], got {val_fraction}")
+    scored = sorted((_unit_hash(f"{seed}:{n}"), n) for n in set(names))
+    train = [n for u, n in scored if u >= val_fraction]
+    val = [n for u, n in scored if u < val_fraction]
+    if 0.0 < val_fraction < 1.0 and len(scored) >= 2:
+        if not val:
+            val, train = [scored[0][1]], [n for _, n in scored[1:]]
+        elif not train:
+            train, val = [scored[-1][1]], [n for _, n in scored[:-1]]
+    return sorted(train), sorted(val)
+
+
+def _unit_hash(text: str) -> float:
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2.0**64
