@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import shared_data
 from toonforge.errors import CheckpointError
 from toonforge.models.features.mobilenetv2 import (
     FEATURE_CHANNELS,
@@ -14,8 +15,6 @@ from toonforge.models.features.mobilenetv2 import (
     imagenet_weights_path,
     load_imagenet_mobilenet_v2,
 )
-
-from .conftest import shared_data
 
 
 def _weights_or_skip():
@@ -98,7 +97,7 @@ def test_real_photo_is_not_uniform():
     folder = shared_data("faces/scut")
     from PIL import Image
 
-    photo = sorted(folder.glob("*.jpg"))[0]
+    photo = min(folder.glob("*.jpg"))
     rgb = np.asarray(Image.open(photo).convert("RGB").resize((224, 224), Image.BILINEAR))
     x01 = torch.from_numpy(rgb.copy()).permute(2, 0, 1)[None].float() / 255.0
     mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)

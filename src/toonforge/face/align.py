@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from toonforge.face.types import five_points
+from toonforge.face.types import five_points_f64
 
 __all__ = [
     "PAD_MODES",
@@ -66,7 +66,7 @@ def ffhq_quad(landmarks: np.ndarray) -> np.ndarray:
         ``(4, 2)`` float64 corners in image pixels: top-left, bottom-left, bottom-right,
         top-right of the upright face square (the quad is always a square).
     """
-    pts = five_points(landmarks).astype(np.float64)
+    pts = five_points_f64(landmarks)
     eye_left, eye_right = pts[0], pts[1]
     eye_avg = (eye_left + eye_right) * 0.5
     eye_to_eye = eye_right - eye_left

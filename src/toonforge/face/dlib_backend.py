@@ -51,7 +51,7 @@ def default_predictor_path() -> Path:
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or not spec.submodule_search_locations:
         raise MissingDependencyError(hint)
-    path = Path(list(spec.submodule_search_locations)[0]) / "models" / (
+    path = Path(next(iter(spec.submodule_search_locations))) / "models" / (
         "shape_predictor_68_face_landmarks.dat")
     if not path.is_file():
         raise MissingDependencyError(f"{hint} (looked for {path})")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Face", "five_points"]
+__all__ = ["Face", "five_points", "five_points_f64"]
 
 # iBUG 300-W 68-point indexing. Points 36-41 are the eye that appears on the image's left in an
 # upright, unmirrored photo (the subject's right eye); 42-47 the other one.
@@ -34,7 +34,12 @@ def five_points(landmarks: np.ndarray) -> np.ndarray:
         left one has the smaller x); the order follows the anatomy, so a face upside down
         keeps its labels and still aligns upright.
     """
-    lm = np.asarray(landmarks, dtype=np.float32)
+    return five_points_f64(landmarks).astype(np.float32)
+
+
+def five_points_f64(landmarks: np.ndarray) -> np.ndarray:
+    """:func:`five_points` computed and returned in float64 (for building transforms)."""
+    lm = np.asarray(landmarks, dtype=np.float64)
     if lm.shape == (5, 2):
         return lm.copy()
     if lm.shape != (68, 2):
@@ -45,7 +50,7 @@ def five_points(landmarks: np.ndarray) -> np.ndarray:
         lm[_NOSE_TIP],
         lm[_MOUTH_LEFT],
         lm[_MOUTH_RIGHT],
-    ]).astype(np.float32)
+    ])
 
 
 @dataclass

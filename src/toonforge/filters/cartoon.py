@@ -7,12 +7,19 @@ version of one photo come out alike.
 
 Steps
 1. Edge-preserving smoothing: a few bilateral passes on a copy whose long side is
-   ``smooth_size``, upscaled back (bilinear, so region borders stay soft and round).
-2. Colour quantisation: k-means in CIE Lab on a fixed subsample with a fixed, data-derived
-   initialisation; every pixel is mapped through a 32x32x32 lookup table of nearest centres.
-3. Outlines: a difference of Gaussians on the smoothed luminance at ``line_size`` resolution,
-   thresholded, cleaned of small specks (connected components) and softly upscaled; lines are
+   ``work_size`` (inputs of any size are resized to it).
+2. Colour quantisation at ``work_size``: k-means in CIE Lab (lightness down-weighted so hue
+   differences such as cheeks vs skin get their own colours) on a fixed subsample with a
+   fixed, lightness-quantile initialisation; pixels are mapped through a 32x32x32 lookup table
+   of nearest centres, then a small mode filter removes colour specks.
+3. Back to full size: the flat image is upscaled bilinearly and looked up again, so region
+   borders come out round instead of blocky.
+4. Outlines: a difference of Gaussians on the smoothed luminance at ``line_size`` resolution,
+   thresholded, cleaned of small specks (connected components) and softly resized; lines are
    drawn by darkening the flat colour underneath rather than painting pure black.
+
+No random numbers are used; output is reproducible for a given input, parameters and
+OpenCV/NumPy build.
 """
 
 from __future__ import annotations
@@ -80,7 +87,9 @@ def cartoonize(
         raise InputError("cartoonize: empty image")
     rgb = np.ascontiguousarray(rgb)
 
-    small = _resize_long(rgb, min(int(work_size), max(h, w)))
+    # Every image (but a tiny one) is smoothed and quantised at the same working size, so the
+    # look does not depend on the input resolution.
+    small = _resize_long(rgb, int(work_size)) if max(h, w) >= 16 else rgb
     for _ in range(max(0, int(smooth_passes))):
         small = cv2.bilateralFilter(small, 9, float(sigma_color), float(sigma_space))
     palette, base, lut = _palette(small, int(colors), int(kmeans_iters), float(lightness_weight),
@@ -197,7 +206,7 @@ def _line_mask(smooth: np.ndarray, out_hw: tuple[int, int], size: int, sigma: fl
     dog = g1 - g2  # negative on the dark side of an edge and on thin dark strokes
     lines = (dog < -threshold).astype(np.uint8)
     if min_area > 1:
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(lines, connectivity=8)
+        _, labels, stats, _ = cv2.connectedComponentsWithStats(lines, connectivity=8)
         big = stats[:, cv2.CC_STAT_AREA] >= min_area
         big[0] = False
         lines = big[labels].astype(np.uint8)

@@ -9,8 +9,9 @@
 from __future__ import annotations
 
 import pickle
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import torch
 
@@ -86,7 +87,7 @@ def load_state_dict_file(path: str | Path, *, allow_pickle: bool = False) -> dic
             raise CheckpointError(f"unsupported weights format {suffix!r}: {path.name}")
     except CheckpointError:
         raise
-    except Exception as exc:  # corrupt file, wrong format, unsafe global under weights_only
+    except Exception as exc:  # noqa: BLE001  (corrupt file, wrong format, unsafe global)
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"cannot load {path.name}: {first}") from None
     if isinstance(data, dict) and "state_dict" in data and isinstance(data["state_dict"], dict):

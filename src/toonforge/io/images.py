@@ -22,17 +22,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from toonforge.errors import InputError
 
-__all__ = [
-    "DEFAULT_MAX_PIXELS",
-    "IMAGE_EXTENSIONS",
-    "SAVE_EXTENSIONS",
-    "LoadedImage",
-    "list_images",
-    "load_image",
-    "load_image_bytes",
-    "resize_rgb",
-    "save_image",
-]
+__all__ = ["DEFAULT_MAX_PIXELS", "IMAGE_EXTENSIONS", "SAVE_EXTENSIONS", "LoadedImage",
+           "list_images", "load_image", "load_image_bytes", "resize_rgb", "save_image"]
 
 DEFAULT_MAX_PIXELS = 50_000_000
 
@@ -42,11 +33,7 @@ IMAGE_EXTENSIONS: frozenset[str] = frozenset(
 )
 # Extensions save_image can write, and the Pillow format name for each.
 SAVE_EXTENSIONS: dict[str, str] = {
-    ".png": "PNG",
-    ".jpg": "JPEG",
-    ".jpeg": "JPEG",
-    ".webp": "WEBP",
-    ".bmp": "BMP",
+    ".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP",
 }
 _ALPHA_FORMATS = {"PNG", "WEBP"}
 
@@ -169,51 +156,41 @@ def _scale_16bit(values: np.ndarray) -> np.ndarray:
     return ((v * 255 + 32767) // 65535).astype(np.uint8)
 
 
-def _gray_to_rgb(gray: np.ndarray) -> np.ndarray:
-    return np.repeat(gray[:, :, None], 3, axis=2)
-
-
 def _to_rgb_alpha(im: Image.Image, name: str) -> tuple[np.ndarray, np.ndarray | None]:
     """Convert any Pillow mode to ``(H,W,3)`` uint8 RGB plus an optional alpha plane."""
     mode = im.mode
+    gray: np.ndarray | None = None
     if mode.startswith("I;16") or mode == "I":
-        # 16-bit (and 32-bit integer) greyscale: these hold 16-bit samples in practice
-        # (16-bit PNG/TIFF); scale to 8 bits instead of clipping.
-        return _gray_to_rgb(_scale_16bit(np.asarray(im))), None
-    if mode == "F":
+        # 16-bit (and 32-bit integer) greyscale holds 16-bit samples in practice (16-bit
+        # PNG/TIFF): scale to 8 bits rather than clip.
+        gray = _scale_16bit(np.asarray(im))
+    elif mode == "F":
         # Floating point greyscale: [0, 1] when the maximum says so, otherwise 0..255.
         f = np.nan_to_num(np.asarray(im, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
         if f.size and float(f.max()) <= 1.0:
             f = f * 255.0
-        return _gray_to_rgb(np.clip(np.rint(f), 0, 255).astype(np.uint8)), None
-    if mode == "LAB":
-        return np.array(_lab_to_rgb(im, name)), None
+        gray = np.clip(np.rint(f), 0, 255).astype(np.uint8)
+    if gray is not None:
+        return np.repeat(gray[:, :, None], 3, axis=2), None
 
-    has_alpha = mode in {"RGBA", "RGBa", "LA", "La", "PA"} or (
-        mode == "P" and ("transparency" in im.info or im.palette.mode == "RGBA")
-    ) or (mode in {"L", "RGB"} and "transparency" in im.info)
+    palette_alpha = mode == "P" and im.palette is not None and im.palette.mode == "RGBA"
+    has_alpha = mode in {"RGBA", "RGBa", "LA", "La", "PA"} or palette_alpha or (
+        mode in {"P", "L", "RGB"} and "transparency" in im.info)
     try:
+        if mode == "LAB":  # needs a real colour transform; Pillow's convert copies channels
+            from PIL import ImageCms
+
+            lab_to_srgb = ImageCms.buildTransform(
+                ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB"), "LAB", "RGB")
+            return np.array(ImageCms.applyTransform(im, lab_to_srgb)), None
         if mode == "La":
             im = im.convert("LA")
         if has_alpha:
             rgba = np.array(im.convert("RGBA"))
             return np.ascontiguousarray(rgba[:, :, :3]), np.ascontiguousarray(rgba[:, :, 3])
         return np.array(im.convert("RGB")), None
-    except ValueError as exc:  # a mode Pillow cannot convert
+    except (ImportError, OSError, ValueError) as exc:  # a mode we cannot convert
         raise InputError(f"cannot read {name}: unsupported colour mode {mode} ({exc})") from None
-
-
-def _lab_to_rgb(im: Image.Image, name: str) -> Image.Image:
-    """CIELab to sRGB through LittleCMS (a plain channel copy would be wrong)."""
-    try:
-        from PIL import ImageCms
-
-        transform = ImageCms.buildTransform(
-            ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB"), "LAB", "RGB"
-        )
-        return ImageCms.applyTransform(im, transform)
-    except (ImportError, OSError, ValueError) as exc:
-        raise InputError(f"cannot read {name}: cannot convert Lab colours ({exc})") from None
 
 
 def save_image(path: str | os.PathLike[str], rgb: np.ndarray, alpha: np.ndarray | None = None,
@@ -242,7 +219,10 @@ def save_image(path: str | os.PathLike[str], rgb: np.ndarray, alpha: np.ndarray 
         known = " ".join(sorted(SAVE_EXTENSIONS))
         raise InputError(f"cannot write {p}: unknown image extension '{p.suffix}' "
                          f"(use one of {known})")
-    _check_rgb(rgb, "rgb")
+    if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.shape[2:] != (3,) \
+            or rgb.ndim != 3:
+        raise ValueError("rgb must be a (H, W, 3) uint8 array, got "
+                         f"{getattr(rgb, 'dtype', type(rgb))} {getattr(rgb, 'shape', '')}")
     if alpha is not None and (alpha.dtype != np.uint8 or alpha.shape != rgb.shape[:2]):
         raise ValueError(f"alpha must be uint8 of shape {rgb.shape[:2]}, got "
                          f"{alpha.dtype} {alpha.shape}")
@@ -281,14 +261,6 @@ def save_image(path: str | os.PathLike[str], rgb: np.ndarray, alpha: np.ndarray 
         if tmp_name is not None and os.path.exists(tmp_name):
             os.unlink(tmp_name)
     return p
-
-
-def _check_rgb(rgb: np.ndarray, what: str) -> None:
-    if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 \
-            or rgb.shape[2] != 3:
-        shape = getattr(rgb, "shape", None)
-        dtype = getattr(rgb, "dtype", type(rgb).__name__)
-        raise ValueError(f"{what} must be a (H, W, 3) uint8 array, got {dtype} {shape}")
 
 
 def list_images(folder: str | os.PathLike[str], recursive: bool = False) -> list[Path]:

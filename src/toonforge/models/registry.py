@@ -7,7 +7,8 @@ folders store exactly that pair (name, config) in their ``config.json``.
 
 from __future__ import annotations
 
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from torch import nn
 

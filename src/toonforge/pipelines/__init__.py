@@ -1,5 +1,5 @@
 """Inference pipelines: all stylization logic lives here (CLI and app are thin layers)."""
 
-from .stylizer import StylizeResult, Stylizer
+from .stylizer import Stylizer, StylizeResult
 
 __all__ = ["StylizeResult", "Stylizer"]

@@ -48,7 +48,7 @@ class NetSpec:
     resolution: int
 
     @classmethod
-    def from_dict(cls, d: Any, where: str) -> "NetSpec":
+    def from_dict(cls, d: Any, where: str) -> NetSpec:
         if not isinstance(d, dict):
             raise InputError(f"bad style config {where}: expected an object")
         try:
@@ -74,7 +74,7 @@ class StyleConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_dict(cls, d: Any, source: str) -> "StyleConfig":
+    def from_dict(cls, d: Any, source: str) -> StyleConfig:
         if not isinstance(d, dict):
             raise InputError(f"bad style config {source}: expected a JSON object")
         if d.get("format", FORMAT_VERSION) != FORMAT_VERSION:
@@ -130,7 +130,7 @@ class Style:
 
     # ---- loading ---------------------------------------------------------------------------
     @classmethod
-    def load(cls, path: str | Path) -> "Style":
+    def load(cls, path: str | Path) -> Style:
         """Read a style folder. Raises InputError / CheckpointError with one-line messages."""
         path = Path(path)
         cfg_file = path / "config.json"

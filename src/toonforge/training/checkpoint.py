@@ -3,7 +3,8 @@
 A checkpoint is a plain dict of tensors, numbers, strings, lists and dicts, so it loads with
 ``torch.load(path, map_location="cpu", weights_only=True)`` and nothing else:
 
-``{"format", "kind", "task", "step", "elapsed", "data": {"epoch", "batch", "world_size"},
+``{"format", "kind", "task", "step", "elapsed",
+"data": {"epoch", "batch", "batch_size", "world_size"},
 "modules", "optimizers", "ema": {name: state_dict}, "rng": [per-rank states], "extra",
 "loop", "torch"}``
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import os
 import pickle
 import random
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,8 @@ __all__ = [
     "restore_rng",
     "save_atomic",
     "seed_all",
+    "seed_rank",
+    "training_state",
 ]
 
 FORMAT = 1
@@ -77,7 +81,12 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        raise CheckpointError(f"unsafe or foreign checkpoint {path}: {_first_line(err)}") from None
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
+        if found:  # pickled Python objects: refused, never executed
+            msg = f"unsafe checkpoint {path}: it pickles {found.group(1)}"
+        else:
+            msg = f"cannot read checkpoint {path}: not a torch checkpoint"
+        raise CheckpointError(msg) from None
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as err:
         raise CheckpointError(f"cannot read checkpoint {path}: {_first_line(err)}") from None
     if not isinstance(ckpt, dict) or ckpt.get("kind") != KIND:
@@ -90,6 +99,37 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     if missing:
         raise CheckpointError(f"{path} lacks {', '.join(missing)}")
     return ckpt
+
+
+def training_state(
+    *,
+    task: str,
+    step: int,
+    elapsed: float,
+    data: dict[str, int],
+    modules: dict[str, nn.Module],
+    optimizers: dict[str, torch.optim.Optimizer],
+    ema: dict[str, dict[str, Any]],
+    rng: list[dict[str, Any]],
+    extra: dict[str, Any],
+    loop: dict[str, Any],
+) -> dict[str, Any]:
+    """Assemble the checkpoint dict described in the module docstring (tensors not copied)."""
+    return {
+        "format": FORMAT,
+        "kind": KIND,
+        "task": task,
+        "step": step,
+        "elapsed": elapsed,
+        "data": data,
+        "modules": {n: m.state_dict() for n, m in modules.items()},
+        "optimizers": {n: o.state_dict() for n, o in optimizers.items()},
+        "ema": ema,
+        "rng": rng,
+        "extra": extra,
+        "loop": loop,
+        "torch": str(torch.__version__),
+    }
 
 
 def resolve_resume(target: Path) -> tuple[Path, Path | None]:
@@ -196,3 +236,12 @@ def seed_all(seed: int) -> None:
     torch.manual_seed(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)
+
+
+def seed_rank(seed: int, rank: int, saved: list[dict[str, Any]] | None) -> None:
+    """Seed this rank for training (``seed + rank``), or restore its RNG from a checkpoint's
+    per-rank list; ranks beyond that list (a larger world on resume) get fresh seeds."""
+    if saved is not None and rank < len(saved):
+        restore_rng(saved[rank])
+    else:
+        seed_all(seed + rank)

@@ -207,7 +207,7 @@ class EpochBatchSampler(Sampler[list[int]]):
         self._sampler = DistributedSampler(
             dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=seed, drop_last=True
         )
-        self.batch_size = batch_size
+        self.batch_size, self.world_size = batch_size, world_size
         self.batches_per_epoch = len(self._sampler) // batch_size
         if self.batches_per_epoch == 0:
             raise InputError(
@@ -219,6 +219,16 @@ class EpochBatchSampler(Sampler[list[int]]):
     def locate(self, epoch: int, batches: int) -> tuple[int, int]:
         """(epoch, batch within the epoch) reached ``batches`` batches after the start of ``epoch``."""
         return epoch + batches // self.batches_per_epoch, batches % self.batches_per_epoch
+
+    def position(self, consumed: int) -> dict[str, int]:
+        """Where the stream is after ``consumed`` batches: what a checkpoint stores as "data"."""
+        epoch, batch = self.locate(self.epoch, self.skip + consumed)
+        return {
+            "epoch": epoch,
+            "batch": batch,
+            "batch_size": self.batch_size,
+            "world_size": self.world_size,
+        }
 
     def __iter__(self) -> Iterator[list[int]]:
         epoch, skip = self.epoch, self.skip
@@ -232,29 +242,33 @@ class EpochBatchSampler(Sampler[list[int]]):
 
 
 def build_loader(
-    dataset: Dataset,
-    batch_size: int,
-    num_workers: int,
-    ctx: DistContext,
-    *,
-    seed: int,
-    epoch: int = 0,
-    skip: int = 0,
+    dataset: Dataset, cfg: Any, ctx: DistContext, position: dict[str, int] | None = None
 ) -> tuple[DataLoader, EpochBatchSampler]:
-    """An endless DataLoader over ``dataset`` for this rank, starting at (``epoch``, ``skip``).
+    """An endless DataLoader over ``dataset`` for this rank (``cfg`` is a ``LoopConfig``).
 
-    Worker seeds come from a generator seeded by (seed, rank, start position), so the global
-    torch RNG is left untouched by the loader.
+    ``position`` is a checkpoint's ``"data"`` entry: the run restarts at that epoch and batch.
+    It is counted in samples, so a changed batch size or world size resumes nearby. Worker
+    seeds come from a generator seeded by (seed, rank, start), never from the global RNG.
     """
+    epoch = skip = 0
+    if position is not None:
+        epoch = int(position["epoch"])
+        seen = int(position["batch"]) * int(position["batch_size"]) * int(position["world_size"])
+        skip = seen // (cfg.batch_size * ctx.world_size)
     sampler = EpochBatchSampler(
-        dataset, batch_size, rank=ctx.rank, world_size=ctx.world_size, seed=seed,
-        epoch=epoch, skip=skip,
+        dataset,
+        cfg.batch_size,
+        rank=ctx.rank,
+        world_size=ctx.world_size,
+        seed=cfg.seed,
+        epoch=epoch,
+        skip=skip,
     )
-    gen = torch.Generator().manual_seed(hash((seed, ctx.rank, epoch, skip)) % 2**62)
+    gen = torch.Generator().manual_seed(hash((cfg.seed, ctx.rank, epoch, skip)) % 2**62)
     loader = DataLoader(
         dataset,
         batch_sampler=sampler,
-        num_workers=num_workers,
+        num_workers=cfg.num_workers,
         pin_memory=ctx.device.type == "cuda",
         generator=gen,
     )

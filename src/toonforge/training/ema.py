@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import copy
+import logging
 from typing import Any
 
 import torch
 from torch import nn
 
 from ..errors import InputError
+from .checkpoint import check_fit
 from .distributed import unwrap
 
-__all__ = ["EMA"]
+__all__ = ["EMA", "make_emas"]
+log = logging.getLogger(__name__)
 
 
 class EMA:
@@ -50,3 +53,23 @@ class EMA:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Load a state dict saved by :meth:`state_dict` (strict)."""
         self.module.load_state_dict(state)
+
+
+def make_emas(
+    modules: dict[str, nn.Module], names: list[str], saved: dict[str, Any] | None
+) -> dict[str, EMA]:
+    """EMA copies of ``modules[name]`` for each name, loaded from ``saved`` (a checkpoint's
+    ``"ema"`` dict) when resuming; a name missing there starts from the current weights."""
+    emas: dict[str, EMA] = {}
+    for name in names:
+        if name not in modules:
+            raise InputError(f"EMA module '{name}' is not one of {sorted(modules)}")
+        ema = EMA(modules[name])
+        state = saved.get(name) if saved is not None else None
+        if state is not None:
+            check_fit(ema.module, state, f"EMA of module '{name}'")
+            ema.load_state_dict(state)
+        elif saved is not None:
+            log.warning("checkpoint has no EMA of '%s': starting it from the weights", name)
+        emas[name] = ema
+    return emas

@@ -14,7 +14,6 @@ and a deterministic held-out split for validation (``val_l1`` on the EMA generat
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -25,7 +24,7 @@ from ..losses.edge import edge_promoting_d_loss, edge_smooth_tensor
 from ..losses.pixel import l1_loss
 from ..models.registry import create_model
 from .augment import AugmentConfig
-from .paired_data import PairedFolder, list_pair_names, split_names
+from .paired_data import PairedFolder, split_names
 from .task import Phase, TrainingTask
 
 
@@ -62,7 +61,7 @@ class TranslatorTask(TrainingTask):
         if cfg.size % 16:
             raise InputError(f"--size must be a multiple of 16, got {cfg.size}")
         self.cfg = cfg
-        names = list_pair_names(Path(cfg.inputs), Path(cfg.targets))
+        names = PairedFolder(cfg.inputs, cfg.targets, cfg.size).names
         self.train_names, self.val_names = split_names(names, cfg.val_fraction, cfg.seed)
         if not self.train_names:
             raise InputError("no training pairs left after the validation split")
@@ -132,7 +131,7 @@ class TranslatorTask(TrainingTask):
             loss = d_loss(real_logits, fake_logits, self.cfg.gan_kind)
         loss.backward()
         self.opt_d.step()
-        return {"loss/D": float(loss)}
+        return {"loss/D": float(loss.detach())}
 
     def _g_step(self, batch: tuple[torch.Tensor, torch.Tensor], step: int) -> dict[str, float]:
         x, y = batch
@@ -144,19 +143,19 @@ class TranslatorTask(TrainingTask):
         if c.w_pixel > 0:
             pix = l1_loss(out, y)
             total = total + c.w_pixel * pix
-            logs["loss/pixel"] = float(pix)
+            logs["loss/pixel"] = float(pix.detach())
         if c.w_perceptual > 0 and self._perceptual is not None:
             perc = self._perceptual(out, y)
             total = total + c.w_perceptual * perc
-            logs["loss/perceptual"] = float(perc)
+            logs["loss/perceptual"] = float(perc.detach())
         if self._gan_on(step):
             # Through the unwrapped D, and gradients only into G: D is stepped in its own phase.
             adv = g_loss(self.D(out), c.gan_kind)
             total = total + c.w_gan * adv
-            logs["loss/G_adv"] = float(adv)
+            logs["loss/G_adv"] = float(adv.detach())
         total.backward(inputs=list(self.G.parameters()))
         self.opt_g.step()
-        logs["loss/G"] = float(total)
+        logs["loss/G"] = float(total.detach())
         return logs
 
     # ---- validation ---------------------------------------------------------------------------

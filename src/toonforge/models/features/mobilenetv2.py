@@ -15,6 +15,7 @@ normalisation itself.
 from __future__ import annotations
 
 import importlib.util
+import pickle
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -155,8 +156,9 @@ def load_imagenet_mobilenet_v2(path: str | Path | None = None,
         raise CheckpointError(f"MobileNetV2 weights file not found: {path}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # corrupt file, pickle with disallowed globals, ...
-        raise CheckpointError(f"cannot read MobileNetV2 weights {path}: {exc}".splitlines()[0])
+    except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as exc:
+        raise CheckpointError(f"cannot read MobileNetV2 weights {path}: not a plain torch "
+                              f"state-dict file ({type(exc).__name__})") from exc
     if not isinstance(state, dict):
         raise CheckpointError(f"{path} is not a state dict (got {type(state).__name__})")
     if "state_dict" in state and isinstance(state["state_dict"], dict):

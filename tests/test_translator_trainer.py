@@ -1,0 +1,124 @@
+"""Stage-3 trainer on tiny synthetic pairs: learning, resume after a kill, style export."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from toonforge.styles import load_style
+from toonforge.training.loop import LoopConfig, train
+from toonforge.training.translator_task import TranslatorTask, TranslatorTrainConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_pairs(root: Path, n: int = 12, size: int = 32) -> tuple[Path, Path]:
+    """Inputs: smooth random images; targets: a simple learnable map (inverted colours)."""
+    inp, tgt = root / "in", root / "tgt"
+    inp.mkdir(parents=True)
+    tgt.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        small = rng.integers(0, 255, (4, 4, 3), dtype=np.uint8)
+        img = np.asarray(Image.fromarray(small).resize((size, size), Image.BILINEAR))
+        Image.fromarray(img).save(inp / f"{i:03d}.png")
+        Image.fromarray(255 - img).save(tgt / f"{i:03d}.png")
+    return inp, tgt
+
+
+def tiny_cfg(inp: Path, tgt: Path, **kw) -> TranslatorTrainConfig:
+    base = dict(inputs=str(inp), targets=str(tgt), tier="tiny", size=32, w_perceptual=0.0,
+                w_gan=0.1, gan_start=4, d_channels=8, val_fraction=0.2, lr_g=3e-3)
+    base.update(kw)
+    return TranslatorTrainConfig(**base)
+
+
+def test_learns_and_writes_a_style(tmp_path):
+    torch.manual_seed(0)
+    inp, tgt = make_pairs(tmp_path)
+    task = TranslatorTask(tiny_cfg(inp, tgt))
+    loop = LoopConfig(total_steps=60, batch_size=4, log_every=10, checkpoint_every=30,
+                      eval_every=30, progress=False, tensorboard=False, ema_decay=0.9)
+    res = train(task, loop, runs_root=tmp_path / "runs")
+    stats = [json.loads(line) for line in (res.run_dir / "stats.jsonl").read_text().splitlines()]
+    pix = [s["loss/pixel"] for s in stats if "loss/pixel" in s]
+    assert pix[-1] < 0.7 * pix[0]
+    assert any("loss/D" in s for s in stats) and any("val/l1" in s for s in stats)
+    cfg = json.loads((res.run_dir / "config.json").read_text())
+    assert cfg["task"]["n_val"] == len(task.val_names) > 0
+
+    from toonforge.training.export_style import write_translator_style
+
+    out = write_translator_style(task, res, tmp_path / "mystyle", name="mystyle", head_resolution=64)
+    style = load_style(out)
+    assert (out / "head.onnx").is_file() and "Held-out L1" in style.card
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        assert torch.allclose(style.build_net()(x), task.ema["G"].cpu().eval()(x), atol=1e-6)
+
+
+def test_perceptual_loss_in_the_trainer(tmp_path):
+    pytest.importorskip("torch")
+    from toonforge.losses.perceptual import PerceptualLoss
+    from toonforge.models.features.mobilenetv2 import MobileNetV2Features
+
+    inp, tgt = make_pairs(tmp_path, n=6)
+    torch.manual_seed(0)
+    perc = PerceptualLoss(MobileNetV2Features(pretrained=False))
+    task = TranslatorTask(tiny_cfg(inp, tgt, w_perceptual=0.5, val_fraction=0.0), perceptual=perc)
+    res = train(task, LoopConfig(total_steps=4, batch_size=2, progress=False, tensorboard=False,
+                                 log_every=2), runs_root=tmp_path / "runs")
+    last = json.loads((res.run_dir / "stats.jsonl").read_text().splitlines()[-1])
+    assert last["loss/perceptual"] > 0 and np.isfinite(last["loss/G"])
+
+
+def _cli(tmp_path: Path, inp: Path, tgt: Path, steps: int, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "toonforge.cli", "train-translator", "--inputs", str(inp),
+            "--targets", str(tgt), "--tier", "tiny", "--size", "32", "--steps", str(steps),
+            "--batch-size", "2", "--w-perceptual", "0", "--gan-start", "2", "--checkpoint-every", "5",
+            "--eval-every", "0", "--runs", str(tmp_path / "runs"), *extra]
+
+
+@pytest.mark.slow
+def test_kill_and_resume_via_cli(tmp_path):
+    inp, tgt = make_pairs(tmp_path, n=8)
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    proc = subprocess.Popen(_cli(tmp_path, inp, tgt, 100000), env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ckpt = None
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        found = list((tmp_path / "runs").glob("*/checkpoints/latest.pt"))
+        if found:
+            ckpt = found[0]
+            break
+        time.sleep(0.2)
+    assert ckpt is not None, "no checkpoint written"
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=60)
+    state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    killed_at = int(state["step"])
+    assert killed_at >= 5
+    run_dir = ckpt.parents[1]
+    final = killed_at + 7
+    done = subprocess.run(_cli(tmp_path, inp, tgt, final, "--resume", str(run_dir),
+                               "--style-out", str(tmp_path / "resumed")),
+                          env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-2000:]
+    state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    assert int(state["step"]) == final
+    lines = [json.loads(x) for x in (run_dir / "stats.jsonl").read_text().splitlines()]
+    assert all(np.isfinite(v) for line in lines for k, v in line.items() if k.startswith("loss/"))
+    assert len(list((tmp_path / "runs").iterdir())) == 1  # resumed in place, no new run folder
+    assert (tmp_path / "resumed" / "model.safetensors").is_file()
