@@ -47,7 +47,7 @@ def main() -> None:
         print(f"ONNX Runtime, {args.threads} threads, median of {args.repeats} interleaved runs")
         for size in args.sizes:
             x = np.random.default_rng(0).uniform(-1, 1, (1, 3, size, size)).astype(np.float32)
-            times = time_interleaved({k: (lambda r=r: r(x)) for k, r in runners.items()}, args.repeats)
+            times = time_interleaved({k: (lambda r=r, x=x: r(x)) for k, r in runners.items()}, args.repeats)
             ref = times[next(iter(CANDIDATES))]
             print(f"\n{size}x{size}")
             print(f"  {'model':<36} {'ms':>8} {'speed-up':>9}")

@@ -45,6 +45,7 @@ class DDPTask(TrainingTask):
 
     def wrap_modules(self, wrapped: dict[str, nn.Module]) -> None:
         self.train_net = wrapped["net"]
+        self.wrap_calls = [*getattr(self, "wrap_calls", []), type(wrapped["net"]).__name__]
 
     def _fit(self, batch: tuple[torch.Tensor, torch.Tensor], step: int) -> dict[str, float]:
         x, y = batch
@@ -56,8 +57,15 @@ class DDPTask(TrainingTask):
 
 
 def _cfg(total: int, batch: int) -> LoopConfig:
-    return LoopConfig(total_steps=total, batch_size=batch, log_every=3, checkpoint_every=4,
-                      ema_decay=0.8, tensorboard=False, progress=False)  # fmt: skip
+    return LoopConfig(
+        total_steps=total,
+        batch_size=batch,
+        log_every=3,
+        checkpoint_every=4,
+        ema_decay=0.8,
+        tensorboard=False,
+        progress=False,
+    )
 
 
 # Each rank trains 6 steps, then resumes the same run up to 10 (all ranks load the checkpoint,
@@ -74,7 +82,7 @@ task = DDPTask()
 res = train(task, _cfg(10, 4), runs_root=root, resume=first.run_dir)
 rank = int(os.environ["RANK"])
 torch.save({{"step": res.step, "run_dir": str(res.run_dir), "net": task.net.state_dict(),
-            "sync": isinstance(task.train_net, torch.nn.parallel.DistributedDataParallel)}},
+            "wraps": task.wrap_calls}},
            os.path.join(out, f"rank{{rank}}.pt"))
 """
 
@@ -86,12 +94,15 @@ def test_two_processes_average_gradients(tmp_path: Path) -> None:
     out.mkdir()
     env = dict(os.environ, OMP_NUM_THREADS="1", GLOO_SOCKET_IFNAME="lo")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
-    proc = subprocess.run([*cmd, str(script), str(root), str(out)], env=env,
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    proc = subprocess.run(
+        [*cmd, str(script), str(root), str(out)], env=env, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
 
     ranks = [torch.load(out / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
-    assert [r["step"] for r in ranks] == [10, 10] and all(r["sync"] for r in ranks)
+    assert [r["step"] for r in ranks] == [10, 10] and all(
+        r["wraps"] == ["DistributedDataParallel", "Linear"] for r in ranks
+    )
     for k, v in ranks[0]["net"].items():
         assert torch.equal(v, ranks[1]["net"][k])
     assert [p.name for p in root.iterdir()] == ["00000-ddp-linear"]

@@ -14,6 +14,7 @@ from torch import nn
 
 from toonforge.errors import CheckpointError, InputError, ToonforgeError
 from toonforge.training.checkpoint import load_checkpoint, save_atomic
+from toonforge.training.distributed import to_device
 from toonforge.training.ema import EMA
 from toonforge.training.loop import LoopConfig, train
 from toonforge.training.task import Phase, TrainingTask
@@ -229,7 +230,7 @@ def test_nan_loss_stops_without_saving(tmp_path: Path) -> None:
 
 def test_checkpoint_mismatches_are_reported(tmp_path: Path) -> None:
     run = train(LinearTask(), _cfg(4), runs_root=tmp_path).run_dir
-    with pytest.raises(CheckpointError, match=r"module 'net' does not fit.*shape mismatch"):
+    with pytest.raises(CheckpointError, match=r"module .net. does not fit.*wrong shapes"):
         train(LinearTask(hidden=5), _cfg(8), runs_root=tmp_path, resume=run)
 
     class Renamed(LinearTask):
@@ -298,6 +299,14 @@ def test_save_atomic_is_weights_only_loadable(tmp_path: Path) -> None:
     save_atomic({"a": torch.ones(2), "b": [1, 2.5, "s"], "c": {"d": None}}, path)
     save_atomic({"a": torch.zeros(2), "b": [], "c": {}}, path)  # overwrite in place
     out = torch.load(path, weights_only=True)
-    assert torch.equal(out["a"], torch.zeros(2)) and [p.name for p in path.parent.iterdir()] == [
-        "x.pt"
-    ]
+    assert torch.equal(out["a"], torch.zeros(2)) and [p.name for p in path.parent.iterdir()] == ["x.pt"]
+
+
+def test_to_device_walks_nested_batches() -> None:
+    from collections import namedtuple
+
+    pair = namedtuple("pair", "a b")
+    batch = {"x": [torch.ones(1), (torch.zeros(1), "name")], "p": pair(torch.ones(2), 3)}
+    out = to_device(batch, torch.device("meta"))
+    assert out["x"][0].device.type == "meta" and out["x"][1][1] == "name"
+    assert isinstance(out["p"], pair) and out["p"].a.device.type == "meta" and out["p"].b == 3

@@ -122,3 +122,39 @@ def test_kill_and_resume_via_cli(tmp_path):
     assert all(np.isfinite(v) for line in lines for k, v in line.items() if k.startswith("loss/"))
     assert len(list((tmp_path / "runs").iterdir())) == 1  # resumed in place, no new run folder
     assert (tmp_path / "resumed" / "model.safetensors").is_file()
+
+
+DDP_SCRIPT = """
+import sys, torch, torch.distributed as dist
+from toonforge.training.loop import LoopConfig, train
+from toonforge.training.translator_task import TranslatorTask, TranslatorTrainConfig
+inp, tgt, out = sys.argv[1:4]
+cfg = TranslatorTrainConfig(inputs=inp, targets=tgt, tier="tiny", size=32, w_perceptual=0.0,
+                            w_gan=0.1, gan_start=0, d_channels=8, val_fraction=0.0)
+task = TranslatorTask(cfg)
+res = train(task, LoopConfig(total_steps=3, batch_size=2, progress=False, tensorboard=False),
+            runs_root=out + "/runs")
+import os
+rank = int(os.environ["RANK"])
+torch.save({k: v.detach().clone() for k, v in task.G.state_dict().items()}, f"{out}/G{rank}.pt")
+"""
+
+
+@pytest.mark.slow
+def test_two_process_ddp_translator_step(tmp_path):
+    """Both phases (D and G) under DDP on two gloo CPU processes end with identical weights."""
+    inp, tgt = make_pairs(tmp_path, n=8)
+    script = tmp_path / "ddp_translator.py"
+    script.write_text(DDP_SCRIPT)
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), OMP_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                           "--standalone", str(script), str(inp), str(tgt), str(tmp_path)],
+                          env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    g0 = torch.load(tmp_path / "G0.pt", weights_only=True)
+    g1 = torch.load(tmp_path / "G1.pt", weights_only=True)
+    trainable = [k for k in g0 if "running" not in k and "num_batches" not in k]
+    assert all(torch.equal(g0[k], g1[k]) for k in trainable)
+    assert len(list((tmp_path / "runs").iterdir())) == 1
+    state = torch.load(next((tmp_path / "runs").glob("*/checkpoints/latest.pt")), weights_only=True)
+    assert int(state["step"]) == 3

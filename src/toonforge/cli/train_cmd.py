@@ -32,6 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--runs", type=Path, default=Path("runs"), help="where numbered run folders go")
     p.add_argument("--resume", type=Path, default=None, help="run folder (or checkpoint) to continue")
     p.add_argument("--max-minutes", type=float, default=None, help="stop cleanly after this long")
+    p.add_argument("--ema-decay", type=float, default=0.998, help="EMA of the generator (the shipped weights)")
+    p.add_argument("--ema-start", type=int, default=None,
+                   help="the EMA copies the weights until this step (default: --gan-start)")
     p.add_argument("--checkpoint-every", type=int, default=200)
     p.add_argument("--eval-every", type=int, default=200)
     p.add_argument("--device", default="cpu")
@@ -70,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
     loop = LoopConfig(
         total_steps=args.steps, batch_size=args.batch_size, num_workers=args.workers,
         checkpoint_every=args.checkpoint_every, eval_every=args.eval_every, seed=args.seed,
-        max_minutes=args.max_minutes,
+        max_minutes=args.max_minutes, ema_decay=args.ema_decay,
+        ema_start=args.gan_start if args.ema_start is None else args.ema_start,
     )
     result = train(task, loop, runs_root=args.runs, resume=args.resume, device=args.device)
     print(f"run folder: {result.run_dir} (step {result.step}/{args.steps})")

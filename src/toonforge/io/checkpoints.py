@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from ..errors import CheckpointError, InputError
+from ..errors import CheckpointError
 
 # Globals a tensor-only pickle needs; everything else is refused.
 SAFE_GLOBALS: frozenset[tuple[str, str]] = frozenset(
@@ -66,7 +66,7 @@ def load_state_dict_file(path: str | Path, *, allow_pickle: bool = False) -> dic
     """
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"weights file not found: {path}")
+        raise CheckpointError(f"weights file not found: {path}")
     suffix = path.suffix.lower()
     try:
         if suffix == ".safetensors":
@@ -97,26 +97,31 @@ def load_state_dict_file(path: str | Path, *, allow_pickle: bool = False) -> dic
     return dict(data)
 
 
-def load_into(module: torch.nn.Module, state: dict[str, torch.Tensor], what: str) -> None:
-    """Load ``state`` into ``module`` strictly, explaining any mismatch in one line.
+def check_fit(module: torch.nn.Module, state: dict[str, torch.Tensor], what: str) -> None:
+    """Raise a one-line CheckpointError unless ``state`` has exactly ``module``'s keys and shapes.
 
-    ``what`` names the source in the message, e.g. "classic/model.safetensors (translator)".
+    ``what`` names the source in the message, e.g. "style 'classic' head weights (translator)".
     """
     own = module.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
     bad_shape = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
-    if missing or unexpected or bad_shape:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} missing keys (e.g. {missing[0]})")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected keys (e.g. {unexpected[0]})")
-        if bad_shape:
-            k = bad_shape[0]
-            parts.append(
-                f"{len(bad_shape)} shape mismatches (e.g. {k}: "
-                f"{tuple(state[k].shape)} vs {tuple(own[k].shape)})"
-            )
-        raise CheckpointError(f"{what} does not fit the architecture: " + "; ".join(parts))
+    if not (missing or unexpected or bad_shape):
+        return
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} missing keys (e.g. {missing[0]})")
+    if unexpected:
+        parts.append(f"{len(unexpected)} unexpected keys (e.g. {unexpected[0]})")
+    if bad_shape:
+        k = bad_shape[0]
+        parts.append(
+            f"{len(bad_shape)} wrong shapes (e.g. {k}: {tuple(state[k].shape)} vs {tuple(own[k].shape)})"
+        )
+    raise CheckpointError(f"{what} does not fit the architecture: " + "; ".join(parts))
+
+
+def load_into(module: torch.nn.Module, state: dict[str, torch.Tensor], what: str) -> None:
+    """Load ``state`` into ``module`` strictly, after :func:`check_fit`."""
+    check_fit(module, state, what)
     module.load_state_dict(state, strict=True)

@@ -24,6 +24,8 @@ import torch
 from torch import nn
 
 from ..errors import CheckpointError
+from ..io.checkpoints import check_fit
+from .distributed import DistContext, all_gather_objects, unwrap
 
 __all__ = [
     "FORMAT",
@@ -32,6 +34,7 @@ __all__ = [
     "check_fit",
     "load_checkpoint",
     "load_states",
+    "replicas_in_sync",
     "resolve_resume",
     "restore_rng",
     "save_atomic",
@@ -92,9 +95,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     if not isinstance(ckpt, dict) or ckpt.get("kind") != KIND:
         raise CheckpointError(f"{path} is not a toonforge training checkpoint")
     if ckpt.get("format") != FORMAT:
-        raise CheckpointError(
-            f"{path} has checkpoint format {ckpt.get('format')}, expected {FORMAT}"
-        )
+        raise CheckpointError(f"{path} has checkpoint format {ckpt.get('format')}, expected {FORMAT}")
     missing = [k for k in _REQUIRED if k not in ckpt]
     if missing:
         raise CheckpointError(f"{path} lacks {', '.join(missing)}")
@@ -144,35 +145,6 @@ def resolve_resume(target: Path) -> tuple[Path, Path | None]:
     if target.parent.name == "checkpoints":
         return target, target.parent.parent
     return target, None
-
-
-def check_fit(module: nn.Module, state: dict[str, Any], what: str) -> None:
-    """Raise :class:`CheckpointError` unless ``state`` has exactly ``module``'s keys and shapes."""
-    own = module.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    shapes = [
-        k
-        for k, v in own.items()
-        if k in state
-        and isinstance(v, torch.Tensor)
-        and isinstance(state[k], torch.Tensor)
-        and v.shape != state[k].shape
-    ]
-    if not (missing or unexpected or shapes):
-        return
-    parts = []
-    if missing:
-        parts.append(f"{len(missing)} missing keys (e.g. '{missing[0]}')")
-    if unexpected:
-        parts.append(f"{len(unexpected)} unexpected keys (e.g. '{unexpected[0]}')")
-    if shapes:
-        k = shapes[0]
-        parts.append(
-            f"{len(shapes)} shape mismatches, first '{k}': checkpoint {list(state[k].shape)}"
-            f" vs model {list(own[k].shape)}"
-        )
-    raise CheckpointError(f"{what} does not fit the checkpoint: {'; '.join(parts)}")
 
 
 def load_states(
@@ -245,3 +217,20 @@ def seed_rank(seed: int, rank: int, saved: list[dict[str, Any]] | None) -> None:
         restore_rng(saved[rank])
     else:
         seed_all(seed + rank)
+
+
+@torch.no_grad()
+def replicas_in_sync(modules: dict[str, nn.Module], ctx: DistContext, rtol: float = 1e-4) -> bool:
+    """Cheap check that all ranks hold the same weights (compares per-module checksums)."""
+    if ctx.world_size == 1:
+        return True
+    sums = [
+        float(sum((p.detach().double().abs().sum() for p in unwrap(m).parameters()), 0.0))
+        for m in modules.values()
+    ]
+    every = all_gather_objects(sums, ctx)
+    return all(
+        abs(a - b) <= rtol * max(abs(a), abs(b), 1e-12)
+        for other in every[1:]
+        for a, b in zip(every[0], other)
+    )

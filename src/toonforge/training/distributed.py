@@ -6,6 +6,8 @@ environment). Everything here also works, as a no-op, in a single plain process.
 
 from __future__ import annotations
 
+import gc
+import inspect
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -30,13 +32,15 @@ __all__ = [
     "get_rank",
     "get_world_size",
     "is_main",
-    "replicas_in_sync",
     "setup",
     "teardown",
     "to_device",
     "unwrap",
     "wrap_ddp",
 ]
+
+
+_generation = 0  # process groups created by setup() in this process
 
 
 def _active() -> bool:
@@ -84,25 +88,33 @@ def setup(device: str | torch.device) -> DistContext:
     if world <= 1:
         return DistContext(0, 0, 1, dev)
     if "RANK" not in os.environ and not _active():
-        raise InputError(
-            "WORLD_SIZE is set but RANK is not: launch multi-process runs with torchrun"
-        )
+        raise InputError("WORLD_SIZE is set but RANK is not: launch multi-process runs with torchrun")
     local = int(os.environ.get("LOCAL_RANK", os.environ.get("RANK", "0")))
     if dev.type == "cuda":
         dev = torch.device("cuda", local)
         torch.cuda.set_device(dev)
     owns = False
     if not _active():
-        dist.init_process_group(
-            backend="nccl" if dev.type == "cuda" else "gloo", init_method="env://"
-        )
+        global _generation
+        # A fresh key prefix per group: under torchrun the agent's store outlives a destroyed
+        # group, and a second group reading the first one's stale keys hangs or crashes.
+        store, rank, world = next(dist.rendezvous("env://"))
+        store = dist.PrefixStore(f"toonforge/{_generation}", store)
+        _generation += 1
+        backend = "nccl" if dev.type == "cuda" else "gloo"
+        dist.init_process_group(backend, store=store, rank=rank, world_size=world)
         owns = True
     return DistContext(dist.get_rank(), local, dist.get_world_size(), dev, owns)
 
 
 def teardown(ctx: DistContext) -> None:
-    """Destroy the process group if :func:`setup` created it."""
+    """Destroy the process group if :func:`setup` created it.
+
+    Dropped DDP wrappers are garbage-collected first, while their group still exists: freed
+    later, at a random moment, they can hang the process.
+    """
     if ctx.owns_group and _active():
+        gc.collect()
         dist.destroy_process_group()
 
 
@@ -120,8 +132,18 @@ def unwrap(module: nn.Module) -> nn.Module:
     return module.module if isinstance(module, DistributedDataParallel) else module
 
 
+# Buffers are synchronised when DDP is built but not at every forward (rank-local running
+# statistics, NVlabs style). torch >= 2.13 spells that forward_sync_buffers=False and warns
+# about broadcast_buffers=False, which also skips the initial sync.
+_NO_BUFFER_SYNC = (
+    {"forward_sync_buffers": False}
+    if "forward_sync_buffers" in inspect.signature(DistributedDataParallel.__init__).parameters
+    else {"broadcast_buffers": False}
+)
+
+
 def wrap_ddp(modules: dict[str, nn.Module], ctx: DistContext) -> dict[str, nn.Module]:
-    """Wrap every module with trainable parameters in DDP (``broadcast_buffers=False``).
+    """Wrap every module with trainable parameters in DDP (no buffer sync at each forward).
 
     DDP broadcasts rank 0's parameters and buffers on construction. Modules without trainable
     parameters are returned unchanged.
@@ -130,7 +152,7 @@ def wrap_ddp(modules: dict[str, nn.Module], ctx: DistContext) -> dict[str, nn.Mo
     out: dict[str, nn.Module] = {}
     for name, module in modules.items():
         if any(p.requires_grad for p in module.parameters()):
-            out[name] = DistributedDataParallel(module, device_ids=ids, broadcast_buffers=False)
+            out[name] = DistributedDataParallel(module, device_ids=ids, **_NO_BUFFER_SYNC)
         else:
             out[name] = module
     return out
@@ -161,23 +183,6 @@ def broadcast_object(obj: Any, ctx: DistContext) -> Any:
     box = [obj]
     dist.broadcast_object_list(box, src=0)
     return box[0]
-
-
-@torch.no_grad()
-def replicas_in_sync(modules: dict[str, nn.Module], ctx: DistContext, rtol: float = 1e-4) -> bool:
-    """Cheap check that all ranks hold the same weights (compares per-module checksums)."""
-    if ctx.world_size == 1:
-        return True
-    sums = [
-        float(sum((p.detach().double().abs().sum() for p in unwrap(m).parameters()), 0.0))
-        for m in modules.values()
-    ]
-    every = all_gather_objects(sums, ctx)
-    return all(
-        abs(a - b) <= rtol * max(abs(a), abs(b), 1e-12)
-        for other in every[1:]
-        for a, b in zip(every[0], other)
-    )
 
 
 class EpochBatchSampler(Sampler[list[int]]):
@@ -211,8 +216,7 @@ class EpochBatchSampler(Sampler[list[int]]):
         self.batches_per_epoch = len(self._sampler) // batch_size
         if self.batches_per_epoch == 0:
             raise InputError(
-                f"dataset of {n} items is too small for batch size {batch_size}"
-                f" x {world_size} process(es)"
+                f"dataset of {n} items is too small for batch size {batch_size} x {world_size} process(es)"
             )
         self.epoch, self.skip = self.locate(epoch, skip)
 

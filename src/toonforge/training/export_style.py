@@ -34,6 +34,8 @@ def write_translator_style(task, result, out: Path, *, name: str, head_resolutio
     stats = _read_stats(result.run_dir)
     hours = (stats[-1].get("time", 0.0) / 3600.0) if stats else 0.0
     val = task.evaluate(result.step).get("val/l1")
+    batch = json.loads((result.run_dir / "config.json").read_text())["loop"]["batch_size"]
+    val_line = f"{val:.4f}" if val is not None else "n/a"
     last = {k: v for k, v in (stats[-1] if stats else {}).items() if k.startswith("loss/")}
     lines = [
         f"# {name}",
@@ -44,13 +46,12 @@ def write_translator_style(task, result, out: Path, *, name: str, head_resolutio
         f"- Inputs: `{cfg.inputs}`; targets: `{cfg.targets}`.",
         f"- Pairs: {len(task.train_names)} for training, {len(task.val_names)} held out "
         f"(deterministic split by name hash, {cfg.val_fraction:.0%}).",
-        f"- {result.step} steps, batch {json.loads((result.run_dir / 'config.json').read_text())['loop']['batch_size']}"
-        f" per process, {cfg.size}x{cfg.size} crops, wall time {hours:.2f} h.",
+        f"- {result.step} steps, batch {batch} per process, {cfg.size}x{cfg.size} crops, wall time {hours:.2f} h.",
         f"- Losses: pixel x{cfg.w_pixel}, perceptual (MobileNetV2) x{cfg.w_perceptual}, "
         f"GAN ({cfg.gan_kind}) x{cfg.w_gan} from step {cfg.gan_start}, "
         f"edge-promoting {'on' if cfg.edge_promoting else 'off'}.",
         f"- Last logged training losses: {', '.join(f'{k} {v:.4f}' for k, v in last.items()) or 'n/a'}.",
-        f"- Held-out L1 (EMA generator, images in [-1, 1]): {val:.4f}" if val is not None else "- Held-out L1: n/a",
+        f"- Held-out L1 (EMA generator, images in [-1, 1]): {val_line}",
         "",
     ]
     if data_note:

@@ -97,11 +97,14 @@ def train(
     if not isinstance(name, str) or not name:
         raise InputError(f"{type(task).__name__}.name must be a non-empty string")
     ctx = D.setup(device)
+    run = _Run(task, cfg, ctx)
     try:
-        result = _Run(task, cfg, ctx).run(Path(runs_root), resume)
+        result = run.run(Path(runs_root), resume)
         D.barrier(ctx)
         return result
     finally:
+        if run.wrapped:  # hand back the plain modules: the DDP wrappers end with the group
+            task.wrap_modules(dict(run.modules))
         D.teardown(ctx)
 
 
@@ -136,6 +139,7 @@ class _Run:
         self.task, self.cfg, self.ctx = task, cfg, ctx
         self.main = ctx.is_main
         self.elapsed0 = 0.0
+        self.wrapped = False
 
     def run(self, runs_root: Path, resume: Path | None) -> RunResult:
         task, cfg, ctx = self.task, self.cfg, self.ctx
@@ -144,9 +148,7 @@ class _Run:
             path, resume_dir = ck.resolve_resume(Path(resume))
             ckpt = ck.load_checkpoint(path)
             if ckpt["task"] != task.name:
-                raise CheckpointError(
-                    f"checkpoint is from task '{ckpt['task']}', not '{task.name}'"
-                )
+                raise CheckpointError(f"checkpoint is from task '{ckpt['task']}', not '{task.name}'")
         ck.seed_all(cfg.seed)  # the same on every rank: identical initial weights and dataset
         task.build(ctx.device)
         self.modules, self.optimizers = dict(task.modules()), dict(task.optimizers())
@@ -157,6 +159,7 @@ class _Run:
             ck.load_states(ckpt, self.modules, self.optimizers)
         if ctx.world_size > 1:
             task.wrap_modules(D.wrap_ddp(self.modules, ctx))
+            self.wrapped = True
         self.emas = make_emas(self.modules, task.ema_modules(), ckpt["ema"] if ckpt else None)
         if self.emas:
             task.set_ema({n: e.module for n, e in self.emas.items()})
@@ -165,13 +168,19 @@ class _Run:
             task.load_extra_state(ckpt["extra"])
             self.elapsed0 = float(ckpt.get("elapsed", 0.0))
         ck.seed_rank(cfg.seed, ctx.rank, ckpt["rng"] if ckpt else None)
-        made = None
-        if self.main:
+        made = err = None
+        if self.main:  # the others wait for the folder name (or the reason there is none)
             conf = {"loop": asdict(cfg), "task": task.config(), "world_size": ctx.world_size}
             conf |= {"torch": str(torch.__version__), "started": now_iso()}
             resumed = start if ckpt is not None else None
-            made = open_run_dir(runs_root, task.name, conf, resume_dir=resume_dir, start=resumed)
-        self.run_dir = Path(D.broadcast_object(str(made), ctx))
+            try:
+                made = open_run_dir(runs_root, task.name, conf, resume_dir=resume_dir, start=resumed)
+            except OSError as e:
+                err = f"cannot prepare the run folder in {runs_root}: {e}"
+        made, err = D.broadcast_object((str(made), err), ctx)
+        if err:
+            raise InputError(err)
+        self.run_dir = Path(made)
         position = ckpt["data"] if ckpt is not None else None
         loader, self.sampler = D.build_loader(dataset, cfg, ctx, position)
         if start >= cfg.total_steps:
@@ -191,24 +200,15 @@ class _Run:
         cfg, ctx = self.cfg, self.ctx
         window, last_stats = StatsWindow(), {}
         done, t0 = start, time.monotonic()
-        show = cfg.progress and self.main
-        bar = tqdm(
-            total=cfg.total_steps,
-            initial=start,
-            desc=self.task.name,
-            file=sys.stderr,
-            dynamic_ncols=True,
-            disable=None if show else True,
-        )
+        off = None if (cfg.progress and self.main) else True  # None: off unless a TTY
+        bar = tqdm(total=cfg.total_steps, initial=start, desc=self.task.name, file=sys.stderr, disable=off)
         try:
             with _StopSignals() as signals:
                 while done < cfg.total_steps:
                     step = done
                     stats, bad = self._step(D.to_device(next(batches), ctx.device), step)
                     late = self._out_of_time(t0)
-                    nonfinite, stop = D.any_across(
-                        [bad is not None, signals.requested or late], ctx
-                    )
+                    nonfinite, stop = D.any_across([bad is not None, signals.requested or late], ctx)
                     if nonfinite:
                         where = bad or "a non-finite loss on another process"
                         raise ToonforgeError(
@@ -251,7 +251,7 @@ class _Run:
         for phase in self.phases:
             if not phase.due(step):
                 continue
-            for k, v in phase.fn(batch, step).items():
+            for k, v in (phase.fn(batch, step) or {}).items():
                 value = float(v.detach() if isinstance(v, torch.Tensor) else v)
                 if not math.isfinite(value):
                     return stats, f"loss '{k}' is {value} in phase '{phase.name}'"
@@ -275,10 +275,9 @@ class _Run:
         """Write ``checkpoints/latest.pt`` (rank 0); ``gather`` collects every rank's RNG."""
         ctx = self.ctx
         rng = D.all_gather_objects(ck.capture_rng(), ctx) if gather else [ck.capture_rng()]
-        if gather and not D.replicas_in_sync(self.modules, ctx) and self.main:
+        if gather and not ck.replicas_in_sync(self.modules, ctx) and self.main:
             log.warning(
-                "weights differ between processes: do the phases use the modules "
-                "handed to wrap_modules?"
+                "weights differ between processes: do the phases use the modules handed to wrap_modules?"
             )
         if not self.main:
             return

