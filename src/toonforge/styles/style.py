@@ -179,13 +179,19 @@ class Style:
         p = self.path / name
         return p if p.is_file() else None
 
-    def summary(self) -> str:
-        """First non-heading line of the card (for ``toonforge styles``)."""
+    def summary(self, width: int = 90) -> str:
+        """First sentence of the card's first paragraph (for ``toonforge styles``)."""
+        para: list[str] = []
         for line in self.card.splitlines():
             line = line.strip()
-            if line and not line.startswith("#"):
-                return line
-        return self.config.description
+            if line.startswith("#") or (not line and not para):
+                continue
+            if not line:
+                break
+            para.append(line)
+        text = " ".join(para) or self.config.description
+        first = text.split(". ")[0].rstrip(".") + "."
+        return first if len(first) <= width else first[: width - 3].rstrip() + "..."
 
 
 def save_style(
