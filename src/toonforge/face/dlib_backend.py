@@ -80,7 +80,10 @@ class DlibDetector:
 
     Args:
         upsample: times the detection image is doubled before scanning (0, 1, 2), or
-            ``"auto"``: double once when that is needed to find faces of ``min_face`` pixels.
+            ``"auto"``: scan at the detection size first, and only when that finds nothing
+            and faces of ``min_face`` pixels would need it, scan again doubled. Portraits take
+            the fast path; an image whose faces are all small still has them found (small
+            faces beside a large one are missed in auto mode: pass 1 to always double).
         min_face: smallest face side, in pixels of the original image, to report. Faces
             smaller than about ``80 / (scale * 2**upsample)`` pixels cannot be found, where
             ``scale`` is the detection downscale (see ``detect_size``).
@@ -93,7 +96,7 @@ class DlibDetector:
     """
 
     def __init__(self, upsample: int | str = "auto", min_face: int = 40,
-                 detect_size: int = 640, threshold: float = 0.0,
+                 detect_size: int = 512, threshold: float = 0.0,
                  predictor_path: str | Path | None = None) -> None:
         if upsample != "auto" and (not isinstance(upsample, int) or not 0 <= upsample <= 3):
             raise ValueError(f"upsample must be 'auto' or an int in 0..3, got {upsample!r}")
@@ -139,7 +142,10 @@ class DlibDetector:
         else:
             small, sx, sy = image, 1.0, 1.0
 
-        rects, scores, _ = self._detector.run(small, self._upsample_for(scale), self.threshold)
+        first = 0 if self.upsample == "auto" else int(self.upsample)
+        rects, scores, _ = self._detector.run(small, first, self.threshold)
+        if not len(rects) and self._upsample_for(scale) > first:
+            rects, scores, _ = self._detector.run(small, self._upsample_for(scale), self.threshold)
         faces: list[Face] = []
         for rect, score in zip(rects, scores):
             # Back to full-resolution pixel-centre coordinates.

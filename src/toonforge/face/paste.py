@@ -109,12 +109,13 @@ def paste_back(background: np.ndarray, crop: np.ndarray, inverse: np.ndarray,
     shifted = inv.copy()
     shifted[:, 2] -= (x0, y0)
     region = (x1 - x0, y1 - y0)
-    face = cv2.warpAffine(crop, shifted, region, flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_REPLICATE)
-    weight = cv2.warpAffine(mask, shifted, region, flags=cv2.INTER_LINEAR,
-                            borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
-    weight = np.clip(weight, 0.0, 1.0)[:, :, None]
-    base = out[y0:y1, x0:x1].astype(np.float32)
-    blended = base + (face.astype(np.float32) - base) * weight
-    out[y0:y1, x0:x1] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+    # One warp for colour and weight: the mask rides along as a fourth uint8 channel (the
+    # feather mask is 0 at the crop border, so the constant black border never shows).
+    rgba = np.dstack([crop, np.rint(np.clip(mask, 0.0, 1.0) * 255).astype(np.uint8)])
+    warped = cv2.warpAffine(rgba, shifted, region, flags=cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    face = np.ascontiguousarray(warped[:, :, :3])
+    weight = warped[:, :, 3].astype(np.float32) * (1.0 / 255.0)
+    # cv2.blendLinear computes face * w + base * (1 - w) per pixel, rounding to uint8.
+    out[y0:y1, x0:x1] = cv2.blendLinear(face, out[y0:y1, x0:x1], weight, 1.0 - weight)
     return out

@@ -282,10 +282,11 @@ def list_images(folder: str | os.PathLike[str], recursive: bool = False) -> list
     return sorted(found)
 
 
-def resize_rgb(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def resize_rgb(rgb: np.ndarray, size: tuple[int, int], *, fast_upscale: bool = False) -> np.ndarray:
     """Resize an image to ``size = (width, height)``.
 
-    Area averaging when the pixel count shrinks (no aliasing), bicubic when it grows.
+    Area averaging when the pixel count shrinks (no aliasing), bicubic when it grows
+    (bilinear with ``fast_upscale``: about 3x cheaper, fine for smooth stylized images).
     Input ``(H, W)`` or ``(H, W, C)`` ``uint8``; output has the same dtype and channels.
     """
     w, h = int(size[0]), int(size[1])
@@ -294,5 +295,5 @@ def resize_rgb(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     if (rgb.shape[1], rgb.shape[0]) == (w, h):
         return rgb.copy()
     shrinking = w * h < rgb.shape[0] * rgb.shape[1]
-    interp = cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC
+    interp = cv2.INTER_AREA if shrinking else (cv2.INTER_LINEAR if fast_upscale else cv2.INTER_CUBIC)
     return cv2.resize(rgb, (w, h), interpolation=interp)

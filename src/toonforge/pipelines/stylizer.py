@@ -157,7 +157,7 @@ class Stylizer:
             scale = size / max(h0, w0)
             new = (max(1, round(w0 * scale)), max(1, round(h0 * scale)))
             out = resize_rgb(out, new)
-            alpha = resize_rgb(np.repeat(alpha[..., None], 3, 2), new)[..., 0] if alpha is not None else None
+            alpha = resize_rgb(alpha, new) if alpha is not None else None
         return StylizeResult(out, alpha, heads, faces, notices)
 
     def _full_frame(self, rgb: np.ndarray) -> np.ndarray:
@@ -167,4 +167,4 @@ class Stylizer:
         scale = min(1.0, work / max(h, w))
         small = resize_rgb(rgb, (max(1, round(w * scale)), max(1, round(h * scale)))) if scale < 1 else rgb
         styl = self._translate("full", [small])[0]
-        return resize_rgb(styl, (w, h)) if styl.shape[:2] != (h, w) else styl
+        return resize_rgb(styl, (w, h), fast_upscale=True) if styl.shape[:2] != (h, w) else styl
