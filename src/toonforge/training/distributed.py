@@ -275,8 +275,22 @@ def build_loader(
         num_workers=cfg.num_workers,
         pin_memory=ctx.device.type == "cuda",
         generator=gen,
+        worker_init_fn=_worker_ignores_stop_signals if cfg.num_workers else None,
     )
     return loader, sampler
+
+
+def _worker_ignores_stop_signals(worker_id: int) -> None:
+    """Loader workers leave SIGTERM/SIGINT to the main process.
+
+    A ``kill`` of the whole process group (or Ctrl-C in a terminal) would otherwise end the
+    workers first, and PyTorch's SIGCHLD handler would abort the main process before the
+    loop could write its checkpoint. The DataLoader still shuts its workers down on exit.
+    """
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def to_device(batch: Any, device: torch.device) -> Any:
