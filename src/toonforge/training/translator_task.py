@@ -66,6 +66,7 @@ class TranslatorTask(TrainingTask):
         if not self.train_names:
             raise InputError("no training pairs left after the validation split")
         self._perceptual = perceptual
+        self._val_data: PairedFolder | None = None
         self.ema: dict[str, nn.Module] = {}
 
     # ---- TrainingTask API -------------------------------------------------------------------
@@ -160,11 +161,14 @@ class TranslatorTask(TrainingTask):
 
     # ---- validation ---------------------------------------------------------------------------
     def val_dataset(self) -> PairedFolder | None:
+        """The held-out pairs (at most ``val_max``), built once and reused by every evaluation."""
         names = self.val_names[: self.cfg.val_max]
         if not names:
             return None
-        c = self.cfg
-        return PairedFolder(c.inputs, c.targets, c.size, None, c.seed, names=names)
+        if self._val_data is None:
+            c = self.cfg
+            self._val_data = PairedFolder(c.inputs, c.targets, c.size, None, c.seed, names=names)
+        return self._val_data
 
     @torch.no_grad()
     def evaluate(self, step: int) -> dict[str, float]:
