@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import ToonforgeError
-from . import export_cmd, styles_cmd, stylize_cmd, train_cmd
+from . import app_cmd, card_cmd, eval_cmd, export_cmd, styles_cmd, stylize_cmd, train_cmd, video_cmd
 
 
 class _Parser(argparse.ArgumentParser):
@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="toonforge", description="Stylize portraits, and forge new styles.")
     parser.add_argument("--version", action="version", version=f"toonforge {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for module in (stylize_cmd, styles_cmd, export_cmd, train_cmd):
+    for module in (stylize_cmd, video_cmd, styles_cmd, export_cmd, train_cmd, eval_cmd, card_cmd, app_cmd):
         module.register(sub)
     return parser
 

@@ -1,0 +1,5 @@
+"""`toonforge` subcommand module eval_cmd (being written this session)."""
+
+
+def register(sub) -> None:
+    """Not registered yet."""
