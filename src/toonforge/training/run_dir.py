@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import time
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from ..io.files import atomic_write_text
 
 __all__ = [
     "StatsWindow",
@@ -90,9 +91,7 @@ def open_run_dir(
 
 def write_json_atomic(obj: Any, path: Path) -> None:
     """Write ``obj`` as indented JSON through a temporary file and a rename."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(obj, indent=2, default=str) + "\n")
 
 
 def trim_stats(path: Path, step: int) -> None:
@@ -106,9 +105,7 @@ def trim_stats(path: Path, step: int) -> None:
                 keep.append(line)
         except (ValueError, KeyError, TypeError):
             continue
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(s + "\n" for s in keep), encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, "".join(s + "\n" for s in keep))
 
 
 class StatsWindow:
