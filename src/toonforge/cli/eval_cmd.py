@@ -94,8 +94,7 @@ def run(args: argparse.Namespace) -> int:
                             save_outputs=not args.no_outputs)
         report = evaluate(args.styles, args.photos, args.refs, args.out, opts, title=args.title,
                           command=command_line(args))
-        if not args.quiet:
-            print(report.table_markdown())
+        print(report.table_markdown())
         written += [args.out / "report.md", args.out / "report.json", args.out / "contact_sheet.png"]
         for path, err in report.skipped:
             print(f"skipped {path}: {err}", file=sys.stderr)
