@@ -26,6 +26,7 @@ from ..styles.style import Style
 from .tensors import blend, from_network, pad_to_multiple, to_network
 
 BACKENDS = ("torch", "onnx")
+HEAD_CHUNK = 16  # most head crops per network call
 ONNX_CACHE = Path.home() / ".cache" / "toonforge" / "onnx"
 
 
@@ -105,6 +106,13 @@ class Stylizer:
         h, w = images[0].shape[:2]
         return [o[:h, :w] for o in from_network(runner(to_network(padded)))]
 
+    def _translate_chunked(self, role: str, images: list[np.ndarray]) -> list[np.ndarray]:
+        """:meth:`_translate` in chunks of at most ``HEAD_CHUNK`` images (bounded memory)."""
+        out: list[np.ndarray] = []
+        for i in range(0, len(images), HEAD_CHUNK):
+            out += self._translate(role, images[i:i + HEAD_CHUNK])
+        return out
+
     def _mask(self, size: int) -> np.ndarray:
         if size not in self._masks:
             self._masks[size] = feather_mask(size)
@@ -116,7 +124,8 @@ class Stylizer:
 
     # ---- the pipeline --------------------------------------------------------------------
     def __call__(self, image: np.ndarray | LoadedImage, *, strength: float = 1.0,
-                 head_only: bool = False, size: int | None = None) -> StylizeResult:
+                 head_only: bool = False, size: int | None = None,
+                 faces: list[Face] | None = None) -> StylizeResult:
         """Stylize one image.
 
         Args:
@@ -125,46 +134,110 @@ class Stylizer:
             head_only: return only the stylized aligned faces (``result.image`` is None).
             size: full-image mode: long side of the output (default: the input's size);
                 head-only: side of the square face crops (default: the head resolution).
+            faces: faces to use instead of running the detector (e.g. tracked and smoothed
+                faces of a video frame), in pixels of ``image``.
         """
         alpha = image.alpha if isinstance(image, LoadedImage) else None
         rgb = image.rgb if isinstance(image, LoadedImage) else image
-        if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
-            raise InputError(f"expected an (H, W, 3) uint8 image, got {rgb.dtype} {rgb.shape}")
-        if not 0.0 <= strength <= 1.0:
-            raise InputError(f"strength must be in [0, 1], got {strength}")
+        self._check(rgb, strength)
         if size is not None and not 16 <= size <= 8192:
             raise InputError(f"size must be in 16..8192, got {size}")
-        faces = self.detector(rgb) if self.detector is not None else []
-        notices = [] if faces or self.detector is None else ["no face found; stylized the full image only"]
-
-        res = self.head_resolution
-        aligned = [align_face(rgb, f.landmarks, res) for f in faces]
-        heads = self._translate("head", [a.crop for a in aligned]) if aligned else []
+        result = self._stylize([rgb], [self._faces(rgb, faces)], strength, head_only)[0]
         if head_only:
-            heads = [blend(a.crop, h, strength) for a, h in zip(aligned, heads)]
+            res = self.head_resolution
             if size and size != res:
-                heads = [resize_rgb(h, (size, size)) for h in heads]
-            return StylizeResult(None, None, heads, faces, notices)
-
-        out = self._full_frame(rgb) if strength > 0 else rgb
-        for a, h in zip(aligned, heads):
-            out = paste_back(out, h, a.inverse, self._mask(res))
-        # Blending the finished frame (not each part) keeps strength 0 an exact identity.
-        out = blend(rgb, out, strength)
-        heads = [blend(a.crop, h, strength) for a, h in zip(aligned, heads)]
+                result.heads = [resize_rgb(h, (size, size)) for h in result.heads]
+            return result
+        result.alpha = alpha
         if size:
             h0, w0 = rgb.shape[:2]
             scale = size / max(h0, w0)
             new = (max(1, round(w0 * scale)), max(1, round(h0 * scale)))
-            out = resize_rgb(out, new)
-            alpha = resize_rgb(alpha, new) if alpha is not None else None
-        return StylizeResult(out, alpha, heads, faces, notices)
+            result.image = resize_rgb(result.image, new)
+            result.alpha = resize_rgb(alpha, new) if alpha is not None else None
+        return result
+
+    def stylize_batch(self, frames: list[np.ndarray], faces: list[list[Face]], *, strength: float = 1.0,
+                      head_only: bool = False) -> list[StylizeResult]:
+        """Stylize several same-size frames (e.g. of a video) with given faces, batched.
+
+        The full-image network runs once on the stacked frames and the head network on every
+        face crop of every frame together (in chunks of at most ``HEAD_CHUNK``); the results
+        equal per-frame calls ``self(frame, faces=f, ...)`` up to float rounding.
+
+        Args:
+            frames: (H, W, 3) uint8 RGB images, all of the same size.
+            faces: for each frame, the faces to use (no detection runs here).
+            strength, head_only: as in :meth:`__call__`.
+        """
+        if len(frames) != len(faces):
+            raise ValueError(f"got {len(frames)} frames but {len(faces)} face lists")
+        for rgb in frames:
+            self._check(rgb, strength)
+        if frames and any(f.shape != frames[0].shape for f in frames):
+            raise InputError("stylize_batch needs frames of one size")
+        return self._stylize(list(frames), [list(f) for f in faces], strength, head_only)
+
+    def stylize_crops(self, crops: list[np.ndarray], *, strength: float = 1.0) -> list[np.ndarray]:
+        """Run square (S, S, 3) uint8 crops (any S, all alike) through the head network.
+
+        Returns (S, S, 3) uint8 crops blended toward the input by ``strength``; used by the
+        video pipeline's head-only mode for frames without a face.
+        """
+        if not crops:
+            return []
+        for c in crops:
+            self._check(c, strength)
+        return [blend(c, h, strength) for c, h in zip(crops, self._translate_chunked("head", crops))]
+
+    @staticmethod
+    def _check(rgb: np.ndarray, strength: float) -> None:
+        if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+            raise InputError(f"expected an (H, W, 3) uint8 image, got {getattr(rgb, 'dtype', type(rgb))} "
+                             f"{getattr(rgb, 'shape', '')}")
+        if not 0.0 <= strength <= 1.0:
+            raise InputError(f"strength must be in [0, 1], got {strength}")
+
+    def _faces(self, rgb: np.ndarray, faces: list[Face] | None) -> list[Face]:
+        if faces is not None:
+            return list(faces)
+        return self.detector(rgb) if self.detector is not None else []
+
+    def _stylize(self, frames: list[np.ndarray], faces: list[list[Face]], strength: float,
+                 head_only: bool) -> list[StylizeResult]:
+        """The shared body of ``__call__`` and ``stylize_batch`` (inputs already checked)."""
+        res = self.head_resolution
+        aligned = [[align_face(rgb, f.landmarks, res) for f in fs] for rgb, fs in zip(frames, faces)]
+        flat = [a.crop for per_frame in aligned for a in per_frame]
+        flat_heads = iter(self._translate_chunked("head", flat) if flat else [])
+        heads = [[next(flat_heads) for _ in per_frame] for per_frame in aligned]
+        notices = [[] if fs or self.detector is None else ["no face found; stylized the full image only"]
+                   for fs in faces]
+        if head_only:
+            return [StylizeResult(None, None, [blend(a.crop, h, strength) for a, h in zip(al, hs)], fs, ns)
+                    for al, hs, fs, ns in zip(aligned, heads, faces, notices)]
+        fulls = self._full_frames(frames) if strength > 0 else frames
+        results = []
+        for rgb, out, al, hs, fs, ns in zip(frames, fulls, aligned, heads, faces, notices):
+            for a, h in zip(al, hs):
+                out = paste_back(out, h, a.inverse, self._mask(res))
+            # Blending the finished frame (not each part) keeps strength 0 an exact identity.
+            out = blend(rgb, out, strength)
+            results.append(StylizeResult(out, None, [blend(a.crop, h, strength) for a, h in zip(al, hs)], fs, ns))
+        return results
+
+    def _full_frames(self, frames: list[np.ndarray]) -> list[np.ndarray]:
+        """Same-size frames through the full-image network at its working resolution, together."""
+        h, w = frames[0].shape[:2]
+        work = self.style.config.full_resolution
+        scale = min(1.0, work / max(h, w))
+        small_size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        smalls = [resize_rgb(rgb, small_size) for rgb in frames] if scale < 1 else frames
+        styl = self._translate("full", smalls)
+        if styl[0].shape[:2] != (h, w):
+            styl = [resize_rgb(s, (w, h), fast_upscale=True) for s in styl]
+        return styl
 
     def _full_frame(self, rgb: np.ndarray) -> np.ndarray:
         """The whole frame through the full-image network at its working resolution."""
-        h, w = rgb.shape[:2]
-        work = self.style.config.full_resolution
-        scale = min(1.0, work / max(h, w))
-        small = resize_rgb(rgb, (max(1, round(w * scale)), max(1, round(h * scale)))) if scale < 1 else rgb
-        styl = self._translate("full", [small])[0]
-        return resize_rgb(styl, (w, h), fast_upscale=True) if styl.shape[:2] != (h, w) else styl
+        return self._full_frames([rgb])[0]
