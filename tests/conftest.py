@@ -31,6 +31,23 @@ def tiny_style(tmp_path: Path) -> Path:
     return save_style(tmp_path / "tiny-test", cfg, {"head": net}, "# tiny-test\n\nUntrained test style.\n")
 
 
+@pytest.fixture
+def small_model_cpu():
+    """One torch thread and no oneDNN for tests of many tiny models (restored afterwards).
+
+    oneDNN spends ~0.1 s preparing each new conv shape, and a second thread only adds contention
+    on 2-core machines.
+    """
+    threads, onednn = torch.get_num_threads(), torch.backends.mkldnn.enabled
+    torch.set_num_threads(1)
+    torch.backends.mkldnn.enabled = False
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+        torch.backends.mkldnn.enabled = onednn
+
+
 class FixedDetector:
     """A detector that always reports the given faces (so pipeline tests need no dlib)."""
 

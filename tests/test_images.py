@@ -8,6 +8,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+import PIL
 import pytest
 from PIL import Image, ImageFile
 
@@ -57,6 +58,10 @@ def _write(tmp_path: Path, name: str, data: bytes) -> Path:
 def test_modes_become_rgb(tmp_path: Path, mode: str, value: object, fmt: str,
                           expected: tuple[int, int, int]) -> None:
     path = _write(tmp_path, f"img.{fmt.lower()}", _encode(Image.new(mode, (5, 4), value), fmt))
+    try:  # some Pillow releases write files they cannot read back (12.3: YCbCr TIFF)
+        Image.open(path).load()
+    except OSError as exc:
+        pytest.skip(f"Pillow {PIL.__version__} cannot round-trip a {mode} {fmt}: {exc}")
     out = load_image(path)
     assert isinstance(out, LoadedImage)
     assert out.rgb.shape == (4, 5, 3) and out.rgb.dtype == np.uint8

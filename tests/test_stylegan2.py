@@ -14,18 +14,7 @@ from toonforge.models.stylegan2.ops import fused_leaky_relu, make_kernel, upfird
 TINY = {"style_dim": 16, "n_mlp": 2, "channel_max": 8}
 
 
-@pytest.fixture(autouse=True)
-def _small_model_cpu_settings():
-    # Tiny models: oneDNN spends ~0.1 s preparing each new conv shape, and a second thread only adds
-    # contention on the shared 2-core machines. Restored after each test.
-    threads, onednn = torch.get_num_threads(), torch.backends.mkldnn.enabled
-    torch.set_num_threads(1)
-    torch.backends.mkldnn.enabled = False
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-        torch.backends.mkldnn.enabled = onednn
+pytestmark = pytest.mark.usefixtures("small_model_cpu")
 
 
 @pytest.fixture(scope="module")

@@ -24,16 +24,7 @@ from toonforge.models.stylegan2.checkpoint import infer_discriminator_config
 TINY = {"style_dim": 16, "n_mlp": 3, "channel_max": 8}
 
 
-@pytest.fixture(autouse=True)
-def _small_model_cpu_settings():
-    threads, onednn = torch.get_num_threads(), torch.backends.mkldnn.enabled
-    torch.set_num_threads(1)
-    torch.backends.mkldnn.enabled = False
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-        torch.backends.mkldnn.enabled = onednn
+pytestmark = pytest.mark.usefixtures("small_model_cpu")
 
 
 def _randomized(net: torch.nn.Module, seed: int) -> torch.nn.Module:

@@ -22,16 +22,7 @@ from toonforge.models.stylegan2.nvlabs import convert_nvlabs_pkl
 TINY = {"style_dim": 16, "n_mlp": 2, "channel_max": 8}
 
 
-@pytest.fixture(autouse=True)
-def _small_model_cpu_settings():
-    threads, onednn = torch.get_num_threads(), torch.backends.mkldnn.enabled
-    torch.set_num_threads(1)
-    torch.backends.mkldnn.enabled = False
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-        torch.backends.mkldnn.enabled = onednn
+pytestmark = pytest.mark.usefixtures("small_model_cpu")
 
 
 @pytest.fixture
