@@ -13,7 +13,19 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import ToonforgeError
-from . import app_cmd, card_cmd, eval_cmd, export_cmd, styles_cmd, stylize_cmd, train_cmd, video_cmd
+from . import (
+    app_cmd,
+    blend_cmd,
+    card_cmd,
+    eval_cmd,
+    export_cmd,
+    sample_cmd,
+    styles_cmd,
+    stylize_cmd,
+    train_cmd,
+    train_stylegan_cmd,
+    video_cmd,
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -25,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="toonforge", description="Stylize portraits, and forge new styles.")
     parser.add_argument("--version", action="version", version=f"toonforge {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for module in (stylize_cmd, video_cmd, styles_cmd, export_cmd, train_cmd, eval_cmd, card_cmd, app_cmd):
+    for module in (stylize_cmd, video_cmd, styles_cmd, export_cmd, train_cmd, eval_cmd, card_cmd, app_cmd,
+                   blend_cmd, sample_cmd, train_stylegan_cmd):
         module.register(sub)
     return parser
 

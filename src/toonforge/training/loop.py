@@ -2,11 +2,11 @@
 
 Stopping: SIGTERM or a first Ctrl-C (SIGINT) lets the current step finish, writes a
 checkpoint and returns a :class:`RunResult` with ``stopped_early=True``; the ``max_minutes``
-budget does the same. A ``KeyboardInterrupt`` raised *inside* a step (a second Ctrl-C, task
-code, or ``train`` running outside the main thread, where no signal handler can be installed)
-writes a checkpoint of the steps completed so far (any partial updates of the interrupted step
-included) and is re-raised. Any other error, a non-finite loss included, writes nothing: the
-last good checkpoint stays.
+budget and the task's ``should_stop()`` (asked after each evaluation) do the same. A
+``KeyboardInterrupt`` raised *inside* a step (a second Ctrl-C, task code, or ``train`` running
+outside the main thread, where no signal handler can be installed) writes a checkpoint of the
+steps completed so far (any partial updates of the interrupted step included) and is re-raised.
+Any other error, a non-finite loss included, writes nothing: the last good checkpoint stays.
 """
 
 from __future__ import annotations
@@ -223,8 +223,10 @@ class _Run:
                     bar.update(1)
                     if stats:
                         bar.set_postfix({k: f"{v:.4g}" for k, v in stats.items()}, refresh=False)
-                    if cfg.eval_every and done % cfg.eval_every == 0 and self.main:
-                        window.add({k: float(v) for k, v in self.task.evaluate(done).items()})
+                    if cfg.eval_every and done % cfg.eval_every == 0:
+                        if self.main:
+                            window.add({k: float(v) for k, v in self.task.evaluate(done).items()})
+                        stop = D.any_across([stop or self.task.should_stop()], ctx)[0]  # early stopping
                     end = stop or done == cfg.total_steps
                     if done % cfg.log_every == 0 or end:
                         last_stats = self._log(window, done, t0, writer, bar.disable)

@@ -107,6 +107,11 @@ class TrainingTask(ABC):
         """Validation metrics; called on rank 0 every ``eval_every`` completed steps."""
         return {}
 
+    def should_stop(self) -> bool:
+        """Whether to end training now (e.g. early stopping); asked on every rank after each
+        evaluation, and a True on any rank (rank 0 evaluates) stops all with a checkpoint."""
+        return False
+
     def on_checkpoint(self, run_dir: Path, step: int) -> None:
         """Hook after each checkpoint is written (rank 0 only), e.g. to export samples."""
 
