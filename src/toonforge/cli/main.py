@@ -17,8 +17,10 @@ from . import (
     app_cmd,
     blend_cmd,
     card_cmd,
+    edit_cmd,
     eval_cmd,
     export_cmd,
+    invert_cmd,
     sample_cmd,
     styles_cmd,
     stylize_cmd,
@@ -38,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"toonforge {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for module in (stylize_cmd, video_cmd, styles_cmd, export_cmd, train_cmd, eval_cmd, card_cmd, app_cmd,
-                   blend_cmd, sample_cmd, train_stylegan_cmd):
+                   blend_cmd, sample_cmd, train_stylegan_cmd, invert_cmd, edit_cmd):
         module.register(sub)
     return parser
 
