@@ -6,7 +6,7 @@
 #   3 +edge      + edge-promoting fakes for the discriminator
 #   4 +augment   + flip/scale/rotation/shift/colour augmentation
 # then `toonforge eval` on held-out photos (never trained on) against their held-out targets,
-# and the table in docs/ablation.md.
+# and the table in docs/ablation/report.md (discussed in docs/ablation.md).
 #
 # Pairs: PAIRS/inputs and PAIRS/targets with the same stems. Default: the `classic` filter
 # pairs (photos of ../shared/data/faces, targets from `toonforge stylize --style filter`),
@@ -25,7 +25,7 @@ SIZE=${SIZE:-128}
 BATCH=${BATCH:-8}
 GAN_START=${GAN_START:-200}
 VAL_FRACTION=${VAL_FRACTION:-0.05}
-DOC=${DOC:-docs/ablation.md}
+DOC=${DOC:-docs/ablation/report.md}
 
 # 1. Pairs (photo -> cartoon filter), unless given.
 if [ ! -d "$PAIRS/targets" ]; then
@@ -84,5 +84,5 @@ toonforge eval --style "$OUT"/styles/1-pixel "$OUT"/styles/2-pg "$OUT"/styles/3-
   --out "$OUT/eval" --title "Ablation: supervised translator recipes" --overwrite
 mkdir -p "$(dirname "$DOC")"
 cp "$OUT/eval/report.md" "$DOC"
-cp "$OUT/eval/contact_sheet.png" "${DOC%.md}-sheet.png"
+cp "$OUT/eval/contact_sheet.png" "$(dirname "$DOC")/sheet.png"
 echo "table: $DOC"
