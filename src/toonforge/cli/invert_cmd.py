@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import InputError
+from ..io.files import atomic_output
 
 LATENTS, INDEX = "latents.npy", "latents.json"
 _IDENTITY = ("generator_weights", "space", "steps", "lr", "w_pixel", "w_perceptual", "noise_reg", "align", "seed",
@@ -72,12 +72,8 @@ def collect_photos(inputs: list[Path]) -> list[tuple[str, Path]]:
 
 
 def _atomic_write(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as fh:
+    with atomic_output(path) as tmp, open(tmp, "wb") as fh:
         write(fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    tmp.replace(path)
 
 
 def save_state(out: Path, settings: dict, items: list[dict], codes: list[np.ndarray]) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..io.images import DEFAULT_MAX_PIXELS, list_images, load_image, resize_rgb, save_image
+from ..io.images import DEFAULT_MAX_PIXELS, list_images, load_image, resize_rgb, save_image, scaled_size
 from .report import EvalReport, StyleRow
 from .sheet import contact_sheet, pick_evenly
 
@@ -55,10 +55,7 @@ class _Photo:
 
 def _small(rgb: np.ndarray, size: int) -> np.ndarray:
     h, w = rgb.shape[:2]
-    scale = size / max(h, w)
-    if abs(scale - 1.0) < 1e-9:
-        return rgb
-    return resize_rgb(rgb, (max(1, round(w * scale)), max(1, round(h * scale))))
+    return rgb if max(h, w) == size else resize_rgb(rgb, scaled_size(w, h, size))
 
 
 def _slug(name: str) -> str:
@@ -94,6 +91,7 @@ class Evaluator:
         self.ref_paths = self._list(refs, "references") if refs else []
         self._describer = None
         self._content = None
+        self._photo_descriptors: dict[Path, np.ndarray] = {}  # each photo's face, described once
 
     @staticmethod
     def _list(folder: Path, what: str) -> list[Path]:
@@ -198,7 +196,11 @@ class Evaluator:
             if out_dir is not None:
                 save_image(out_dir / _slug(name) / f"{photo.path.stem}.png", small, overwrite=True)
             if result.faces:
-                ids.append(score_identity(rgb, result.image, result.faces[0], self.describer, self.detector))
+                face = result.faces[0]
+                if photo.path not in self._photo_descriptors:
+                    self._photo_descriptors[photo.path] = self.describer.describe(rgb, face)
+                ids.append(score_identity(rgb, result.image, face, self.describer, self.detector,
+                                          photo_descriptor=self._photo_descriptors[photo.path]))
         row = StyleRow(name, images=len(outputs), faces=len(ids))
         self.distribution_metrics(row, outputs, ref_feats)
         dist = perceptual_distances([p.small for p in photos], outputs, features=self.content_features)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from ..io.images import resize_rgb
+from ..io.images import resize_rgb, scaled_size
 
 _BG = 255
 _LABEL_H = 28
@@ -16,8 +16,7 @@ _LABEL_H = 28
 def fit_tile(rgb: np.ndarray, tile: int) -> np.ndarray:
     """Fit an (H, W, 3) uint8 image into a (tile, tile, 3) white square, keeping its aspect."""
     h, w = rgb.shape[:2]
-    scale = tile / max(h, w)
-    nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+    nw, nh = scaled_size(w, h, tile)
     small = resize_rgb(rgb, (nw, nh)) if (nw, nh) != (w, h) else rgb
     out = np.full((tile, tile, 3), _BG, np.uint8)
     y, x = (tile - nh) // 2, (tile - nw) // 2

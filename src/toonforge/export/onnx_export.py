@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +11,7 @@ import torch
 from torch import nn
 
 from ..errors import InputError
+from ..io.files import atomic_output
 
 OPSET = 17
 INPUT_NAME, OUTPUT_NAME = "image", "stylized"
@@ -43,24 +42,16 @@ def export_onnx(net: nn.Module, path: str | Path, *, sample_size: int = 256, ove
     path = Path(path)
     if path.exists() and not overwrite:
         raise InputError(f"{path} already exists; pass --overwrite to replace it")
-    path.parent.mkdir(parents=True, exist_ok=True)
     net = net.eval().cpu()
     x = torch.zeros(1, 3, sample_size, sample_size)
-    fd, tmp = tempfile.mkstemp(suffix=".onnx", dir=path.parent)
-    os.close(fd)
-    try:
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                net, (x,), tmp, dynamo=False, opset_version=OPSET,
-                input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                dynamic_axes={INPUT_NAME: {0: "batch", 2: "height", 3: "width"},
-                              OUTPUT_NAME: {0: "batch", 2: "height", 3: "width"}},
-            )
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_output(path) as tmp, warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            net, (x,), str(tmp), dynamo=False, opset_version=OPSET,
+            input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+            dynamic_axes={INPUT_NAME: {0: "batch", 2: "height", 3: "width"},
+                          OUTPUT_NAME: {0: "batch", 2: "height", 3: "width"}},
+        )
     return path
 
 

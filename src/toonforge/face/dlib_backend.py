@@ -31,7 +31,8 @@ _PREDICTORS: dict[str, Any] = {}
 _DETECTOR: list[Any] = []
 
 
-def _import_dlib() -> Any:
+def import_dlib() -> Any:
+    """The dlib module, or a one-line MissingDependencyError naming the package to install."""
     try:
         import dlib
     except ImportError:
@@ -58,19 +59,19 @@ def default_predictor_path() -> Path:
     return path
 
 
-def _shared_predictor(path: Path) -> Any:
+def shared_predictor(path: Path) -> Any:
     """Load a shape predictor once per process (loading takes ~0.7 s)."""
     key = str(path)
     with _LOCK:
         if key not in _PREDICTORS:
-            _PREDICTORS[key] = _import_dlib().shape_predictor(key)
+            _PREDICTORS[key] = import_dlib().shape_predictor(key)
         return _PREDICTORS[key]
 
 
 def _shared_hog_detector() -> Any:
     with _LOCK:
         if not _DETECTOR:
-            _DETECTOR.append(_import_dlib().get_frontal_face_detector())
+            _DETECTOR.append(import_dlib().get_frontal_face_detector())
         return _DETECTOR[0]
 
 
@@ -109,9 +110,9 @@ class DlibDetector:
         path = Path(predictor_path) if predictor_path is not None else default_predictor_path()
         if not path.is_file():
             raise MissingDependencyError(f"landmark model not found: {path}")
-        self._dlib = _import_dlib()
+        self._dlib = import_dlib()
         self._detector = _shared_hog_detector()
-        self._predictor = _shared_predictor(path)
+        self._predictor = shared_predictor(path)
 
     def _upsample_for(self, scale: float) -> int:
         if self.upsample != "auto":

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from toonforge.face.types import Face
+from toonforge.face.types import Face, box_iou
 
 __all__ = ["FaceTracker", "OneEuroFilter", "box_iou"]
 
@@ -71,22 +71,6 @@ class OneEuroFilter:
         self._x = self._x + a * (x - self._x)
         self._dx, self._t = dx, float(t)
         return self._x.copy()
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Intersection over union of boxes ``a`` (M, 4) and ``b`` (N, 4), ``x0, y0, x1, y1``.
-
-    Returns (M, N) float64 in [0, 1].
-    """
-    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
-    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
-    ix = np.clip(np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
-    iy = np.clip(np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
-    inter = ix * iy
-    area_a = np.clip(a[:, 2] - a[:, 0], 0, None) * np.clip(a[:, 3] - a[:, 1], 0, None)
-    area_b = np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
 
 
 @dataclass

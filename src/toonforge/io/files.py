@@ -1,28 +1,46 @@
-"""Small file helpers shared by every writer: text written through a temporary file and a rename."""
+"""Small file helpers shared by every writer: files appear complete or not at all."""
 
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` so a reader never sees a half-written file.
+@contextmanager
+def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``path`` to write; it replaces ``path`` when the block ends.
 
-    The text goes to a temporary file beside ``path`` that is renamed over it; on any failure
-    the temporary file is removed and ``path`` keeps its old content.
+    The temporary file (``.<name>.<random>.tmp``; give writers that append an extension, such as
+    ``np.save``, an open file instead) is flushed to disk and renamed over ``path`` when the block
+    exits normally, and is removed when it raises: ``path`` then keeps its old content. The
+    folder is created when missing; the file gets the usual permissions (0666 less the umask,
+    where mkstemp alone would leave it private).
     """
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
+        yield Path(tmp)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, p)
-    except BaseException:
+    finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-        raise
-    return p
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` through :func:`atomic_output`; returns the path."""
+    with atomic_output(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)

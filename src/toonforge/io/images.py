@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from toonforge.errors import InputError
+from toonforge.io.files import atomic_output
 
 __all__ = ["DEFAULT_MAX_PIXELS", "IMAGE_EXTENSIONS", "SAVE_EXTENSIONS", "LoadedImage",
            "list_images", "load_image", "load_image_bytes", "resize_rgb", "save_image"]
@@ -241,25 +241,11 @@ def save_image(path: str | os.PathLike[str], rgb: np.ndarray, alpha: np.ndarray 
     if fmt == "JPEG" and quality >= 90:
         options["subsampling"] = 0  # full-resolution colour: crisp edges on cartoon output
 
-    tmp_name: str | None = None
     try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-        with os.fdopen(fd, "wb") as fh:
+        with atomic_output(p) as tmp, open(tmp, "wb") as fh:
             image.save(fh, format=fmt, **options)
-            fh.flush()
-            os.fsync(fh.fileno())
-        # mkstemp creates the file private (0600); give it the usual permissions.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp_name, 0o666 & ~umask)
-        os.replace(tmp_name, p)
-        tmp_name = None
     except OSError as exc:
         raise InputError(f"cannot write {p}: {exc.strerror or exc}") from None
-    finally:
-        if tmp_name is not None and os.path.exists(tmp_name):
-            os.unlink(tmp_name)
     return p
 
 
@@ -280,6 +266,12 @@ def list_images(folder: str | os.PathLike[str], recursive: bool = False) -> list
         and f.is_file()
     ]
     return sorted(found)
+
+
+def scaled_size(width: int, height: int, long_side: int) -> tuple[int, int]:
+    """``(width, height)`` scaled so the longer side is ``long_side``, each side at least 1."""
+    scale = long_side / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
 
 
 def resize_rgb(rgb: np.ndarray, size: tuple[int, int], *, fast_upscale: bool = False) -> np.ndarray:

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from toonforge.errors import InputError, MissingDependencyError
-from toonforge.face.types import Face
+from toonforge.face.types import Face, box_iou
 
 __all__ = ["FACE_REC_MODEL", "SAME_PERSON_DISTANCE", "FaceDescriber", "IdentityScore", "box_iou",
            "default_face_rec_path", "descriptor_distance", "identity_similarity", "score_identity"]
@@ -78,8 +78,8 @@ class FaceDescriber:
         for p in (model, predictor):
             if not p.is_file():
                 raise InputError(f"dlib model file not found: {p}")
-        self._dlib = dlib_backend._import_dlib()
-        self._predictor = dlib_backend._shared_predictor(predictor)
+        self._dlib = dlib_backend.import_dlib()
+        self._predictor = dlib_backend.shared_predictor(predictor)
         with _LOCK:
             if str(model) not in _MODELS:
                 _MODELS[str(model)] = self._dlib.face_recognition_model_v1(str(model))
@@ -126,15 +126,6 @@ def descriptor_distance(desc_a: np.ndarray, desc_b: np.ndarray) -> float:
     return float(np.linalg.norm(x - y))
 
 
-def box_iou(a: np.ndarray, b: np.ndarray) -> float:
-    """Intersection over union of two ``x0, y0, x1, y1`` boxes, in [0, 1]."""
-    ax0, ay0, ax1, ay1 = (float(v) for v in a)
-    bx0, by0, bx1, by1 = (float(v) for v in b)
-    inter = max(0.0, min(ax1, bx1) - max(ax0, bx0)) * max(0.0, min(ay1, by1) - max(ay0, by0))
-    union = max(0.0, ax1 - ax0) * max(0.0, ay1 - ay0) + max(0.0, bx1 - bx0) * max(0.0, by1 - by0) - inter
-    return inter / union if union > 0 else 0.0
-
-
 @dataclass(frozen=True)
 class IdentityScore:
     """``similarity``: cosine of the descriptors, [-1, 1]; ``distance``: Euclidean distance
@@ -147,7 +138,8 @@ class IdentityScore:
 
 
 def score_identity(photo: np.ndarray, stylized: np.ndarray, photo_face: Face, describer: FaceDescriber,
-                   detector: Callable[[np.ndarray], list[Face]]) -> IdentityScore:
+                   detector: Callable[[np.ndarray], list[Face]], *,
+                   photo_descriptor: np.ndarray | None = None) -> IdentityScore:
     """Compare the face at ``photo_face.box`` in ``photo`` with the same region of ``stylized``.
 
     Args:
@@ -157,6 +149,8 @@ def score_identity(photo: np.ndarray, stylized: np.ndarray, photo_face: Face, de
         photo_face: the face found in ``photo``.
         describer: a :class:`FaceDescriber`.
         detector: callable ``rgb -> list[Face]`` (e.g. ``create_detector("dlib")``).
+        photo_descriptor: ``describer.describe(photo, photo_face)`` when already known (scoring
+            several stylizations of one photo), else computed here.
 
     Returns:
         :class:`IdentityScore`.
@@ -167,8 +161,8 @@ def score_identity(photo: np.ndarray, stylized: np.ndarray, photo_face: Face, de
     if out.shape[:2] != (h, w):
         shrink = out.shape[0] * out.shape[1] > h * w
         out = cv2.resize(out, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-    d_photo = describer.describe(photo, photo_face)
+    d_photo = describer.describe(photo, photo_face) if photo_descriptor is None else photo_descriptor
     d_out = describer.describe(out, photo_face)
-    found = any(box_iou(f.box, photo_face.box) >= FOUND_IOU for f in detector(out))
+    found = any(box_iou(f.box, photo_face.box)[0, 0] >= FOUND_IOU for f in detector(out))
     return IdentityScore(similarity=identity_similarity(d_photo, d_out),
                          distance=descriptor_distance(d_photo, d_out), face_found=found)

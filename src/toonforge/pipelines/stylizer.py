@@ -20,7 +20,7 @@ from ..face.align import align_face
 from ..face.detector import FaceDetector, create_detector
 from ..face.paste import feather_mask, paste_back
 from ..face.types import Face
-from ..io.images import LoadedImage, resize_rgb
+from ..io.images import LoadedImage, resize_rgb, scaled_size
 from ..styles.registry import load_style
 from ..styles.style import Style
 from .tensors import blend, from_network, pad_to_multiple, to_network
@@ -151,8 +151,7 @@ class Stylizer:
         result.alpha = alpha
         if size:
             h0, w0 = rgb.shape[:2]
-            scale = size / max(h0, w0)
-            new = (max(1, round(w0 * scale)), max(1, round(h0 * scale)))
+            new = scaled_size(w0, h0, size)
             result.image = resize_rgb(result.image, new)
             result.alpha = resize_rgb(alpha, new) if alpha is not None else None
         return result
@@ -230,9 +229,8 @@ class Stylizer:
         """Same-size frames through the full-image network at its working resolution, together."""
         h, w = frames[0].shape[:2]
         work = self.style.config.full_resolution
-        scale = min(1.0, work / max(h, w))
-        small_size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        smalls = [resize_rgb(rgb, small_size) for rgb in frames] if scale < 1 else frames
+        small_size = scaled_size(w, h, work)
+        smalls = [resize_rgb(rgb, small_size) for rgb in frames] if work < max(h, w) else frames
         styl = self._translate("full", smalls)
         if styl[0].shape[:2] != (h, w):
             styl = [resize_rgb(s, (w, h), fast_upscale=True) for s in styl]

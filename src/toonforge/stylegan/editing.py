@@ -20,6 +20,7 @@ import torch
 
 from ..errors import InputError
 from ..face.types import five_points_f64
+from ..io.files import atomic_output, atomic_write_text
 
 
 @dataclass
@@ -245,12 +246,10 @@ def save_direction(path: str | Path, direction: Direction) -> Path:
     p = Path(path)
     if p.suffix.lower() != ".npy":
         raise InputError(f"directions are saved as .npy, got {p.name}")
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(p.name + ".tmp.npy")
-    np.save(tmp, direction.vector.cpu().numpy().astype(np.float32))
-    tmp.replace(p)
+    with atomic_output(p) as tmp, open(tmp, "wb") as fh:
+        np.save(fh, direction.vector.cpu().numpy().astype(np.float32))
     meta = {"bias": direction.bias, "accuracy": direction.accuracy, "shape": list(direction.vector.shape)}
-    p.with_suffix(".json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    atomic_write_text(p.with_suffix(".json"), json.dumps(meta, indent=1))
     return p
 
 

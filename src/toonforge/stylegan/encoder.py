@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import CheckpointError, InputError
+from ..io.files import atomic_output
 from ..models.stylegan2 import Generator
 from .inversion import InversionResult, default_perceptual, frozen, invert_optimize, prepare_target
 
@@ -207,11 +208,10 @@ def save_encoder(path: str | Path, encoder: HierarchicalEncoder) -> Path:
     p = Path(path)
     if p.suffix.lower() != ".safetensors":
         raise InputError(f"save the encoder to a .safetensors file, got {p.name}")
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(p.name + ".tmp")
     tensors = {k: v.detach().cpu().contiguous() for k, v in encoder.state_dict().items()}
-    save_file(tensors, str(tmp), metadata={"toonforge_model": "zplus_encoder", "config": json.dumps(encoder.config)})
-    tmp.replace(p)
+    meta = {"toonforge_model": "zplus_encoder", "config": json.dumps(encoder.config)}
+    with atomic_output(p) as tmp:
+        save_file(tensors, str(tmp), metadata=meta)
     return p
 
 

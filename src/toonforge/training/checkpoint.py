@@ -25,6 +25,7 @@ from torch import nn
 
 from ..errors import CheckpointError
 from ..io.checkpoints import check_fit
+from ..io.files import atomic_output
 from .distributed import DistContext, all_gather_objects, unwrap
 
 __all__ = [
@@ -54,18 +55,14 @@ def _first_line(err: BaseException) -> str:
 
 
 def save_atomic(obj: dict[str, Any], path: Path) -> None:
-    """``torch.save`` to ``<path>.tmp`` in the same folder, fsync, then rename over ``path``.
+    """``torch.save`` through :func:`toonforge.io.files.atomic_output` (a temporary file in the
+    same folder, fsynced, renamed over ``path``), then fsync the folder.
 
     A reader (or a crash) never sees a half-written ``path``.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        torch.save(obj, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    with atomic_output(path) as tmp:
+        torch.save(obj, tmp)
     try:  # make the rename itself durable (POSIX); harmless where unsupported
         fd = os.open(path.parent, os.O_RDONLY)
         try:

@@ -31,6 +31,7 @@ import torch
 
 from ...errors import CheckpointError
 from ...io.checkpoints import check_fit
+from ...io.files import atomic_output
 from .discriminator import Discriminator
 from .generator import Generator, channel_table
 
@@ -227,10 +228,8 @@ def _save(path: str | Path, net: torch.nn.Module, model: str, extra: dict[str, t
     tensors = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
     tensors.update({k: v.detach().cpu().contiguous() for k, v in extra.items()})
     meta = {"format": "pt", "toonforge_model": model, "config": json.dumps(net.config)}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp), metadata=meta)
-    tmp.replace(path)
+    with atomic_output(path) as tmp:
+        save_file(tensors, str(tmp), metadata=meta)
     return path
 
 
