@@ -25,7 +25,12 @@ from . import (
     styles_cmd,
     stylize_cmd,
     train_cmd,
+    train_cyclegan_cmd,
+    train_dctnet_cmd,
+    train_encoder_cmd,
     train_stylegan_cmd,
+    train_ugatit_cmd,
+    translate_cmd,
     video_cmd,
 )
 
@@ -40,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"toonforge {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for module in (stylize_cmd, video_cmd, styles_cmd, export_cmd, train_cmd, eval_cmd, card_cmd, app_cmd,
-                   blend_cmd, sample_cmd, train_stylegan_cmd, invert_cmd, edit_cmd):
+                   blend_cmd, sample_cmd, train_stylegan_cmd, invert_cmd, edit_cmd,
+                   train_encoder_cmd, translate_cmd, train_ugatit_cmd, train_dctnet_cmd, train_cyclegan_cmd):
         module.register(sub)
     return parser
 

@@ -4,6 +4,7 @@ The weights go in a safetensors file whose metadata holds the registry name of t
 its constructor config (JSON) and free-form JSON ``info`` (task, step, input normalisation,
 whether the net wants a mask...). Any registered model can be rebuilt from the file alone, so
 ``toonforge translate`` works on the output of every stage-2 trainer without knowing it.
+A generator's forward returns the image or a tuple led by it (see :func:`generator_output`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from ..errors import CheckpointError
 from ..io.checkpoints import load_into
 from ..io.files import atomic_output
 
-__all__ = ["FORMAT", "GENERATOR_FILE", "load_generator_file", "read_generator_meta", "save_generator_file"]
+__all__ = ["FORMAT", "GENERATOR_FILE", "generator_output", "load_generator_file", "read_generator_meta",
+           "save_generator_file"]
 
 FORMAT = "toonforge-generator-1"
 GENERATOR_FILE = "generator.safetensors"
@@ -72,3 +74,17 @@ def load_generator_file(path: str | os.PathLike[str], device: str | torch.device
     net = create_model(name, **config)
     load_into(net, load_file(str(path)), f"generator file {path} ({name})")
     return net.to(device).eval(), info
+
+
+def generator_output(out: object) -> torch.Tensor:
+    """The image of a stage-2 generator's forward: a tensor (N, 3, S, S) in [-1, 1] as is, or the first
+    element of a tuple / NamedTuple (U-GAT-IT's ``(out, cam_logit, heatmap)``; a field ``out`` wins)."""
+    if isinstance(out, torch.Tensor):
+        return out
+    if isinstance(out, tuple) and hasattr(out, "_fields") and "out" in out._fields:
+        return generator_output(out.out)
+    if isinstance(out, (tuple, list)) and out:
+        return generator_output(out[0])
+    if isinstance(out, dict) and "out" in out:
+        return generator_output(out["out"])
+    raise CheckpointError(f"the generator returned {type(out).__name__}, not an image tensor")

@@ -55,10 +55,7 @@ class PairedFolder(Dataset):
     geometric transform and input-only colour jitter.
 
     names: restrict to these stems (e.g. one side of ``split_names``); unknown names raise.
-    Randomness: each call draws from ``numpy.random.default_rng([seed, index,
-    torch.initial_seed(), counter])`` where ``counter`` counts this object's calls. In a
-    DataLoader worker ``torch.initial_seed()`` is the worker seed (new each epoch), so
-    augmentations vary across epochs and workers yet repeat exactly for the same seeds.
+    Randomness: see :func:`item_rng` (resume-exact with ``num_workers=0``).
     """
 
     def __init__(self, input_dir: str | os.PathLike[str], target_dir: str | os.PathLike[str],
@@ -88,15 +85,9 @@ class PairedFolder(Dataset):
         self.size = int(size)
         self.augment = augment
         self.seed = int(seed)
-        self._calls = 0
 
     def __len__(self) -> int:
         return len(self.pairs)
-
-    def _rng(self, index: int) -> np.random.Generator:
-        self._calls += 1
-        worker_seed = torch.initial_seed() & 0xFFFF_FFFF_FFFF_FFFF
-        return np.random.default_rng([self.seed & 0xFFFF_FFFF, index, worker_seed, self._calls])
 
     def load_pair(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """The pair at ``index`` as two (size, size, 3) uint8 RGB arrays, before augmentation."""
@@ -111,8 +102,21 @@ class PairedFolder(Dataset):
         index %= len(self)
         inp, tgt = self.load_pair(index)
         if self.augment is not None:
-            inp, tgt = augment_pair(inp, tgt, self.augment, self._rng(index))
+            inp, tgt = augment_pair(inp, tgt, self.augment, item_rng(self.seed, index))
         return to_tensor(inp), to_tensor(tgt)
+
+
+def item_rng(seed: int, index: int) -> np.random.Generator:
+    """A NumPy generator for one dataset item, from (seed, index, one draw of torch's RNG).
+
+    The draw comes from the process's global torch RNG, which the training loop checkpoints
+    and restores, so with ``num_workers=0`` a resumed run sees exactly the augmentations of an
+    uninterrupted one; in a DataLoader worker that RNG is the worker's (seeded per epoch from
+    the loader's own generator), so draws differ across epochs and workers yet repeat for the
+    same seeds.
+    """
+    draw = int(torch.randint(0, 2**62, (1,)).item())
+    return np.random.default_rng([seed & 0xFFFF_FFFF, index, draw])
 
 
 def split_names(names: Sequence[str], val_fraction: float,

@@ -21,10 +21,11 @@ import torch
 from ..metrics.features import FeatureExtractor, create_extractor, extract_features
 from ..metrics.frechet import fd_between
 from ..metrics.sharpness import mean_sharpness
+from .generator_file import generator_output
 
 __all__ = ["TranslationValidator", "to_uint8_images"]
 
-Translate = Callable[[torch.Tensor], torch.Tensor]
+Translate = Callable[[torch.Tensor], object]
 
 
 def to_uint8_images(x: torch.Tensor) -> list[np.ndarray]:
@@ -59,12 +60,13 @@ class TranslationValidator:
 
     @torch.no_grad()
     def translate_all(self, translate: Translate) -> list[np.ndarray]:
-        """Run ``translate`` ((N, 3, S, S) in [-1, 1] -> same) over the photos in batches."""
+        """Run ``translate`` over the photos in batches: (N, 3, S, S) in [-1, 1] -> the same, or a
+        tuple led by it (a stage-2 generator module can be passed as is)."""
         outs: list[np.ndarray] = []
         for i in range(0, len(self.photos), self.batch_size):
             chunk = np.stack(self.photos[i:i + self.batch_size])
             x = torch.from_numpy(chunk).permute(0, 3, 1, 2).float().div(127.5).sub(1).to(self.device)
-            outs += to_uint8_images(translate(x))
+            outs += to_uint8_images(generator_output(translate(x)))
         return outs
 
     def __call__(self, translate: Translate, step: int) -> dict[str, float]:

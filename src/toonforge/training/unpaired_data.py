@@ -19,7 +19,7 @@ from torch.utils.data import Dataset
 from ..errors import InputError
 from ..io.images import list_images, load_image
 from .augment import AugmentConfig, augment_pair
-from .paired_data import split_names, square_resize, to_tensor
+from .paired_data import item_rng, split_names, square_resize, to_tensor
 
 __all__ = ["DomainFolder", "UnpairedFolders", "split_domain"]
 
@@ -82,8 +82,8 @@ class UnpairedFolders(Dataset):
     Index ``i`` walks the larger domain; the other domain's image is drawn at random, so every
     epoch pairs each image with a fresh partner. ``augment`` (a geometric transform, and
     colour jitter on photos only) is drawn independently per domain: the domains are unpaired.
-    Randomness comes from ``numpy.random.default_rng([seed, index, torch.initial_seed(),
-    counter])``, so runs repeat for the same seeds (see ``PairedFolder``).
+    Randomness comes from :func:`~.paired_data.item_rng`: runs repeat for the same seeds and
+    resume exactly with ``num_workers=0``.
     """
 
     def __init__(self, photo_dir: str | os.PathLike[str], style_dir: str | os.PathLike[str],
@@ -102,15 +102,9 @@ class UnpairedFolders(Dataset):
                                  f"(e.g. {missing[0]!r})")
             self.masks = masks
         self.size, self.augment, self.seed = int(size), augment, int(seed)
-        self._calls = 0
 
     def __len__(self) -> int:
         return max(len(self.photos), len(self.styles))
-
-    def _rng(self, index: int) -> np.random.Generator:
-        self._calls += 1
-        worker_seed = torch.initial_seed() & 0xFFFF_FFFF_FFFF_FFFF
-        return np.random.default_rng([self.seed & 0xFFFF_FFFF, index, worker_seed, self._calls])
 
     def _mask(self, i: int) -> np.ndarray:
         """The mask of photo ``i`` as (size, size, 3) uint8 (grey replicated)."""
@@ -121,7 +115,7 @@ class UnpairedFolders(Dataset):
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         if not 0 <= index < len(self):
             raise IndexError(index)
-        rng = self._rng(index)
+        rng = item_rng(self.seed, index)
         n_a, n_b = len(self.photos), len(self.styles)
         ia = index if n_a >= n_b else int(rng.integers(n_a))
         ib = index if n_b > n_a else int(rng.integers(n_b))

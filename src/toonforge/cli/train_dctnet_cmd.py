@@ -1,0 +1,103 @@
+"""``toonforge train-dctnet``: DCT-Net texture translation (stage 2) on unpaired folders."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_loop_args(p: argparse.ArgumentParser, *, size: int = 256, steps: int = 20000, batch_size: int = 8) -> None:
+    """The options every stage-2 trainer shares (data split, loop, device); see :func:`loop_config`."""
+    p.add_argument("--size", type=int, default=size, help="training image size (multiple of 8)")
+    p.add_argument("--steps", type=int, default=steps, help="total training steps")
+    p.add_argument("--batch-size", type=int, default=batch_size, help="images per domain per step, per process")
+    p.add_argument("--val-fraction", type=float, default=0.05,
+                   help="share of each folder held out for validation (0: no validation)")
+    p.add_argument("--workers", type=int, default=0, help="data loader workers")
+    p.add_argument("--runs", type=Path, default=Path("runs"), help="where numbered run folders go")
+    p.add_argument("--resume", type=Path, default=None, help="run folder (or checkpoint) to continue")
+    p.add_argument("--max-minutes", type=float, default=None, help="stop cleanly with a checkpoint after this long")
+    p.add_argument("--ema-decay", type=float, default=0.999, help="EMA decay of the shipped generator")
+    p.add_argument("--checkpoint-every", type=int, default=500, help="steps between checkpoints")
+    p.add_argument("--eval-every", type=int, default=500, help="steps between validations (0: never)")
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    p.add_argument("--seed", type=int, default=0, help="seed of weights, data order and augmentation")
+
+
+def loop_config(args: argparse.Namespace):  # -> LoopConfig (imported lazily)
+    """The ``LoopConfig`` of the options added by :func:`add_loop_args`."""
+    from ..training.loop import LoopConfig
+
+    return LoopConfig(total_steps=args.steps, batch_size=args.batch_size, num_workers=args.workers,
+                      checkpoint_every=args.checkpoint_every, eval_every=args.eval_every, seed=args.seed,
+                      max_minutes=args.max_minutes, ema_decay=args.ema_decay)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train-dctnet",
+        help="train DCT-Net's texture translator (photo -> style) on unpaired folders",
+        description="Unpaired: PHOTOS and STYLES need not match. With --style-generator (a "
+        "stage-1 StyleGAN2 file) N calibration style images are sampled first (resumable) and "
+        "added to the style set. Each checkpoint writes generator.safetensors (EMA) and, when "
+        "the validation FD improves, best_generator.safetensors into the run folder.",
+    )
+    p.add_argument("--photos", type=Path, required=True, help="folder of real photos (domain A)")
+    p.add_argument("--styles", type=Path, required=True, help="folder of style images (domain B)")
+    p.add_argument("--style-generator", type=Path, default=None,
+                   help="stage-1 StyleGAN2 generator file for content calibration (optional)")
+    p.add_argument("--calibration-samples", type=int, default=1000,
+                   help="style images to sample from --style-generator")
+    p.add_argument("--calibration-truncation", type=float, default=0.7,
+                   help="truncation of the calibration samples (1 = none)")
+    p.add_argument("--calibration-dir", type=Path, default=None,
+                   help="cache folder of the samples (default: RUNS/calibration/<digest>-...)")
+    p.add_argument("--channels", type=int, default=32, help="U-Net base channels")
+    p.add_argument("--num-blocks", type=int, default=4, help="U-Net residual blocks")
+    p.add_argument("--d-channels", type=int, default=32, help="discriminator base channels")
+    p.add_argument("--lr", type=float, default=2e-4, help="learning rate of G and both Ds")
+    p.add_argument("--w-surface", type=float, default=1.0, help="weight of the surface GAN term")
+    p.add_argument("--w-texture", type=float, default=1.0, help="weight of the texture GAN term")
+    p.add_argument("--w-content", type=float, default=2.0,
+                   help="weight of the MobileNetV2 content loss (0: no ImageNet weights needed)")
+    p.add_argument("--w-tv", type=float, default=0.1, help="weight of the total variation loss")
+    p.add_argument("--gan-start", type=int, default=0, help="steps of content-only warm-up")
+    p.add_argument("--no-augment", action="store_true", help="switch off the geometry expansion")
+    add_loop_args(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from ..errors import InputError
+    from ..training.dctnet_task import DCTNetConfig, DCTNetTask, default_calibration_dir, geometry_expansion
+    from ..training.loop import train
+
+    for folder in (args.photos, args.styles):
+        if not folder.is_dir():
+            raise InputError(f"not a folder: {folder}")
+    aug = geometry_expansion()
+    if args.no_augment:
+        aug = replace(aug, flip=False, scale=(1.0, 1.0), rotate_deg=0.0, translate=0.0)
+    cal_dir = args.calibration_dir
+    if args.style_generator is not None:
+        if not args.style_generator.is_file():
+            raise InputError(f"style generator not found: {args.style_generator}")
+        if cal_dir is None:
+            cal_dir = default_calibration_dir(args.runs, args.style_generator, args.calibration_truncation,
+                                              args.seed, args.size)
+    cfg = DCTNetConfig(
+        photos=str(args.photos), styles=str(args.styles), size=args.size, channels=args.channels,
+        num_blocks=args.num_blocks, d_channels=args.d_channels, lr_g=args.lr, lr_d=args.lr,
+        w_surface=args.w_surface, w_texture=args.w_texture, w_content=args.w_content, w_tv=args.w_tv,
+        gan_start=args.gan_start,
+        style_generator=str(args.style_generator) if args.style_generator else None,
+        calibration_samples=args.calibration_samples, calibration_truncation=args.calibration_truncation,
+        calibration_seed=args.seed, calibration_dir=str(cal_dir) if cal_dir else None,
+        val_fraction=args.val_fraction, augment=aug, seed=args.seed,
+    )
+    task = DCTNetTask(cfg, device=args.device)
+    result = train(task, loop_config(args), runs_root=args.runs, resume=args.resume, device=args.device)
+    print(f"run folder: {result.run_dir} (step {result.step}/{args.steps})")
+    return 0

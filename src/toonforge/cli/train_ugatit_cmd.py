@@ -1,0 +1,104 @@
+"""``toonforge train-ugatit``: unpaired photo -> style translation with U-GAT-IT (stage 2)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train-ugatit",
+        help="train U-GAT-IT (photo <-> style, unpaired), optionally keeping the background",
+        description="Trains two generators and four discriminators on a folder of photos and a "
+        "folder of style images (no pairing needed). The EMA photo->style generator is written to "
+        "<run>/generator.safetensors at every checkpoint, the best-FD one to "
+        "best_generator.safetensors. --background region keeps pixels outside a face-and-hair "
+        "mask (computed with dlib into <runs>/masks-<photos>-<size> unless --masks is given); "
+        "--background mask lets the generator predict its own blend mask.",
+    )
+    p.add_argument("--photos", type=Path, required=True, help="folder of real photos (domain A)")
+    p.add_argument("--styles", type=Path, required=True, help="folder of style images (domain B)")
+    light = p.add_mutually_exclusive_group()
+    light.add_argument("--light", dest="light", action="store_true", default=True,
+                       help="light generator, 10.6M parameters (default)")
+    light.add_argument("--full", dest="light", action="store_false",
+                       help="full generator, 279M parameters at 256 px (needs a GPU)")
+    p.add_argument("--size", type=int, default=256, help="training image side (multiple of 4)")
+    p.add_argument("--background", choices=["none", "region", "mask"], default="none")
+    p.add_argument("--masks", type=Path, default=None, help="face/hair masks (same stems as photos)")
+    p.add_argument("--w-background", type=float, default=10.0, help="weight of the background L1")
+    p.add_argument("--w-mask", type=float, default=1.0, help="weight of the mask-branch regularizer")
+    p.add_argument("--identity-weight", type=float, default=10.0,
+                   help="identity L1 weight: higher keeps more of the photo, lower stylizes harder")
+    p.add_argument("--w-cycle", type=float, default=10.0)
+    p.add_argument("--w-cam", type=float, default=1000.0)
+    p.add_argument("--base-channels", type=int, default=64)
+    p.add_argument("--n-blocks", type=int, default=4, help="residual blocks in encoder and decoder")
+    p.add_argument("--d-channels", type=int, default=64)
+    p.add_argument("--d-global-layers", type=int, default=7, help="global discriminator depth (needs size >= 96)")
+    p.add_argument("--d-local-layers", type=int, default=5, help="local discriminator depth")
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--lr-decay", action="store_true", help="linear decay to 0 over the second half")
+    p.add_argument("--steps", type=int, default=100000)
+    p.add_argument("--batch-size", type=int, default=1, help="per process (published: 1)")
+    p.add_argument("--val-fraction", type=float, default=0.05)
+    p.add_argument("--workers", type=int, default=0, help="data loader workers")
+    p.add_argument("--runs", type=Path, default=Path("runs"), help="where numbered run folders go")
+    p.add_argument("--resume", type=Path, default=None, help="run folder (or checkpoint) to continue")
+    p.add_argument("--max-minutes", type=float, default=None, help="stop cleanly after this long")
+    p.add_argument("--ema-decay", type=float, default=0.999)
+    p.add_argument("--checkpoint-every", type=int, default=1000)
+    p.add_argument("--eval-every", type=int, default=1000, help="0 disables validation")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=run)
+
+
+def _ensure_masks(args: argparse.Namespace) -> Path:
+    """The mask folder to use: --masks, or masks computed (resumably) under --runs."""
+    from ..face.region_mask import write_region_masks
+
+    if args.masks is not None:
+        return args.masks
+    folder = args.runs / f"masks-{args.photos.resolve().name}-{args.size}"
+    report = write_region_masks(args.photos, folder, size=args.size, progress=True)
+    print(f"masks in {folder}: {report.written} written, {report.skipped} already there")
+    if report.no_face:
+        print(f"no face found in {len(report.no_face)} photos (central ellipse used), "
+              f"e.g. {', '.join(report.no_face[:3])}")
+    return folder
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..errors import InputError
+    from ..training.loop import LoopConfig, train
+    from ..training.ugatit_task import UGATITTask, UGATITTrainConfig
+
+    for folder in (args.photos, args.styles):
+        if not folder.is_dir():
+            raise InputError(f"not a folder: {folder}")
+    if args.masks is not None and not args.masks.is_dir():
+        raise InputError(f"not a folder: {args.masks}")
+    masks = args.masks
+    if args.background == "region":
+        masks = _ensure_masks(args)
+    cfg = UGATITTrainConfig(
+        photos=str(args.photos), styles=str(args.styles), size=args.size, light=args.light,
+        base_channels=args.base_channels, n_blocks=args.n_blocks, d_channels=args.d_channels,
+        d_global_layers=args.d_global_layers, d_local_layers=args.d_local_layers,
+        lr=args.lr, lr_decay_steps=args.steps if args.lr_decay else 0, w_cycle=args.w_cycle,
+        identity_weight=args.identity_weight, w_cam=args.w_cam, background=args.background,
+        masks=str(masks) if masks is not None else None, w_background=args.w_background,
+        w_mask=args.w_mask, val_fraction=args.val_fraction, seed=args.seed,
+    )
+    task = UGATITTask(cfg)
+    loop = LoopConfig(
+        total_steps=args.steps, batch_size=args.batch_size, num_workers=args.workers,
+        checkpoint_every=args.checkpoint_every, eval_every=args.eval_every, seed=args.seed,
+        max_minutes=args.max_minutes, ema_decay=args.ema_decay,
+    )
+    result = train(task, loop, runs_root=args.runs, resume=args.resume, device=args.device)
+    print(f"run folder: {result.run_dir} (step {result.step}/{args.steps}); "
+          f"generator: {result.run_dir / 'generator.safetensors'}")
+    return 0
