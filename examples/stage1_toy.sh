@@ -57,7 +57,7 @@ toonforge sample "$TOON" --paired "$SRC" -n 64 --seed 0 --truncation 0.7 -o "$OU
 
 # 5. Toonify two real photos: invert into the source's W+, render with the cartoon generator.
 mkdir -p "$OUT/photos"
-for f in AF1554.jpg AM1384.jpg; do cp -n "$DATA/faces/scut/$f" "$OUT/photos/" 2>/dev/null || true; done
+for f in AF1554.jpg AM1875.jpg; do cp -n "$DATA/faces/scut/$f" "$OUT/photos/" 2>/dev/null || true; done
 toonforge invert "$SRC" "$OUT"/photos/*.jpg -o "$OUT/inverted" --space w+ --steps 200 --noise-reg 1e3 --quiet
 toonforge sample "$TOON" --latents "$OUT/inverted/latents.npy" -o "$OUT/toonified" --quiet
 

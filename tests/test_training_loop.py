@@ -275,6 +275,19 @@ def test_tensorboard_events_are_written(tmp_path: Path) -> None:
     assert list(res.run_dir.glob("events.out.tfevents.*"))
 
 
+def test_ema_decay_warms_up_after_ema_start() -> None:
+    from toonforge.training.loop import ema_decay_at
+
+    cfg = LoopConfig(total_steps=100_000, ema_decay=0.999, ema_start=5)
+    assert [ema_decay_at(s, cfg) for s in (0, 4)] == [0.0, 0.0]
+    assert ema_decay_at(5, cfg) == pytest.approx(0.1) and ema_decay_at(95, cfg) == pytest.approx(101 / 110)
+    assert ema_decay_at(50_000, cfg) == 0.999  # capped by ema_decay
+    decays = [ema_decay_at(s, cfg) for s in range(5, 20_000, 97)]
+    assert decays == sorted(decays)
+    plain = LoopConfig(total_steps=10, ema_decay=0.9, ema_warmup=False)
+    assert ema_decay_at(0, plain) == 0.9
+
+
 def test_ema_copies_then_averages() -> None:
     torch.manual_seed(0)
     net = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2))

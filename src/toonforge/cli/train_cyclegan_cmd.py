@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .train_dctnet_cmd import add_loop_args, loop_config
+from .loop_args import add_loop_args, loop_config
 
 
 def register(sub: argparse._SubParsersAction) -> None:

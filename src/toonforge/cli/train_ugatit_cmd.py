@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .loop_args import add_loop_args, loop_config
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -24,7 +26,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="light generator, 10.6M parameters (default)")
     light.add_argument("--full", dest="light", action="store_false",
                        help="full generator, 279M parameters at 256 px (needs a GPU)")
-    p.add_argument("--size", type=int, default=256, help="training image side (multiple of 4)")
     p.add_argument("--background", choices=["none", "region", "mask"], default="none")
     p.add_argument("--masks", type=Path, default=None, help="face/hair masks (same stems as photos)")
     p.add_argument("--w-background", type=float, default=10.0, help="weight of the background L1")
@@ -40,18 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--d-local-layers", type=int, default=5, help="local discriminator depth")
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--lr-decay", action="store_true", help="linear decay to 0 over the second half")
-    p.add_argument("--steps", type=int, default=100000)
-    p.add_argument("--batch-size", type=int, default=1, help="per process (published: 1)")
-    p.add_argument("--val-fraction", type=float, default=0.05)
-    p.add_argument("--workers", type=int, default=0, help="data loader workers")
-    p.add_argument("--runs", type=Path, default=Path("runs"), help="where numbered run folders go")
-    p.add_argument("--resume", type=Path, default=None, help="run folder (or checkpoint) to continue")
-    p.add_argument("--max-minutes", type=float, default=None, help="stop cleanly after this long")
-    p.add_argument("--ema-decay", type=float, default=0.999)
-    p.add_argument("--checkpoint-every", type=int, default=1000)
-    p.add_argument("--eval-every", type=int, default=1000, help="0 disables validation")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--seed", type=int, default=0)
+    add_loop_args(p, steps=100000, batch_size=1, size_multiple=4, every=1000)
     p.set_defaults(func=run)
 
 
@@ -72,7 +62,7 @@ def _ensure_masks(args: argparse.Namespace) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import InputError
-    from ..training.loop import LoopConfig, train
+    from ..training.loop import train
     from ..training.ugatit_task import UGATITTask, UGATITTrainConfig
 
     for folder in (args.photos, args.styles):
@@ -93,11 +83,7 @@ def run(args: argparse.Namespace) -> int:
         w_mask=args.w_mask, val_fraction=args.val_fraction, seed=args.seed,
     )
     task = UGATITTask(cfg)
-    loop = LoopConfig(
-        total_steps=args.steps, batch_size=args.batch_size, num_workers=args.workers,
-        checkpoint_every=args.checkpoint_every, eval_every=args.eval_every, seed=args.seed,
-        max_minutes=args.max_minutes, ema_decay=args.ema_decay,
-    )
+    loop = loop_config(args)
     result = train(task, loop, runs_root=args.runs, resume=args.resume, device=args.device)
     print(f"run folder: {result.run_dir} (step {result.step}/{args.steps}); "
           f"generator: {result.run_dir / 'generator.safetensors'}")

@@ -31,7 +31,7 @@ from .ema import make_emas
 from .run_dir import StatsWindow, StatsWriter, now_iso, open_run_dir
 from .task import TrainingTask
 
-__all__ = ["LoopConfig", "RunResult", "train"]
+__all__ = ["LoopConfig", "RunResult", "ema_decay_at", "train"]
 log = logging.getLogger(__name__)
 
 
@@ -47,6 +47,7 @@ class LoopConfig:
     eval_every: int = 0  # 0 = never
     ema_decay: float = 0.999
     ema_start: int = 0  # before this step the EMA copies the weights, then it averages
+    ema_warmup: bool = True  # decay min(ema_decay, (1 + k) / (10 + k)), k steps after ema_start
     seed: int = 0
     max_minutes: float | None = None  # time budget of this call; stops with a checkpoint
     tensorboard: bool = True
@@ -67,6 +68,19 @@ class LoopConfig:
             raise InputError(f"ema_decay must be in [0, 1], got {self.ema_decay}")
         if self.max_minutes is not None and self.max_minutes < 0:
             raise InputError(f"max_minutes must be >= 0, got {self.max_minutes}")
+
+
+def ema_decay_at(step: int, cfg: LoopConfig) -> float:
+    """The EMA decay used after 0-based ``step``: 0 (a copy) before ``ema_start``; then
+    ``ema_decay``, or with ``ema_warmup`` the smaller ``(1 + k) / (10 + k)`` for the k-th step
+    since ``ema_start``, so a short run's EMA is not stuck near the initial weights (a decay of
+    0.999 would otherwise keep 94% of them after 60 steps)."""
+    if step < cfg.ema_start:
+        return 0.0
+    if not cfg.ema_warmup:
+        return cfg.ema_decay
+    k = step - cfg.ema_start
+    return min(cfg.ema_decay, (1.0 + k) / (10.0 + k))
 
 
 @dataclass
@@ -215,7 +229,7 @@ class _Run:
                             f"{where} at step {step}; stopped without saving "
                             "(the last good checkpoint is kept)"
                         )
-                    decay = 0.0 if step < cfg.ema_start else cfg.ema_decay
+                    decay = ema_decay_at(step, cfg)
                     for n, ema in self.emas.items():
                         ema.update(self.modules[n], decay)
                     done = step + 1

@@ -6,7 +6,9 @@ photos; we log
   style images computed once);
 * ``val/sharpness``: mean Laplacian sharpness of the translations (0-255 scale);
 * ``val/content``: mean L1 between translation and photo on [-1, 1] (how far the output
-  strays from its input: near 0 means the generator barely stylizes).
+  strays from its input: near 0 means the generator barely stylizes);
+* ``val/fd_input``: FD-MNv2 between the untranslated photos and the style images, the
+  baseline ``val/fd`` should fall below (computed once).
 The best ``val/fd`` so far is tracked so a trainer can keep that snapshot.
 """
 
@@ -50,6 +52,7 @@ class TranslationValidator:
         self.batch_size, self.device = int(batch_size), torch.device(device)
         self._extractor = extractor
         self._style_feats: np.ndarray | None = None
+        self._fd_input: float | None = None
         self.best_fd, self.best_step = math.inf, -1
 
     @property
@@ -81,6 +84,8 @@ class TranslationValidator:
         if len(self.styles) >= 2 and len(outs) >= 2:
             if self._style_feats is None:
                 self._style_feats = extract_features(self.extractor, self.styles)
+                self._fd_input = float(fd_between(extract_features(self.extractor, self.photos), self._style_feats))
+            stats["val/fd_input"] = float(self._fd_input)
             fd = float(fd_between(extract_features(self.extractor, outs), self._style_feats))
             stats["val/fd"] = fd
             if fd < self.best_fd:
