@@ -8,9 +8,13 @@
 #   5. inversion of two real photos into the source's W+ and those codes through the cartoon
 #      generator (Toonify);
 #   6. a contact sheet of all of it: docs/stage1-toy-sheet.png.
-# Status: each command is covered by tests on tiny generators, but this script has not yet
-# finished end to end: a first attempt showed train-stylegan slower on a loaded 2-core CPU
-# than budgeted (no step-50 log after 4 minutes at 32 px, batch 16), to be profiled first.
+# Measured on the 2-core development CPU (nothing else running): 5 min 16 s end to end.
+# Source generator (32 px, channel_max 64, 600 steps of 16): FD-MNv2 to the SCUT photos
+# 404 -> 290 (evaluated every 100 steps on 128 samples), 202 s. Transfer to the 194 cartoons
+# (300 steps, FreezeD 2): FD to the cartoons 453 -> 403 (best, step 200) -> 412, 88 s.
+# The sheet shows face-shaped 32 px samples whose cartoon versions (same latents) have the
+# lighter skin, white backgrounds and dark hair outlines of the cartoon set, and two real
+# photos inverted (coarse likeness) and toonified.
 # The scale is a smoke test of the whole stage (32 px, narrow layers, hundreds of steps), not
 # a quality result: a GPU run uses the same commands with --size 256 and far more steps.
 #
