@@ -114,3 +114,22 @@ def test_bad_arguments(tiny_style):
     s = Stylizer(tiny_style, detector=None)
     with pytest.raises(InputError, match="uint8"):
         s(np.zeros((10, 10), np.float32))
+
+
+def test_stage2_generator_file_runs_as_a_teacher_style(tmp_path, face_image):
+    """A U-GAT-IT generator file (NamedTuple outputs) wrapped as a style runs in the Stylizer."""
+    import torch
+
+    from toonforge.models.registry import create_model
+    from toonforge.training.export_style import write_generator_style
+    from toonforge.training.generator_file import save_generator_file
+
+    torch.manual_seed(0)
+    net = create_model("ugatit_generator", light=True, base_channels=8, n_blocks=1, img_size=64).eval()
+    gen = save_generator_file(tmp_path / "generator.safetensors", net, {"task": "ugatit", "size": 64, "step": 3})
+    style = write_generator_style(gen, tmp_path / "teacher", name="teacher")
+    img, face = face_image
+    r = Stylizer(style, detector=FixedDetector([face]))(img)
+    assert r.image.shape == img.shape and len(r.heads) == 1 and r.heads[0].shape == (64, 64, 3)
+    with pytest.raises(InputError, match="already exists"):
+        write_generator_style(gen, tmp_path / "teacher", name="teacher")

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ..errors import CheckpointError, InputError, MissingDependencyError
+from ..training.generator_file import generator_output
 
 
 class Runner(Protocol):
@@ -35,7 +36,10 @@ def resolve_device(device: str) -> torch.device:
 
 
 class TorchRunner:
-    """Runs a PyTorch module in inference mode on ``device`` (float32)."""
+    """Runs a PyTorch module in inference mode on ``device`` (float32).
+
+    The module returns the image, or a tuple led by it (a stage-2 generator such as U-GAT-IT's).
+    """
 
     def __init__(self, net: nn.Module, device: str = "cpu") -> None:
         self.device = resolve_device(device)
@@ -44,8 +48,8 @@ class TorchRunner:
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
-            y = self.net(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(self.device))
-        return y.float().cpu().numpy()
+            out = self.net(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(self.device))
+        return generator_output(out).float().cpu().numpy()
 
 
 class OnnxRunner:

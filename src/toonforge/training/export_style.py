@@ -62,3 +62,22 @@ def write_translator_style(task, result, out: Path, *, name: str, head_resolutio
     if not report.ok:
         raise RuntimeError(f"ONNX parity failed for {name}: {report.max_abs_diff}")
     return path
+
+
+def write_generator_style(generator_file: Path, out: Path, *, name: str, full_resolution: int = 512,
+                          card: str = "") -> Path:
+    """Wrap a stage-2 ``generator.safetensors`` as a style folder (PyTorch backend only).
+
+    Used to evaluate a stage-2 teacher with ``toonforge eval`` next to the distilled styles;
+    teachers are large (U-GAT-IT light is 10.6M parameters) and are not shipped.
+    """
+    from .generator_file import load_generator_file, read_generator_meta
+
+    model, config, info = read_generator_meta(generator_file)
+    net, _ = load_generator_file(generator_file)
+    size = int(info.get("size", 256))
+    style = StyleConfig(name=name, kind="network", description=f"stage-2 {info.get('task', model)} teacher",
+                        head=NetSpec(model, config, size), full=None, full_resolution=full_resolution)
+    text = card or (f"# {name}\n\nStage-2 teacher `{model}` from `{generator_file}` "
+                    f"(task {info.get('task')}, step {info.get('step')}, {size} px). Not for shipping.\n")
+    return save_style(out, style, {"head": net}, text)
