@@ -204,7 +204,9 @@ class UGATITTask(SnapshotHooks, TrainingTask):
         terms = {
             "adv": self._g_adv("A", ba.out) + self._g_adv("B", ab.out),
             "cycle": cycle_loss(aba, real_a) + cycle_loss(bab, real_b),
-            "identity": identity_loss(aa.out, real_a) + identity_loss(bb.out, real_b),
+            # On the image before compositing: with a mask branch, a zero mask would satisfy
+            # identity (and cycle) trivially and the mask collapses (docs/stage2.md).
+            "identity": identity_loss(aa.stylized, real_a) + identity_loss(bb.stylized, real_b),
             "cam": cam_loss(ba.cam_logit, aa.cam_logit) + cam_loss(ab.cam_logit, bb.cam_logit),
         }
         weights = {"adv": c.w_adv, "cycle": c.w_cycle, "identity": c.identity_weight, "cam": c.w_cam}

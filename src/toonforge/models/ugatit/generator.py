@@ -36,13 +36,16 @@ class GeneratorOutput(NamedTuple):
     out: (N, 3, H, W) in [-1, 1], the translation (composited when there is a mask branch);
     cam_logit: (N, 2) auxiliary-classifier logits ("is the input from the source domain");
     heatmap: (N, 1, H/4, W/4) channel sum of the attended features (for display);
-    mask: (N, 1, H, W) in [0, 1] (1 = stylized) with the mask branch, else None.
+    mask: (N, 1, H, W) in [0, 1] (1 = stylized) with the mask branch, else None;
+    stylized: (N, 3, H, W) in [-1, 1], the decoder's image before compositing (= out without
+    a mask branch); the trainer's identity term uses it so a zero mask cannot satisfy it.
     """
 
     out: torch.Tensor
     cam_logit: torch.Tensor
     heatmap: torch.Tensor
     mask: torch.Tensor | None
+    stylized: torch.Tensor | None = None
 
 
 def composite(stylized: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -149,12 +152,12 @@ class UGATITGenerator(nn.Module):
         for block in self.blocks:
             h = block(h, gamma, beta)
         h = self.upsample(h)
-        out = self.to_rgb(h)
+        stylized = out = self.to_rgb(h)
         mask = None
         if self.to_mask is not None:
             mask = self.to_mask(h)
-            out = composite(out, x, mask)
-        return GeneratorOutput(out, cam_logit, heatmap, mask)
+            out = composite(stylized, x, mask)
+        return GeneratorOutput(out, cam_logit, heatmap, mask, stylized)
 
     def translate(self, x: torch.Tensor) -> torch.Tensor:
         """Only the translated image: (N, 3, H, W) in [-1, 1] -> (N, 3, H, W) in [-1, 1]."""
