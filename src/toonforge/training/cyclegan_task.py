@@ -134,13 +134,10 @@ class CycleGANTask(SnapshotHooks, TrainingTask):
             raise InputError(f"--size must be a multiple of 8 and >= 16, got {cfg.size}")
         self.cfg = cfg
         self.split = unpaired_split(cfg.photos, cfg.styles, cfg.val_fraction, cfg.seed)
-        if not self.split.photo_train or not self.split.style_train:
-            raise InputError("no training photos or style images left after the validation split")
         self._extractor = extractor
         self.ema: dict[str, nn.Module] = {}
         self.pool_a, self.pool_b = ImagePool(cfg.pool_size, cfg.seed), ImagePool(cfg.pool_size, cfg.seed + 1)
         self._fakes: tuple[torch.Tensor, torch.Tensor] | None = None
-        self._data: UnpairedFolders | None = None
         self.snapshots = Stage2Snapshots(None)
 
     def build(self, device: torch.device) -> None:
@@ -167,9 +164,8 @@ class CycleGANTask(SnapshotHooks, TrainingTask):
 
     def dataset(self) -> torch.utils.data.Dataset:
         c, s = self.cfg, self.split
-        self._data = UnpairedFolders(c.photos, c.styles, c.size, c.augment, c.seed,
-                                     photo_names=s.photo_train, style_names=s.style_train)
-        return self._data
+        return UnpairedFolders(c.photos, c.styles, c.size, c.augment, c.seed,
+                               photo_names=s.photo_train, style_names=s.style_train)
 
     def phases(self) -> list[Phase]:
         return [Phase("G", self._g_step), Phase("D", self._d_step)]

@@ -145,8 +145,6 @@ class DCTNetTask(SnapshotHooks, TrainingTask):
             raise InputError(f"--size must be a multiple of 8 and >= 16, got {cfg.size}")
         self.cfg = cfg
         self.split = unpaired_split(cfg.photos, cfg.styles, cfg.val_fraction, cfg.seed)
-        if not self.split.photo_train or not self.split.style_train:
-            raise InputError("no training photos or style images left after the validation split")
         self.calibration: list[str] = []
         if cfg.style_generator is not None:
             if cfg.calibration_dir is None and Path(cfg.style_generator).is_file():
@@ -156,7 +154,6 @@ class DCTNetTask(SnapshotHooks, TrainingTask):
         self._perceptual, self._extractor = perceptual, extractor
         self.ema: dict[str, nn.Module] = {}
         self._fake: torch.Tensor | None = None
-        self._data: UnpairedFolders | None = None
         self.snapshots = Stage2Snapshots(None)
 
     # ---- TrainingTask API -------------------------------------------------------------------
@@ -194,7 +191,6 @@ class DCTNetTask(SnapshotHooks, TrainingTask):
         if self.calibration:
             sampled = DomainFolder(c.calibration_dir, c.size, self.calibration, "calibration")
             data.styles = _UnionDomain([data.styles, sampled])  # type: ignore[assignment]
-        self._data = data
         return data
 
     def phases(self) -> list[Phase]:

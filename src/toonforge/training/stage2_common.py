@@ -25,6 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..errors import InputError
 from ..metrics.features import FeatureExtractor
 from .generator_file import GENERATOR_FILE, save_generator_file
 from .translation_eval import TranslationValidator
@@ -52,9 +53,14 @@ class UnpairedSplit:
 
 
 def unpaired_split(photos: PathLike, styles: PathLike, val_fraction: float, seed: int = 0) -> UnpairedSplit:
-    """Deterministic train/validation split of both folders (``split_domain`` on each)."""
+    """Deterministic train/validation split of both folders (``split_domain`` on each).
+
+    Raises InputError when either folder has no training image left after the split.
+    """
     photo_train, photo_val = split_domain(photos, val_fraction, seed)
     style_train, style_val = split_domain(styles, val_fraction, seed)
+    if not photo_train or not style_train:
+        raise InputError("no training photos or style images left after the validation split")
     return UnpairedSplit(photo_train, photo_val, style_train, style_val)
 
 

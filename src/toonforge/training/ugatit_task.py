@@ -110,8 +110,6 @@ class UGATITTask(SnapshotHooks, TrainingTask):
         cfg.validate()
         self.cfg = cfg
         self.split = unpaired_split(cfg.photos, cfg.styles, cfg.val_fraction, cfg.seed)
-        if not self.split.photo_train or not self.split.style_train:
-            raise InputError("no training images left after the validation split")
         self._extractor = extractor
         self.snapshots = Stage2Snapshots(None)
         self.ema: dict[str, nn.Module] = {}

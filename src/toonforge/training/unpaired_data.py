@@ -93,14 +93,15 @@ class UnpairedFolders(Dataset):
                  mask_dir: str | os.PathLike[str] | None = None) -> None:
         self.photos = DomainFolder(photo_dir, size, photo_names, "photo")
         self.styles = DomainFolder(style_dir, size, style_names, "style")
-        self.masks: dict[str, Path] | None = None
+        self.masks: DomainFolder | None = None
         if mask_dir is not None:
-            masks = {f.stem: f for f in list_images(mask_dir)} if Path(mask_dir).is_dir() else {}
-            missing = [s for s in self.photos.stems if s not in masks]
+            stems = {f.stem for f in list_images(mask_dir)} if Path(mask_dir).is_dir() else set()
+            missing = [s for s in self.photos.stems if s not in stems]
             if missing:
                 raise InputError(f"{len(missing)} photos have no mask in {mask_dir} "
                                  f"(e.g. {missing[0]!r})")
-            self.masks = masks
+            self.masks = DomainFolder(mask_dir, size, self.photos.stems, "mask")  # decoded once, cached
+            self._mask_of = {stem: j for j, stem in enumerate(self.masks.stems)}
         self.size, self.augment, self.seed = int(size), augment, int(seed)
 
     def __len__(self) -> int:
@@ -109,7 +110,7 @@ class UnpairedFolders(Dataset):
     def _mask(self, i: int) -> np.ndarray:
         """The mask of photo ``i`` as (size, size, 3) uint8 (grey replicated)."""
         assert self.masks is not None
-        grey = square_resize(load_image(self.masks[self.photos.stems[i]]).rgb, self.size)
+        grey = self.masks.image(self._mask_of[self.photos.stems[i]])
         return np.repeat(grey[..., :1], 3, axis=2)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
