@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from .. import __version__
 from ..errors import ToonforgeError
 from . import (
+    align_cmd,
     app_cmd,
     blend_cmd,
     card_cmd,
@@ -46,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for module in (stylize_cmd, video_cmd, styles_cmd, export_cmd, train_cmd, eval_cmd, card_cmd, app_cmd,
                    blend_cmd, sample_cmd, train_stylegan_cmd, invert_cmd, edit_cmd,
-                   train_encoder_cmd, translate_cmd, train_ugatit_cmd, train_dctnet_cmd, train_cyclegan_cmd):
+                   train_encoder_cmd, translate_cmd, train_ugatit_cmd, train_dctnet_cmd, train_cyclegan_cmd,
+                   align_cmd):
         module.register(sub)
     return parser
 

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from ..errors import CheckpointError, InputError, MissingDependencyError
-from ..training.generator_file import generator_output
+from ..models.image_output import generator_output
 
 
 class Runner(Protocol):

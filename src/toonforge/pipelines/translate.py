@@ -25,14 +25,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from torch import nn
 
 from ..errors import CheckpointError, InputError
-from ..io.images import list_images, load_image, resize_rgb, save_image
-from ..training.generator_file import generator_output
+from ..io.images import load_image, save_image
+from ..models.image_output import generator_output
+from .crops import LazyDetector, collect_photos, face_crop, read_or_report, square_image
 from .tensors import from_network, to_network
 
 __all__ = ["CROPS", "MANIFEST", "TranslateReport", "generator_output", "resolve_generator", "run_generator",
@@ -82,32 +82,6 @@ def run_generator(net: nn.Module, crops: list[np.ndarray], device: torch.device 
     if tuple(y.shape) != tuple(x.shape):
         raise CheckpointError(f"the generator returned {tuple(y.shape)} for input {tuple(x.shape)}")
     return from_network(y.float().cpu().numpy())
-
-
-def square_image(rgb: np.ndarray, size: int) -> np.ndarray:
-    """(H, W, 3) uint8 -> (size, size, 3) uint8: mirror-pad the short side (centred) to a square, resize."""
-    h, w = rgb.shape[:2]
-    pad = abs(h - w)
-    a, b = pad // 2, pad - pad // 2
-    top, bottom, left, right = (a, b, 0, 0) if h < w else (0, 0, a, b)
-    if pad:
-        border = cv2.BORDER_REFLECT_101 if min(h, w) > 1 else cv2.BORDER_REPLICATE
-        rgb = cv2.copyMakeBorder(rgb, top, bottom, left, right, border)
-    return resize_rgb(rgb, (size, size))
-
-
-def _collect(photos: Path, limit: int | None) -> list[Path]:
-    files = list_images(photos) if photos.is_dir() else [photos] if photos.is_file() else None
-    if files is None:
-        raise InputError(f"no such file or folder: {photos}")
-    seen: dict[str, Path] = {}
-    for f in files:
-        if f.stem in seen:
-            raise InputError(f"two photos share the name {f.stem!r} ({seen[f.stem].name}, {f.name}); rename one")
-        seen[f.stem] = f
-    if not files:
-        raise InputError(f"no images in {photos}")
-    return files[:limit] if limit is not None else files
 
 
 def _read_manifest(path: Path) -> list[dict]:
@@ -202,7 +176,7 @@ def translate_folder(
         raise InputError(f"crop must be one of {', '.join(CROPS)}, got {crop!r}")
     if batch_size < 1 or (limit is not None and limit < 1):
         raise InputError("--batch-size and --limit must be at least 1")
-    out, files = Path(out), _collect(Path(photos), limit)
+    out, files = Path(out), collect_photos(Path(photos), limit)
     model_file = resolve_generator(model, last=last)
     dev = resolve_device(device)
     net, info = load_generator_file(model_file, device=dev)
@@ -222,7 +196,7 @@ def translate_folder(
     out.mkdir(parents=True, exist_ok=True)
     (out / MANIFEST).touch()  # marks OUT as ours from the first moment
     base = {"model": str(model_file), "model_sha256": sha, "step": info.get("step"), "size": size, "mode": crop}
-    det = None
+    det = LazyDetector(detector)
     pending: list[tuple[np.ndarray, dict]] = []
 
     def flush() -> None:
@@ -252,28 +226,17 @@ def translate_folder(
                 todo.append(kind)
         if not todo:
             continue
-        try:
-            rgb = load_image(path).rgb
-        except InputError as exc:
-            report.problems.append((str(path), str(exc)))
+        rgb = read_or_report(path, report.problems)
+        if rgb is None:
             continue
         for kind in todo:
             rec = {"source": str(path), "stem": path.stem, "crop": kind, "face_box": None, **base}
-            if kind == "full":
-                pending.append((square_image(rgb, size), rec))
-                continue
-            if det is None:
-                from ..face.detector import create_detector
-
-                det = create_detector(detector) if isinstance(detector, str) else detector
-            faces = det(rgb)
-            if not faces:
+            got = face_crop(rgb, kind, size, det)
+            if got is None:
                 report.problems.append((str(path), "no face found"))
                 continue
-            from ..face.align import align_face
-
-            rec["face_box"] = [round(float(v), 2) for v in faces[0].box]
-            pending.append((align_face(rgb, faces[0].landmarks, size).crop, rec))
+            crop_rgb, rec["face_box"] = got
+            pending.append((crop_rgb, rec))
         if len(pending) >= batch_size:
             flush()
     flush()

@@ -21,7 +21,7 @@ from ..errors import CheckpointError
 from ..io.checkpoints import load_into
 from ..io.files import atomic_output
 
-__all__ = ["FORMAT", "GENERATOR_FILE", "generator_output", "load_generator_file", "read_generator_meta",
+__all__ = ["FORMAT", "GENERATOR_FILE", "load_generator_file", "read_generator_meta",
            "save_generator_file"]
 
 FORMAT = "toonforge-generator-1"
@@ -76,15 +76,3 @@ def load_generator_file(path: str | os.PathLike[str], device: str | torch.device
     return net.to(device).eval(), info
 
 
-def generator_output(out: object) -> torch.Tensor:
-    """The image of a stage-2 generator's forward: a tensor (N, 3, S, S) in [-1, 1] as is, or the first
-    element of a tuple / NamedTuple (U-GAT-IT's ``(out, cam_logit, heatmap)``; a field ``out`` wins)."""
-    if isinstance(out, torch.Tensor):
-        return out
-    if isinstance(out, tuple) and hasattr(out, "_fields") and "out" in out._fields:
-        return generator_output(out.out)
-    if isinstance(out, (tuple, list)) and out:
-        return generator_output(out[0])
-    if isinstance(out, dict) and "out" in out:
-        return generator_output(out["out"])
-    raise CheckpointError(f"the generator returned {type(out).__name__}, not an image tensor")

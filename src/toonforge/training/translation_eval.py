@@ -23,7 +23,7 @@ import torch
 from ..metrics.features import FeatureExtractor, create_extractor, extract_features
 from ..metrics.frechet import fd_between
 from ..metrics.sharpness import mean_sharpness
-from .generator_file import generator_output
+from ..models.image_output import generator_output
 
 __all__ = ["TranslationValidator", "to_uint8_images"]
 

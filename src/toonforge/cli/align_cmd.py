@@ -1,0 +1,48 @@
+"""``toonforge align``: a folder of portraits -> square, FFHQ-aligned training crops.
+
+Exit 0 when at least one crop was written or was already there; inputs without a face and unreadable
+files are listed on stderr. When every input was skipped: one line ``error: no crops made: ...``, exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..errors import InputError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "align", help="crop and align the faces of a folder of portraits for training",
+        description="Write OUT/STEM.png for each image of IN: the largest face, aligned as the stylizer "
+        "aligns faces (--crop aligned), or the whole image mirror-padded to a square (--crop full). "
+        "Use it on a style's photos and references before train-dctnet / train-ugatit, so that the "
+        "model learns on the crops it will see. Rerunning resumes; nothing in OUT is overwritten.",
+    )
+    p.add_argument("--in", dest="photos", type=Path, required=True, metavar="IN", help="folder of images")
+    p.add_argument("--out", type=Path, required=True, help="output folder (created; existing crops are kept)")
+    p.add_argument("--size", type=int, default=256, help="side of the crops in pixels (default 256)")
+    p.add_argument("--crop", choices=["aligned", "full"], default="aligned", help="default aligned")
+    p.add_argument("--detector", default="dlib", help="face detector backend (default dlib)")
+    p.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N images (by name)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..pipelines.align_folder import align_folder
+
+    rep = align_folder(args.photos, args.out, size=args.size, crop=args.crop, detector=args.detector,
+                       limit=args.limit, quiet=args.quiet)
+    if not rep.made and not rep.already_done:
+        first_src, first_why = rep.problems[0]
+        raise InputError(f"no crops made: all {len(rep.problems)} images were skipped "
+                         f"(first: {Path(first_src).name}: {first_why})")
+    for src, why in rep.problems:
+        print(f"skipped {src}: {why}", file=sys.stderr)
+    if not args.quiet:
+        print(f"{rep.made} new crops, {rep.already_done} already there, {len(rep.problems)} skipped -> {rep.out}",
+              file=sys.stderr)
+    return 0
