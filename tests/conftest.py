@@ -58,6 +58,17 @@ class FixedDetector:
         return list(self.faces)
 
 
+class FacesOnlyOn(FixedDetector):
+    """Reports its faces on one exact image and none on any other (a 'no face' input for tests)."""
+
+    def __init__(self, faces, img):
+        super().__init__(faces)
+        self.img = img
+
+    def __call__(self, rgb):
+        return list(self.faces) if np.array_equal(rgb, self.img) else []
+
+
 def synthetic_face(size: int = 200, seed: int = 0):
     """A smooth random image and a plausible 5-point landmark set for a face in its middle."""
     from toonforge.face.types import Face

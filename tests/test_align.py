@@ -6,23 +6,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import FixedDetector, shared_data, synthetic_face
+from conftest import FacesOnlyOn, shared_data, synthetic_face
 from toonforge.cli.main import main
 from toonforge.face.align import align_face
 from toonforge.io.images import load_image
 from toonforge.pipelines.align_folder import align_folder
 from toonforge.pipelines.crops import square_image
-
-
-class OnlyOn(FixedDetector):
-    """Reports its faces on one exact image, nothing elsewhere."""
-
-    def __init__(self, faces, img):
-        super().__init__(faces)
-        self.img = img
-
-    def __call__(self, rgb):
-        return list(self.faces) if np.array_equal(rgb, self.img) else []
 
 
 def test_aligned_crops_match_the_stylizer_alignment_and_list_faceless_inputs(tmp_path):
@@ -31,7 +20,7 @@ def test_aligned_crops_match_the_stylizer_alignment_and_list_faceless_inputs(tmp
     src.mkdir()
     Image.fromarray(img).save(src / "face.png")
     Image.fromarray(img[::-1]).save(src / "upside.png")
-    rep = align_folder(src, tmp_path / "out", size=48, detector=OnlyOn([face], img), quiet=True)
+    rep = align_folder(src, tmp_path / "out", size=48, detector=FacesOnlyOn([face], img), quiet=True)
     assert rep.made == 1 and rep.problems == [(str(src / "upside.png"), "no face found")]
     got = load_image(tmp_path / "out" / "face.png").rgb
     assert got.shape == (48, 48, 3)

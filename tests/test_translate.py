@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from conftest import FixedDetector, shared_data, synthetic_face
+from conftest import FacesOnlyOn, shared_data, synthetic_face
 from toonforge.cli.main import main
 from toonforge.errors import CheckpointError
 from toonforge.models.registry import create_model
@@ -176,11 +176,7 @@ def test_aligned_and_both_with_a_fixed_detector(run_dir, tmp_path):
     Image.fromarray(img).save(photos / "face.png")
     Image.fromarray(img[:, ::-1]).save(photos / "noface.png")
 
-    class OnlyFirst(FixedDetector):
-        def __call__(self, rgb):
-            return list(self.faces) if np.array_equal(rgb, img) else []
-
-    rep = translate_folder(run_dir, photos, tmp_path / "pairs", crop="both", detector=OnlyFirst([face]),
+    rep = translate_folder(run_dir, photos, tmp_path / "pairs", crop="both", detector=FacesOnlyOn([face], img),
                            quiet=True, sheet=4)
     assert rep.made == 3 and rep.problems == [(str(photos / "noface.png"), "no face found")]
     out = tmp_path / "pairs"
@@ -188,7 +184,7 @@ def test_aligned_and_both_with_a_fixed_detector(run_dir, tmp_path):
     assert sorted(p.name for p in (out / "full" / "photo").iterdir()) == ["face.png", "noface.png"]
     rec = next(r for r in _manifest(out) if r["crop"] == "aligned")
     assert rec["face_box"] == [round(float(v), 2) for v in face.box]
-    again = translate_folder(run_dir, photos, out, crop="both", detector=OnlyFirst([face]), quiet=True)
+    again = translate_folder(run_dir, photos, out, crop="both", detector=FacesOnlyOn([face], img), quiet=True)
     assert again.made == 0 and again.already_done == 3
 
 
