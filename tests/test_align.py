@@ -79,3 +79,11 @@ def test_aligns_real_cartoons_with_dlib(tmp_path, capsys):
     assert _align("--in", str(cartoons), "--out", str(tmp_path / "o"), "--limit", "2", "--size", "64") == 0
     assert capsys.readouterr().err == ""
     assert all(load_image(p).rgb.shape == (64, 64, 3) for p in (tmp_path / "o").iterdir())
+
+
+def test_limit_zero_does_nothing_and_exits_0(tmp_path, capsys):
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(np.zeros((9, 9, 3), np.uint8)).save(src / "a.png")
+    assert _align("--in", str(src), "--out", str(tmp_path / "o"), "--limit", "0") == 0
+    assert capsys.readouterr().err == "" and not any((tmp_path / "o").iterdir())

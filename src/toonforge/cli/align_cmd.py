@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import InputError
+from .skips import report_skips
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,12 +36,7 @@ def run(args: argparse.Namespace) -> int:
 
     rep = align_folder(args.photos, args.out, size=args.size, crop=args.crop, detector=args.detector,
                        limit=args.limit, quiet=args.quiet)
-    if not rep.made and not rep.already_done:
-        first_src, first_why = rep.problems[0]
-        raise InputError(f"no crops made: all {len(rep.problems)} images were skipped "
-                         f"(first: {Path(first_src).name}: {first_why})")
-    for src, why in rep.problems:
-        print(f"skipped {src}: {why}", file=sys.stderr)
+    report_skips(rep.made, rep.already_done, rep.problems, what="crops", inputs="images")
     if not args.quiet:
         print(f"{rep.made} new crops, {rep.already_done} already there, {len(rep.problems)} skipped -> {rep.out}",
               file=sys.stderr)

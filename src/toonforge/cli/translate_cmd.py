@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import InputError
+from .skips import report_skips
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -49,12 +49,7 @@ def run(args: argparse.Namespace) -> int:
     rep = translate_folder(args.model, args.photos, args.out, crop=args.crop, size=args.size,
                            batch_size=args.batch_size, device=args.device, limit=args.limit, sheet=args.sheet,
                            last=args.last, detector=args.detector, quiet=args.quiet)
-    if not rep.made and rep.problems and not rep.already_done:
-        first_src, first_why = rep.problems[0]
-        raise InputError(f"no pairs made: all {len(rep.problems)} photos were skipped "
-                         f"(first: {Path(first_src).name}: {first_why})")
-    for src, why in rep.problems:  # listed even with --quiet: these photos are missing from the pairs
-        print(f"skipped {src}: {why}", file=sys.stderr)
+    report_skips(rep.made, rep.already_done, rep.problems, what="pairs", inputs="photos")
     if not args.quiet:
         print(f"{rep.made} new pairs, {rep.already_done} already done, {len(rep.problems)} skipped "
               f"-> {rep.out} (model {rep.model_file})", file=sys.stderr)
