@@ -5,16 +5,18 @@
 #      (hash split, seed 0) are held out as FD references;
 #   1. `toonforge align` the training photos and the cartoons (FFHQ alignment, as the stylizer's
 #      head path sees faces);
-#   2. stage 2: DCT-Net texture translation, photos <-> cartoons (the teacher);
+#   2. stage 2: DCT-Net texture translation, photos <-> cartoons (the teacher), in two phases:
+#      a. content weight 2, texture weight 1: learns the cartoons' palette;
+#      b. the phase-a checkpoint continued in a new run folder with the content weight cut to
+#         0.5 and the texture (grey, line) GAN doubled: learns outlines and flat skin;
 #   3. `toonforge translate` every aligned training photo into a photo/style pair with the teacher;
 #   4. stage 3: the small-tier translator distilled from those pairs, written as a style folder
 #      with its ONNX head (`--style-out`);
 #   5. `toonforge eval` on the held-out photos: the distilled style, its teacher and `classic`,
 #      against the held-out cartoons; table and contact sheet into docs/cartoon/.
-# Every step resumes: rerun the script after a stop. The defaults are the CPU preview run of
-# docs/cartoon/README.md (2-core CPU, about 70 minutes of training): it learns the cartoons'
-# palette, not their drawing, and is NOT shipped. The shipped style needs the same commands on
-# a GPU with far more teacher steps: DEVICE=cuda TEACHER_STEPS=20000 STUDENT_STEPS=4000.
+# Every step resumes: rerun the script after a stop. The defaults are the CPU run of
+# docs/cartoon/README.md (2-core CPU, about 100 minutes of training). On a GPU scale the steps:
+# DEVICE=cuda TEACHER_STEPS=8000 LINES_STEPS=20000 STUDENT_STEPS=4000.
 # train-translator gets --seed 1: its 5% validation split hashes names with its seed, and with
 # seed 0 it would pick exactly the held-out photos removed in step 0 (leaving one pair; the
 # preview run of docs/cartoon was made so).
@@ -28,8 +30,9 @@ OUT=${OUT:-work-data/cartoon-line}
 DEVICE=${DEVICE:-cpu}
 TEACHER_STEPS=${TEACHER_STEPS:-1400}
 TEACHER_MINUTES=${TEACHER_MINUTES:-90}
-STUDENT_STEPS=${STUDENT_STEPS:-600}
-STUDENT_MINUTES=${STUDENT_MINUTES:-25}
+LINES_STEPS=${LINES_STEPS:-3300}
+STUDENT_STEPS=${STUDENT_STEPS:-800}
+STUDENT_MINUTES=${STUDENT_MINUTES:-30}
 STYLE_OUT=${STYLE_OUT:-$OUT/style-cartoon}
 mkdir -p "$OUT"
 
@@ -69,15 +72,32 @@ toonforge align --in "$OUT/train-cartoons-src" --out "$OUT/train-cartoons" --qui
 last_run() { ls -d "$1"/*-"$2" 2>/dev/null | tail -n 1 || true; }
 resume_of() { local r; r=$(last_run "$1" "$2"); if [ -n "$r" ]; then echo "--resume $r"; fi; }
 
-# 2. Teacher: DCT-Net at 256 px, batch 2, content-only warm-up of 200 steps.
-TEACHER=$(last_run "$OUT/runs/dctnet" dctnet)
-if [ -z "$TEACHER" ] || [ ! -f "$TEACHER/generator.safetensors" ] || ! grep -q "\"step\": $TEACHER_STEPS," "$TEACHER/stats.jsonl"; then
+reached() { [ -n "$1" ] && [ -f "$1/generator.safetensors" ] && grep -q "\"step\": $2," "$1/stats.jsonl"; }
+DCTNET=(toonforge train-dctnet --photos "$OUT/aligned-photos" --styles "$OUT/train-cartoons" --size 256
+        --batch-size 2 --gan-start 200 --workers 1 --device "$DEVICE")
+
+# 2a. Teacher, phase a: DCT-Net at 256 px, batch 2, content-only warm-up of 200 steps.
+PHASE_A=$(last_run "$OUT/runs/dctnet" dctnet)
+if ! reached "$PHASE_A" "$TEACHER_STEPS"; then
   # shellcheck disable=SC2046
-  toonforge train-dctnet --photos "$OUT/aligned-photos" --styles "$OUT/train-cartoons" --size 256 \
-    --batch-size 2 --steps "$TEACHER_STEPS" --gan-start 200 --checkpoint-every 200 --eval-every 400 \
-    --max-minutes "$TEACHER_MINUTES" --runs "$OUT/runs/dctnet" --workers 1 --device "$DEVICE" \
-    $(resume_of "$OUT/runs/dctnet" dctnet)
-  TEACHER=$(last_run "$OUT/runs/dctnet" dctnet)
+  "${DCTNET[@]}" --steps "$TEACHER_STEPS" --checkpoint-every 200 --eval-every 400 \
+    --max-minutes "$TEACHER_MINUTES" --runs "$OUT/runs/dctnet" $(resume_of "$OUT/runs/dctnet" dctnet)
+  PHASE_A=$(last_run "$OUT/runs/dctnet" dctnet)
+fi
+
+# 2b. Phase b: continue from phase a's checkpoint (a copy outside its run folder, so the
+# continuation gets a folder of its own) with content 0.5 and texture 2.
+TEACHER=$(last_run "$OUT/runs/dctnet-lines" dctnet)
+if ! reached "$TEACHER" "$LINES_STEPS"; then
+  FROM=$TEACHER
+  if [ -z "$FROM" ]; then
+    FROM="$OUT/teacher-phase-a.pt"
+    cp "$PHASE_A/checkpoints/latest.pt" "$FROM"
+  fi
+  "${DCTNET[@]}" --steps "$LINES_STEPS" --w-content 0.5 --w-texture 2.0 --w-surface 1.0 \
+    --checkpoint-every 150 --eval-every 0 --max-minutes "$TEACHER_MINUTES" \
+    --runs "$OUT/runs/dctnet-lines" --resume "$FROM"
+  TEACHER=$(last_run "$OUT/runs/dctnet-lines" dctnet)
 fi
 
 # 3. Pairs: the inputs are aligned crops already, so --crop full (a square kept as is).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -140,3 +141,15 @@ def test_split_names_deterministic():
     # A pinned result: changing the hashing would silently reshuffle everyone's hold-out sets.
     assert split_names([f"n{i}" for i in range(10)], 0.3, seed=0) == (
         ["n0", "n2", "n3", "n8", "n9"], ["n1", "n4", "n5", "n6", "n7"])
+
+
+def test_split_names_warns_when_names_were_split_before_with_the_same_seed(caplog):
+    names = [f"img_{i:04d}" for i in range(1000)]
+    rest, held = split_names(names, 0.1, seed=0)  # e.g. a test set removed by a recipe
+    with caplog.at_level(logging.WARNING, logger="toonforge.training.paired_data"):
+        _, val = split_names(rest, 0.1, seed=0)
+    assert len(val) == 1 and "pass another --seed" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="toonforge.training.paired_data"):
+        _, val = split_names(rest, 0.1, seed=1)
+    assert 50 < len(val) < 130 and not set(val) & set(held) and caplog.text == ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +16,8 @@ from torch.utils.data import Dataset
 from toonforge.errors import InputError
 from toonforge.io.images import IMAGE_EXTENSIONS, load_image
 from toonforge.training.augment import AugmentConfig, augment_pair
+
+log = logging.getLogger(__name__)
 
 
 def _index_folder(folder: Path) -> dict[str, Path]:
@@ -134,6 +137,13 @@ def split_names(names: Sequence[str], val_fraction: float,
     scored = sorted((_unit_hash(f"{seed}:{n}"), n) for n in set(names))
     train = [n for u, n in scored if u >= val_fraction]
     val = [n for u, n in scored if u < val_fraction]
+    expected = val_fraction * len(scored)
+    if expected >= 20 and len(val) < expected / 4:
+        # Far below chance: these names were most likely what is left after an earlier split
+        # with the same fraction and seed (e.g. a held-out test set removed with seed 0).
+        log.warning("only %d of %d names fell in the %g validation split (about %d expected): they were "
+                    "probably split before with the same seed; pass another --seed",
+                    len(val), len(scored), val_fraction, round(expected))
     if 0.0 < val_fraction < 1.0 and len(scored) >= 2:
         if not val:
             val, train = [scored[0][1]], [n for _, n in scored[1:]]
