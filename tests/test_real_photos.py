@@ -1,4 +1,4 @@
-"""End to end on real portraits from ../shared/data with the shipped `classic` style."""
+"""End to end on real portraits from ../shared/data with the shipped `classic` and `sketch` styles."""
 
 from __future__ import annotations
 
@@ -14,22 +14,27 @@ from toonforge.styles import available_styles
 pytestmark = pytest.mark.data
 
 
-@pytest.fixture(scope="module")
-def classic():
-    if "classic" not in available_styles():
-        pytest.skip("the classic style is not built into this checkout")
-    return Stylizer("classic")
+def _shipped(name: str) -> Stylizer:
+    if name not in available_styles():
+        pytest.skip(f"the {name} style is not built into this checkout")
+    return Stylizer(name)
 
 
-def test_classic_stylizes_a_real_portrait(classic):
+def _stylize_portrait(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(photo, output) of the shipped style ``name`` on one SCUT portrait, both (H, W, 3) uint8."""
+    stylizer = _shipped(name)
     photo = load_image(shared_data("faces/scut") / "AF1554.jpg").rgb
-    result = classic(photo)
+    result = stylizer(photo)
     assert result.image.shape == photo.shape
     assert len(result.faces) == 1 and result.notices == []
-    out, src = result.image.astype(np.float32), photo.astype(np.float32)
-    assert np.abs(out - src).mean() > 8  # visibly changed
+    return photo, result.image
+
+
+def test_classic_stylizes_a_real_portrait():
+    photo, out = _stylize_portrait("classic")
+    assert np.abs(out.astype(np.float32) - photo).mean() > 8  # visibly changed
     # The style flattens photographic texture (skin, hair strands): less Laplacian energy.
-    assert _texture(result.image) < 0.8 * _texture(photo)
+    assert _texture(out) < 0.8 * _texture(photo)
 
 
 def _texture(rgb: np.ndarray) -> float:
@@ -38,8 +43,20 @@ def _texture(rgb: np.ndarray) -> float:
     return float(np.abs(cv2.Laplacian(grey, cv2.CV_32F)).mean())
 
 
-def test_classic_torch_and_onnx_agree_on_a_real_photo(classic):
+@pytest.mark.parametrize("name", ["classic", "sketch"])
+def test_shipped_style_torch_and_onnx_agree_on_a_real_photo(name):
+    torch_run = _shipped(name)
     photo = load_image(shared_data("faces/selfie2anime") / "female_10016.jpg").rgb
-    a = classic(photo).image.astype(int)
-    b = Stylizer("classic", backend="onnx")(photo).image.astype(int)
+    a = torch_run(photo).image.astype(int)
+    b = Stylizer(name, backend="onnx")(photo).image.astype(int)
     assert np.abs(a - b).mean() < 0.5 and np.abs(a - b).max() <= 3
+
+
+def test_sketch_draws_dark_lines_on_pale_desaturated_skin():
+    photo, out = _stylize_portrait("sketch")
+    hsv_in, hsv_out = (cv2.cvtColor(im, cv2.COLOR_RGB2HSV).astype(np.float32) for im in (photo, out))
+    assert hsv_out[..., 1].mean() < 0.6 * hsv_in[..., 1].mean()  # colour mostly gone
+    grey_in, grey_out = (cv2.cvtColor(im, cv2.COLOR_RGB2GRAY) for im in (photo, out))
+    assert np.median(grey_out) > np.median(grey_in) + 20  # paper-white skin and background
+    assert np.percentile(grey_out, 2) < 120  # yet dark ink lines remain (a blank page: ~240)
+
