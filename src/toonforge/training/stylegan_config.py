@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from ..errors import InputError
-from ..io.images import list_images, load_image
-from .paired_data import square_resize, to_tensor
+from .paired_data import to_tensor
+from .unpaired_data import DomainFolder
 
 __all__ = ["ARCH_FIELDS", "StyleFolder", "StyleGANTrainConfig"]
 
@@ -84,29 +83,17 @@ class StyleGANTrainConfig:
                                  "with a multiplier >= 0")
 
 
-class StyleFolder(torch.utils.data.Dataset):
+class StyleFolder(DomainFolder, torch.utils.data.Dataset):
     """The style images of a folder: items (3, size, size) float32 in [-1, 1], centre-cropped to
-    a square and resized. With ``xflip`` the set is doubled by mirrored copies (indices >= n)."""
+    a square and resized (decoded once and cached, see :class:`DomainFolder`). With ``xflip``
+    the set is doubled by mirrored copies (indices >= n)."""
 
     def __init__(self, folder: str | Path, size: int, xflip: bool = True) -> None:
-        self.files = list_images(folder)
-        if not self.files:
-            raise InputError(f"no images found in {folder}")
-        self.size, self.xflip = int(size), bool(xflip)
-        self._cache: dict[int, np.ndarray] = {}
-        self._cache_ok = len(self.files) * self.size**2 * 3 <= 1 << 30
+        super().__init__(folder, size, label="style")
+        self.xflip = bool(xflip)
 
     def __len__(self) -> int:
         return len(self.files) * (2 if self.xflip else 1)
-
-    def image(self, i: int) -> np.ndarray:
-        """Image ``i`` (0 <= i < number of files) as (size, size, 3) uint8 RGB, unflipped."""
-        img = self._cache.get(i)
-        if img is None:
-            img = square_resize(load_image(self.files[i]).rgb, self.size)
-            if self._cache_ok:
-                self._cache[i] = img
-        return img
 
     def __getitem__(self, index: int) -> torch.Tensor:
         n = len(self.files)
