@@ -1,0 +1,108 @@
+# Shell functions for the style recipes (examples/cartoon_style.sh; a recipe per style pair):
+# splits, the aligned photo set, pairs, distillation, the teacher as a style folder and the
+# held-out evaluation. Source it from the project root after `set -euo pipefail`; it reads
+# DATA (the shared data folder) and DEVICE (cpu or cuda).
+
+# link_split FRACTION TRAIN_DIR HELD_DIR SRC_DIR... : hash split (seed 0) of the images of every
+# SRC_DIR, by file stem, into two folders of symbolic links; prints the counts.
+link_split() {
+  python - "$@" <<'PY'
+import sys
+from pathlib import Path
+
+from toonforge.io.images import list_images
+from toonforge.training.paired_data import split_names
+
+fraction, train_dir, held_dir = float(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
+files = {p.stem: p for src in sys.argv[4:] for p in list_images(Path(src))}
+train, held = split_names(sorted(files), fraction, seed=0)
+for folder, names in ((train_dir, train), (held_dir, held)):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        link = folder / files[name].name
+        if not link.exists():
+            link.symlink_to(files[name].resolve())
+print(f"{len(train)} train, {len(held)} held out: {train_dir}, {held_dir}")
+PY
+}
+
+# prepare_photos DIR : the photo side every style shares. DIR/heldout-photos is the 5% hash split
+# of faces/scut + faces/selfie2anime that no shipped style trained on (the 178 photos `classic`
+# was evaluated on too); DIR/aligned-photos holds 256 px FFHQ-aligned crops of the rest (faces
+# not found are listed in DIR/align-photos.log and skipped).
+prepare_photos() {
+  link_split 0.05 "$1/train-photos-src" "$1/heldout-photos" "$DATA/faces/scut" "$DATA/faces/selfie2anime"
+  toonforge align --in "$1/train-photos-src" --out "$1/aligned-photos" --quiet 2>"$1/align-photos.log" || true
+}
+
+# last_run RUNS KIND : the newest run folder of KIND under RUNS (empty when none).
+last_run() { ls -d "$1"/*-"$2" 2>/dev/null | tail -n 1 || true; }
+
+# reached RUN STEP : true when RUN has written its generator and logged STEP.
+reached() { [ -n "$1" ] && [ -f "$1/generator.safetensors" ] && grep -q "\"step\": $2," "$1/stats.jsonl"; }
+
+# teacher_phase RUNS STEPS FROM COPY ARGS... : one phase of a stage-2 teacher: the command in the
+# array TRAIN (set by the recipe) with ARGS, in the run folder RUNS, to STEPS steps, started from the
+# checkpoint FROM ("" for a fresh start), or resumed from RUNS' own last run when there is one. When
+# the phase has reached STEPS its last checkpoint is copied to COPY ("" for none), where the next
+# phase starts; when it stopped early (TEACHER_MINUTES) the recipe exits and says to rerun.
+teacher_phase() {
+  local runs=$1 steps=$2 from=$3 copy=$4 run
+  shift 4
+  run=$(last_run "$runs" dctnet)
+  if ! reached "$run" "$steps"; then
+    if [ -n "$run" ]; then from=$run; fi
+    "${TRAIN[@]}" --steps "$steps" --max-minutes "$TEACHER_MINUTES" --runs "$runs" "$@" ${from:+--resume "$from"}
+    run=$(last_run "$runs" dctnet)
+    if ! reached "$run" "$steps"; then
+      echo "the teacher in $runs stopped before step $steps; rerun the recipe to continue it" >&2
+      exit 3
+    fi
+  fi
+  if [ -n "$copy" ] && [ ! -f "$copy" ]; then cp "$run/checkpoints/latest.pt" "$copy"; fi
+}
+
+# make_pairs TEACHER PHOTOS OUT : the teacher's photo/style pairs. The inputs are aligned crops
+# already, so --crop full (a square kept as is). Resumes from OUT's manifest.
+make_pairs() {
+  toonforge translate --model "$1" --in "$2" --out "$3" --crop full --batch-size 8 --device "$DEVICE" --quiet
+}
+
+# distil PAIRS RUNS STYLE_OUT NAME STEPS MINUTES : stage 3, the small-tier translator trained on
+# PAIRS and written as the style folder STYLE_OUT (with its ONNX head). --seed 1: the 5% validation
+# split hashes names with the seed, and seed 0 would pick exactly the held-out photos removed above.
+distil() {
+  local resume=() run
+  [ -f "$3/config.json" ] && return 0
+  run=$(last_run "$2" translator)
+  if [ -n "$run" ]; then resume=(--resume "$run"); fi
+  toonforge train-translator --inputs "$1/photo" --targets "$1/style" --tier small --size 256 \
+    --steps "$5" --batch-size 8 --gan-start 150 --workers 1 --seed 1 --max-minutes "$6" \
+    --runs "$2" --device "$DEVICE" --style-out "$3" --style-name "$4" "${resume[@]}"
+}
+
+# teacher_style TEACHER DIR NAME : the teacher's generator as a style folder, for eval only (a
+# stage-2 teacher is never shipped).
+teacher_style() {
+  python - "$@" <<'PY'
+import sys
+from pathlib import Path
+
+from toonforge.pipelines.translate import resolve_generator
+from toonforge.training.export_style import write_generator_style
+
+if not (Path(sys.argv[2]) / "config.json").is_file():
+    write_generator_style(resolve_generator(sys.argv[1]), Path(sys.argv[2]), name=sys.argv[3])
+PY
+}
+
+# evaluate STYLE TEACHER_STYLE PHOTOS REFS EVAL_OUT DOCS TITLE : `toonforge eval` of the distilled
+# style, its teacher and `classic` on the held-out photos against the held-out references; the
+# table and contact sheet are copied into DOCS as eval.md and eval-sheet.png.
+evaluate() {
+  toonforge eval --style "$1" "$2" classic --photos "$3" --refs "$4" --out "$5" --backend torch \
+    --threads 2 --title "$7" --overwrite
+  mkdir -p "$6"
+  cp "$5/report.md" "$6/eval.md"
+  cp "$5/contact_sheet.png" "$6/eval-sheet.png"
+}
