@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# One call on a lent GPU machine (run from the repository root, with device-kit/ carried; see
+# scripts/device_kit.sh): continue or start a stage-2 teacher for MINUTES, then pack its run folder
+# into $OUT as parts the tool can hand back (at most 6 parts of 15 MiB, the manifest and train.log).
+# Installs nothing: the device's python has torch, numpy, Pillow, OpenCV, safetensors and tqdm;
+# toonforge runs from src/ and the content-loss weights come from device-kit/site.
+#   TRAINER    train-dctnet (default) or another stage-2 trainer;
+#   TRAIN_ARGS its settings beyond data, device, runs and resume (e.g. "--steps 20000 --batch-size 8");
+#   FROM       checkpoint to start from when no packed run is in device-kit/runs (default: none);
+#   MINUTES    training time of this call (default 8, inside the 10-minute call limit).
+#
+#   run(command="MINUTES=8 TRAIN_ARGS='--steps 20000 --batch-size 8' bash scripts/device_train.sh",
+#       carry=["device-kit"])
+set -euo pipefail
+cd "$(dirname "$0")/.."
+KIT=${KIT:-device-kit}
+OUT=${OUT:?OUT must name the folder whose files come back}
+MINUTES=${MINUTES:-8}
+TRAINER=${TRAINER:-train-dctnet}
+WORK=${WORK:-/tmp/toonforge-runs}
+export PYTHONPATH="$PWD/src:$PWD/$KIT/site${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+DEVICE=${DEVICE:-cuda}
+tf() { python3 -m toonforge "$@"; }
+
+mkdir -p "$WORK"
+for manifest in "$KIT"/runs/*.manifest.json; do
+  [ -e "$manifest" ] || continue
+  name=$(basename "$manifest" .manifest.json)
+  [ -d "$WORK/$name" ] || tf unpack-run "$manifest" --into "$WORK"
+done
+RUN=$(ls -d "$WORK"/*-* 2>/dev/null | tail -n 1 || true)
+RESUME=${RUN:-${FROM:-}}
+# shellcheck disable=SC2086
+tf "$TRAINER" --photos "$KIT/photos" --styles "$KIT/styles" --device "$DEVICE" --runs "$WORK" \
+  --max-minutes "$MINUTES" ${RESUME:+--resume "$RESUME"} ${TRAIN_ARGS:-} 2>&1 | tee "$OUT/train.log"
+RUN=$(ls -d "$WORK"/*-* | tail -n 1)
+tf pack-run "$RUN" --out "$OUT" --part-mib 15 --max-parts 6 --skip 'events.*'
+tail -n 3 "$RUN/stats.jsonl"
