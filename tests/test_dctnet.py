@@ -97,6 +97,21 @@ def test_stop_on_time_budget_then_resume(tmp_path):
     assert load_generator_file(again.run_dir / "generator.safetensors")[1]["step"] == 3
 
 
+def test_colour_term_is_logged_recorded_and_changes_training(tmp_path):
+    photos, styles = make_domains(tmp_path, n=4)
+    base = dict(val_fraction=0.0, gan_start=1)
+    plain = train(task(tiny_cfg(photos, styles, **base)), loop(2, eval_every=0), runs_root=tmp_path / "a")
+    tinted = train(task(tiny_cfg(photos, styles, w_colour=5.0, **base)), loop(2, eval_every=0),
+                   runs_root=tmp_path / "b")
+    stats = [json.loads(x) for x in (tinted.run_dir / "stats.jsonl").read_text().splitlines()]
+    assert all(s["loss/G_colour"] >= 0 for s in stats if "loss/G" in s)
+    assert "loss/G_colour" not in (plain.run_dir / "stats.jsonl").read_text()
+    assert json.loads((tinted.run_dir / "config.json").read_text())["task"]["w_colour"] == 5.0
+    a = load_generator_file(plain.run_dir / "generator.safetensors")[0].state_dict()
+    b = load_generator_file(tinted.run_dir / "generator.safetensors")[0].state_dict()
+    assert any(not torch.equal(a[k], b[k]) for k in a)
+
+
 def test_content_calibration_samples_once_and_adds_style_images(tmp_path):
     from toonforge.models.stylegan2 import Generator, save_generator
 

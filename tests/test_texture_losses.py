@@ -83,3 +83,26 @@ def test_total_variation():
     ramp = torch.arange(8.0).view(1, 1, 1, 8).expand(1, 1, 8, 8)
     assert float(total_variation(ramp)) == pytest.approx(1.0)  # only horizontal steps of 1
     assert float(total_variation(torch.zeros(1, 1, 1, 1))) == 0.0
+
+
+def test_chroma_lowpass_ignores_brightness_and_keeps_colour():
+    from toonforge.losses.texture import chroma_lowpass, colour_loss
+
+    grey = torch.linspace(-1, 1, 16 * 16).reshape(1, 1, 16, 16).expand(2, 3, 16, 16).contiguous()
+    assert chroma_lowpass(grey).shape == (2, 2, 2, 2)
+    assert chroma_lowpass(grey).abs().max() < 1e-6  # any grey, dark or light, has no chroma
+    red = torch.zeros(1, 3, 16, 16)
+    red[:, 0] = 1.0
+    cb, cr = chroma_lowpass(red, factor=16)[0, :, 0, 0]
+    assert cr > 0.4 and cb < -0.1
+    # Brightening a colour photo uniformly (same chroma) costs nothing; draining its colour does.
+    torch.manual_seed(0)
+    photo = (torch.rand(2, 3, 1, 1) * 1.2 - 0.8) + 0.05 * torch.randn(2, 3, 32, 32)  # flat colours
+    assert colour_loss(photo + 0.2, photo) < 1e-6
+    drained = photo.mean(1, keepdim=True).expand_as(photo)
+    assert colour_loss(drained, photo) > 0.05
+    out = drained.clone().requires_grad_(True)
+    colour_loss(out, photo).backward()
+    assert out.grad.abs().sum() > 0
+    with pytest.raises(InputError):
+        chroma_lowpass(torch.zeros(1, 1, 8, 8))

@@ -36,6 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--w-content", type=float, default=2.0,
                    help="weight of the MobileNetV2 content loss (0: no ImageNet weights needed)")
     p.add_argument("--w-tv", type=float, default=0.1, help="weight of the total variation loss")
+    p.add_argument("--w-colour", type=float, default=0.0,
+                   help="weight of the low-frequency colour (chroma) loss to the photo (0: off)")
     p.add_argument("--gan-start", type=int, default=0, help="steps of content-only warm-up")
     p.add_argument("--no-augment", action="store_true", help="switch off the geometry expansion")
     add_loop_args(p)
@@ -66,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         photos=str(args.photos), styles=str(args.styles), size=args.size, channels=args.channels,
         num_blocks=args.num_blocks, d_channels=args.d_channels, lr_g=args.lr, lr_d=args.lr,
         w_surface=args.w_surface, w_texture=args.w_texture, w_content=args.w_content, w_tv=args.w_tv,
+        w_colour=args.w_colour,
         gan_start=args.gan_start,
         style_generator=str(args.style_generator) if args.style_generator else None,
         calibration_samples=args.calibration_samples, calibration_truncation=args.calibration_truncation,

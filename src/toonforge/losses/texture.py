@@ -7,6 +7,11 @@
   random convex mix of R, G and B), so a second discriminator judges strokes and high-frequency
   texture without being able to use colour or brightness.
 * :func:`total_variation` keeps the generator's output free of high-frequency artefacts.
+* **Colour** (:func:`chroma_lowpass`, :func:`colour_loss`): the YCbCr chroma of an image,
+  average-pooled, so a loss can keep the photo's colours (skin tone, hair, lips) at low
+  resolution while leaving brightness, lines and fine texture free. Not in DCT-Net: our
+  texture-led teacher drained colour, and its surface discriminator did not bring it back
+  (docs/cartoon/README.md).
 
 All functions are differentiable, work on any device and dtype, and take images
 (N, C, H, W) in [-1, 1].
@@ -19,8 +24,8 @@ import torch.nn.functional as F
 
 from ..errors import InputError
 
-__all__ = ["GREY_WEIGHT_RANGES", "box_mean", "color_shift", "guided_filter", "random_grey_weights",
-           "surface_representation", "texture_representation", "total_variation"]
+__all__ = ["GREY_WEIGHT_RANGES", "box_mean", "chroma_lowpass", "color_shift", "colour_loss", "guided_filter",
+           "random_grey_weights", "surface_representation", "texture_representation", "total_variation"]
 
 # Ranges of the random channel weights, centred near the luma coefficients (0.299, 0.587, 0.114)
 # with a spread of +-0.1, the values used by White-box Cartoonization.
@@ -113,3 +118,26 @@ def total_variation(x: torch.Tensor) -> torch.Tensor:
     dh = (x[:, :, 1:, :] - x[:, :, :-1, :]).pow(2).mean() if x.shape[2] > 1 else x.new_zeros(())
     dw = (x[:, :, :, 1:] - x[:, :, :, :-1]).pow(2).mean() if x.shape[3] > 1 else x.new_zeros(())
     return dh + dw
+
+
+def chroma_lowpass(x: torch.Tensor, factor: int = 8) -> torch.Tensor:
+    """Low-frequency colour of (N, 3, H, W) images in [-1, 1].
+
+    Returns (N, 2, ceil(H / factor), ceil(W / factor)): the Cb and Cr channels of BT.601 YCbCr
+    (luma removed; 0 for any grey, at most about 0.5 in magnitude on this scale), averaged over
+    ``factor`` x ``factor`` blocks.
+    """
+    _check_images(x, "chroma_lowpass")
+    if x.shape[1] != 3:
+        raise InputError(f"chroma_lowpass: expected 3 channels, got {x.shape[1]}")
+    if factor < 1:
+        raise InputError(f"chroma_lowpass: factor must be >= 1, got {factor}")
+    r, g, b = x[:, 0], x[:, 1], x[:, 2]
+    y = 0.299 * r + 0.587 * g + 0.114 * b
+    chroma = torch.stack([0.564 * (b - y), 0.713 * (r - y)], dim=1)
+    return F.avg_pool2d(chroma, factor, ceil_mode=True) if factor > 1 else chroma
+
+
+def colour_loss(output: torch.Tensor, photo: torch.Tensor, factor: int = 8) -> torch.Tensor:
+    """Mean absolute difference of :func:`chroma_lowpass` between ``output`` and ``photo``."""
+    return (chroma_lowpass(output, factor) - chroma_lowpass(photo, factor)).abs().mean()

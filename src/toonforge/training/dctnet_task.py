@@ -7,7 +7,9 @@ Losses of the generator (LSGAN throughout):
 * texture: a 1-channel patch discriminator judges random colour-shifted grey versions
   (``losses.texture.texture_representation``);
 * content: perceptual L1 on ImageNet MobileNetV2 features between output and input photo;
-* total variation of the output.
+* total variation of the output;
+* optionally (``w_colour``, not in the paper), L1 between the 8x-pooled YCbCr chroma of output and
+  photo: keeps the photo's colours while brightness and lines stay free.
 
 Default weights (surface 1, texture 1, content 2, TV 0.1). The paper (and White-box
 Cartoonization, whose generator losses it reuses) weigh a VGG content loss by ~200 against
@@ -39,7 +41,7 @@ from torch import nn
 
 from ..errors import InputError
 from ..losses.adversarial import d_loss, g_loss
-from ..losses.texture import surface_representation, texture_representation, total_variation
+from ..losses.texture import colour_loss, surface_representation, texture_representation, total_variation
 from ..metrics.features import FeatureExtractor
 from ..models.registry import create_model
 from .augment import AugmentConfig
@@ -73,6 +75,7 @@ class DCTNetConfig:
     w_texture: float = 1.0
     w_content: float = 2.0
     w_tv: float = 0.1
+    w_colour: float = 0.0  # low-frequency chroma kept from the photo (losses.texture.colour_loss); 0: off
     gan_start: int = 0  # steps of content-only warm-up (White-box pretrains this way)
     surface_radius: int = 5
     surface_eps: float = 0.2
@@ -229,6 +232,8 @@ class DCTNetTask(SnapshotHooks, TrainingTask):
             terms["content"] = c.w_content * self._perceptual(fake, photo)
         if c.w_tv > 0:
             terms["tv"] = c.w_tv * total_variation(fake)
+        if c.w_colour > 0:
+            terms["colour"] = c.w_colour * colour_loss(fake, photo)
         total = sum(terms.values(), fake.new_zeros(()))
         if total.requires_grad:
             total.backward(inputs=list(self.G.parameters()))
