@@ -1,21 +1,27 @@
 #!/usr/bin/env bash
-# The production line for the shipped `sketch` style (the cartoon pair of issue 7), stage by stage:
+# The production line for the shipped `sketch` and `colour-sketch` styles (the cartoon pair of issue 7),
+# stage by stage:
 #   0. the shared photo split and aligned crops (examples/lib/production_line.sh: the 178
 #      held-out photos no shipped style trained on); 12% of the cartoons (hash split, seed 0)
 #      are held out as FD references, the rest are aligned like the photos;
-#   1. stage 2: DCT-Net texture translation, photos <-> cartoons (the teacher), in two phases,
-#      the second continuing the first's last checkpoint (a copy, so each phase has its own run
+#   1. stage 2: DCT-Net texture translation, photos <-> cartoons (the teacher), in three phases,
+#      each continuing the previous one's last checkpoint (a copy, so each phase has its own run
 #      folder and resumes on its own):
 #      a. content weight 2, texture weight 1: learns the cartoons' pale palette;
-#      b. content 0.5, texture (grey, line) GAN doubled: outlines and flat skin;
-#   2. `toonforge translate` every aligned training photo into a photo/style pair with the teacher;
-#   3. stage 3: the small-tier translator distilled from those pairs, written as a style folder
-#      with its ONNX head;
-#   4. `toonforge eval` on the held-out photos: the distilled style, its teacher and `classic`,
-#      against the held-out cartoons; table and contact sheet into docs/cartoon/.
+#      b. content 0.5, texture (grey, line) GAN doubled: outlines and flat skin (`sketch`);
+#      c. phase b plus the colour term (--w-colour 8: the photo's low-frequency chroma), EMA
+#         decay 0.995: the photo's skin, hair and lip colours come back under the line work
+#         (`colour-sketch`);
+#   2. `toonforge translate` every aligned training photo into photo/style pairs, with the
+#      phase-b and with the phase-c teacher;
+#   3. stage 3: a small-tier translator distilled from each set of pairs, written as a style
+#      folder with its ONNX head (the `colour-sketch` student fine-tunes the `sketch` student);
+#   4. `toonforge eval` on the held-out photos: each distilled style, its teacher and `classic`,
+#      against the held-out cartoons; tables and contact sheets into docs/<style>/.
 # Every step resumes: rerun the script after a stop. The defaults are the CPU run of
 # docs/cartoon/README.md (2-core CPU). On a GPU scale the steps:
-# DEVICE=cuda TEACHER_STEPS=8000 LINES_STEPS=20000 STUDENT_STEPS=4000.
+# DEVICE=cuda TEACHER_STEPS=8000 LINES_STEPS=20000 COLOUR_STEPS=25000 STUDENT_STEPS=4000
+# COLOUR_STUDENT_STEPS=6000.
 #
 #   bash examples/cartoon_style.sh
 set -euo pipefail
@@ -27,8 +33,10 @@ OUT=${OUT:-work-data/cartoon-line}
 DEVICE=${DEVICE:-cpu}
 TEACHER_STEPS=${TEACHER_STEPS:-1400}
 LINES_STEPS=${LINES_STEPS:-3300}
+COLOUR_STEPS=${COLOUR_STEPS:-3900}
 TEACHER_MINUTES=${TEACHER_MINUTES:-90}
 STUDENT_STEPS=${STUDENT_STEPS:-800}
+COLOUR_STUDENT_STEPS=${COLOUR_STUDENT_STEPS:-1200}
 STUDENT_MINUTES=${STUDENT_MINUTES:-30}
 mkdir -p "$OUT" "$PHOTOS"
 source examples/lib/production_line.sh
@@ -38,18 +46,31 @@ prepare_photos "$PHOTOS"
 link_split 0.12 "$OUT/train-cartoons-src" "$OUT/heldout-cartoons" "$DATA/cartoon/photo2cartoon"
 toonforge align --in "$OUT/train-cartoons-src" --out "$OUT/train-cartoons" --quiet
 
-# 1. The teacher: DCT-Net at 256 px, batch 2, content-only warm-up of 200 steps, two phases.
+# 1. The teacher: DCT-Net at 256 px, batch 2, content-only warm-up of 200 steps, three phases.
 TRAIN=(toonforge train-dctnet --photos "$PHOTOS/aligned-photos" --styles "$OUT/train-cartoons" --size 256
        --batch-size 2 --gan-start 200 --workers 1 --device "$DEVICE")
 teacher_phase "$OUT/runs/dctnet" "$TEACHER_STEPS" "" "$OUT/teacher-phase-a.pt" \
   --checkpoint-every 200 --eval-every 400
-teacher_phase "$OUT/runs/dctnet-lines" "$LINES_STEPS" "$OUT/teacher-phase-a.pt" "" \
+teacher_phase "$OUT/runs/dctnet-lines" "$LINES_STEPS" "$OUT/teacher-phase-a.pt" "$OUT/teacher-phase-b.pt" \
   --w-content 0.5 --w-texture 2.0 --w-surface 1.0 --checkpoint-every 150 --eval-every 0
 
-# 2-4. Pairs, the distilled translator, the held-out evaluation.
-TEACHER=$(last_run "$OUT/runs/dctnet-lines" dctnet)
-make_pairs "$TEACHER" "$PHOTOS/aligned-photos" "$OUT/pairs"
+teacher_phase "$OUT/runs/dctnet-colour" "$COLOUR_STEPS" "$OUT/teacher-phase-b.pt" "" \
+  --w-content 0.5 --w-texture 2.0 --w-surface 1.0 --w-colour 8 --ema-decay 0.995 --checkpoint-every 100 --eval-every 0
+
+# 2-4. For each teacher: pairs, the distilled translator, the held-out evaluation.
+SKETCH=$(last_run "$OUT/runs/dctnet-lines" dctnet)
+make_pairs "$SKETCH" "$PHOTOS/aligned-photos" "$OUT/pairs"
 distil "$OUT/pairs" "$OUT/runs/student" "$OUT/style-sketch" sketch "$STUDENT_STEPS" "$STUDENT_MINUTES"
-teacher_style "$TEACHER" "$OUT/style-teacher" sketch-teacher
+teacher_style "$SKETCH" "$OUT/style-teacher" sketch-teacher
 evaluate "$OUT/style-sketch" "$OUT/style-teacher" "$PHOTOS/heldout-photos" "$OUT/heldout-cartoons" "$OUT/eval" \
   docs/cartoon "sketch: distilled translator vs its DCT-Net teacher and classic (held-out photos)"
+
+STUDENT=$(last_run "$OUT/runs/student" translator)
+[ -f "$OUT/student-sketch.pt" ] || cp "$STUDENT/checkpoints/latest.pt" "$OUT/student-sketch.pt"
+COLOUR=$(last_run "$OUT/runs/dctnet-colour" dctnet)
+make_pairs "$COLOUR" "$PHOTOS/aligned-photos" "$OUT/pairs-colour"
+distil "$OUT/pairs-colour" "$OUT/runs/student-colour" "$OUT/style-colour-sketch" colour-sketch "$COLOUR_STUDENT_STEPS" \
+  "$STUDENT_MINUTES" "$OUT/student-sketch.pt"
+teacher_style "$COLOUR" "$OUT/style-teacher-colour" colour-sketch-teacher
+evaluate "$OUT/style-colour-sketch" "$OUT/style-teacher-colour" "$PHOTOS/heldout-photos" "$OUT/heldout-cartoons" \
+  "$OUT/eval-colour" docs/cartoon/colour "colour-sketch: distilled translator vs its DCT-Net teacher and classic (held-out photos)"

@@ -1,4 +1,5 @@
-"""End to end on real portraits from ../shared/data with the shipped `classic` and `sketch` styles."""
+"""End to end on real portraits from ../shared/data with the shipped `classic`, `sketch` and `colour-sketch`
+styles."""
 
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ def _texture(rgb: np.ndarray) -> float:
     return float(np.abs(cv2.Laplacian(grey, cv2.CV_32F)).mean())
 
 
-@pytest.mark.parametrize("name", ["classic", "sketch"])
+@pytest.mark.parametrize("name", ["classic", "sketch", "colour-sketch"])
 def test_shipped_style_torch_and_onnx_agree_on_a_real_photo(name):
     torch_run = _shipped(name)
     photo = load_image(shared_data("faces/selfie2anime") / "female_10016.jpg").rgb
@@ -60,3 +61,14 @@ def test_sketch_draws_dark_lines_on_pale_desaturated_skin():
     assert np.median(grey_out) > np.median(grey_in) + 20  # paper-white skin and background
     assert np.percentile(grey_out, 2) < 120  # yet dark ink lines remain (a blank page: ~240)
 
+
+
+def test_colour_sketch_keeps_colour_under_lighter_line_work():
+    photo, out = _stylize_portrait("colour-sketch")
+    _, sketch = _stylize_portrait("sketch")
+    saturation = [cv2.cvtColor(im, cv2.COLOR_RGB2HSV)[..., 1].mean() for im in (photo, out, sketch)]
+    assert saturation[1] > 2 * saturation[2]  # far more colour than `sketch` (measured 68 vs 28)
+    assert saturation[1] > 0.4 * saturation[0]  # a good part of the photo's (measured 127)
+    grey_in, grey_out = (cv2.cvtColor(im, cv2.COLOR_RGB2GRAY) for im in (photo, out))
+    assert np.median(grey_out) > np.median(grey_in) + 15  # lightened skin and background (170 vs 138)
+    assert np.percentile(grey_out, 2) < 120  # with dark lines

@@ -68,17 +68,20 @@ make_pairs() {
   toonforge translate --model "$1" --in "$2" --out "$3" --crop full --batch-size 8 --device "$DEVICE" --quiet
 }
 
-# distil PAIRS RUNS STYLE_OUT NAME STEPS MINUTES : stage 3, the small-tier translator trained on
-# PAIRS and written as the style folder STYLE_OUT (with its ONNX head). --seed 1: the 5% validation
-# split hashes names with the seed, and seed 0 would pick exactly the held-out photos removed above.
+# distil PAIRS RUNS STYLE_OUT NAME STEPS MINUTES [FROM] : stage 3, the small-tier translator trained
+# on PAIRS and written as the style folder STYLE_OUT (with its ONNX head). With FROM (another
+# student's checkpoint) it fine-tunes that student, its EMA decay cut to 0.99 so the average forgets
+# the start within a few hundred steps. --seed 1: the 5% validation split hashes names with the
+# seed, and seed 0 would pick exactly the held-out photos removed above.
 distil() {
-  local resume=() run
+  local start=() run
   [ -f "$3/config.json" ] && return 0
   run=$(last_run "$2" translator)
-  if [ -n "$run" ]; then resume=(--resume "$run"); fi
+  if [ -n "${7:-}" ]; then start=(--resume "${run:-$7}" --ema-decay 0.99)
+  elif [ -n "$run" ]; then start=(--resume "$run"); fi
   toonforge train-translator --inputs "$1/photo" --targets "$1/style" --tier small --size 256 \
     --steps "$5" --batch-size 8 --gan-start 150 --workers 1 --seed 1 --max-minutes "$6" \
-    --runs "$2" --device "$DEVICE" --style-out "$3" --style-name "$4" "${resume[@]}"
+    --runs "$2" --device "$DEVICE" --style-out "$3" --style-name "$4" "${start[@]}"
 }
 
 # teacher_style TEACHER DIR NAME : the teacher's generator as a style folder, for eval only (a
