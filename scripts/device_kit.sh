@@ -6,7 +6,8 @@
 #   site/    the ImageNet MobileNetV2 weights of the content loss, as a package the device's python
 #            finds on PYTHONPATH; stored in float16 (half the bytes; loaded back into float32);
 #   runs/    packed runs to continue (the files of an earlier call's $OUT: RUN.manifest.json and
-#            RUN.tar.NNN), copied from RUNS_FROM when given.
+#            RUN.tar.NNN), copied from RUNS_FROM when given. A DCT-Net teacher's parts are 34 MiB:
+#            with them, lower N_PHOTOS to about 150.
 # Then, on the device: scripts/device_train.sh (see its header).
 #
 #   STYLES=work-data/cartoon-line/train-cartoons bash scripts/device_kit.sh

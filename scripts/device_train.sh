@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # One call on a lent GPU machine (run from the repository root, with device-kit/ carried; see
-# scripts/device_kit.sh): continue or start a stage-2 teacher for MINUTES, then pack its run folder
-# into $OUT as parts the tool can hand back (at most 6 parts of 15 MiB, the manifest and train.log).
+# scripts/device_kit.sh): continue or start a stage-2 teacher for MINUTES, then hand its run back
+# through $OUT: the run folder packed without its generator files (at most 5 parts of 15 MiB plus
+# the manifest: what a later call carries in to continue), the EMA generator.safetensors (what
+# `translate` needs) and train.log. WORK lies in the repository's ignored work-data/, so a call
+# that finds the machine still warm continues the run it left there without unpacking.
 # Installs nothing: the device's python has torch, numpy, Pillow, OpenCV, safetensors and tqdm;
 # toonforge runs from src/ and the content-loss weights come from device-kit/site.
 #   TRAINER    train-dctnet (default) or another stage-2 trainer;
@@ -17,7 +20,7 @@ KIT=${KIT:-device-kit}
 OUT=${OUT:?OUT must name the folder whose files come back}
 MINUTES=${MINUTES:-8}
 TRAINER=${TRAINER:-train-dctnet}
-WORK=${WORK:-/tmp/toonforge-runs}
+WORK=${WORK:-work-data/device-runs}
 export PYTHONPATH="$PWD/src:$PWD/$KIT/site${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 DEVICE=${DEVICE:-cuda}
 tf() { python3 -m toonforge "$@"; }
@@ -34,5 +37,6 @@ RESUME=${RUN:-${FROM:-}}
 tf "$TRAINER" --photos "$KIT/photos" --styles "$KIT/styles" --device "$DEVICE" --runs "$WORK" \
   --max-minutes "$MINUTES" ${RESUME:+--resume "$RESUME"} ${TRAIN_ARGS:-} 2>&1 | tee "$OUT/train.log"
 RUN=$(ls -d "$WORK"/*-* | tail -n 1)
-tf pack-run "$RUN" --out "$OUT" --part-mib 15 --max-parts 6 --skip 'events.*'
+tf pack-run "$RUN" --out "$OUT" --part-mib 15 --max-parts 5 --skip 'events.*' --skip '*generator.safetensors'
+cp "$RUN/generator.safetensors" "$OUT/"
 tail -n 3 "$RUN/stats.jsonl"

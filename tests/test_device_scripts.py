@@ -54,6 +54,9 @@ def test_kit_then_two_calls_continue_one_run(tmp_path: Path) -> None:
     assert first.returncode == 0, first.stderr
     back = sorted(p.name for p in (tmp_path / "out1").iterdir())
     assert "00000-dctnet.manifest.json" in back and "00000-dctnet.tar.000" in back and len(back) <= 8
+    assert "generator.safetensors" in back  # handed back beside the parts, not inside them
+    files = json.loads((tmp_path / "out1" / "00000-dctnet.manifest.json").read_text())["files"]
+    assert "checkpoints/latest.pt" in files and not any(f.endswith("generator.safetensors") for f in files)
 
     again = _script("device_kit.sh", {"KIT": str(kit), "PHOTOS": str(photos), "STYLES": str(styles),
                                       "N_PHOTOS": "5", "RUNS_FROM": str(tmp_path / "out1")})
