@@ -26,9 +26,9 @@ import sys
 from pathlib import Path
 
 import torch
-from PIL import Image
 
-from toonforge.io.images import list_images, load_image
+from toonforge.io.files import atomic_output
+from toonforge.io.images import list_images, load_image, save_image
 from toonforge.models.features.mobilenetv2 import WEIGHTS_FILE, WEIGHTS_PACKAGE, imagenet_weights_path
 
 kit, photos, styles, n, quality = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
@@ -40,7 +40,7 @@ for src, dst, limit in ((photos, kit / "photos", n), (styles, kit / "styles", No
     for f in files:
         out = dst / f"{f.stem}.jpg"
         if not out.exists():
-            Image.fromarray(load_image(f).rgb).save(out, quality=quality)
+            save_image(out, load_image(f).rgb, quality=quality)  # atomic: a killed build leaves no torn file
     print(f"{len(files)} images: {src} -> {dst}")
 package = kit / "site" / WEIGHTS_PACKAGE
 if not (package / "weights" / WEIGHTS_FILE).exists():
@@ -48,7 +48,8 @@ if not (package / "weights" / WEIGHTS_FILE).exists():
     (package / "__init__.py").write_text("")
     state = torch.load(imagenet_weights_path(), map_location="cpu", weights_only=True)
     half = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
-    torch.save(half, package / "weights" / WEIGHTS_FILE)
+    with atomic_output(package / "weights" / WEIGHTS_FILE) as tmp:
+        torch.save(half, tmp)
     print(f"MobileNetV2 weights (float16) -> {package}")
 PY
 if [ -n "${RUNS_FROM:-}" ]; then
