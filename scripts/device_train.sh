@@ -23,6 +23,8 @@ TRAINER=${TRAINER:-train-dctnet}
 WORK=${WORK:-work-data/device-runs}
 export PYTHONPATH="$PWD/src:$PWD/$KIT/site${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 DEVICE=${DEVICE:-cuda}
+KIND=${TRAINER#train-}  # run folders are NNNNN-<kind>: dctnet, ugatit, cyclegan
+source examples/lib/production_line.sh  # last_run
 tf() { python3 -m toonforge "$@"; }
 
 mkdir -p "$WORK"
@@ -31,12 +33,12 @@ for manifest in "$KIT"/runs/*.manifest.json; do
   name=$(basename "$manifest" .manifest.json)
   [ -d "$WORK/$name" ] || tf unpack-run "$manifest" --into "$WORK"
 done
-RUN=$(ls -d "$WORK"/*-* 2>/dev/null | tail -n 1 || true)
+RUN=$(last_run "$WORK" "$KIND")
 RESUME=${RUN:-${FROM:-}}
 # shellcheck disable=SC2086
 tf "$TRAINER" --photos "$KIT/photos" --styles "$KIT/styles" --device "$DEVICE" --runs "$WORK" \
   --max-minutes "$MINUTES" ${RESUME:+--resume "$RESUME"} ${TRAIN_ARGS:-} 2>&1 | tee "$OUT/train.log"
-RUN=$(ls -d "$WORK"/*-* | tail -n 1)
+RUN=$(last_run "$WORK" "$KIND")
 tf pack-run "$RUN" --out "$OUT" --part-mib 15 --max-parts 5 --skip 'events.*' --skip '*generator.safetensors'
 cp "$RUN/generator.safetensors" "$OUT/"
 tail -n 3 "$RUN/stats.jsonl"
