@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import InputError
+from ..metrics.sharpness import LUMA_601
 
 __all__ = ["GREY_WEIGHT_RANGES", "box_mean", "chroma_lowpass", "color_shift", "colour_loss", "guided_filter",
            "random_grey_weights", "surface_representation", "texture_representation", "total_variation"]
@@ -133,7 +134,7 @@ def chroma_lowpass(x: torch.Tensor, factor: int = 8) -> torch.Tensor:
     if factor < 1:
         raise InputError(f"chroma_lowpass: factor must be >= 1, got {factor}")
     r, g, b = x[:, 0], x[:, 1], x[:, 2]
-    y = 0.299 * r + 0.587 * g + 0.114 * b
+    y = LUMA_601[0] * r + LUMA_601[1] * g + LUMA_601[2] * b
     chroma = torch.stack([0.564 * (b - y), 0.713 * (r - y)], dim=1)
     return F.avg_pool2d(chroma, factor, ceil_mode=True) if factor > 1 else chroma
 
