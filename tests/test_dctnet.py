@@ -12,6 +12,7 @@ from torch import nn
 
 from test_cyclegan import MeanColour, make_domains
 from toonforge.cli.main import main
+from toonforge.errors import InputError
 from toonforge.losses.perceptual import PerceptualLoss
 from toonforge.training.dctnet_task import DCTNetConfig, DCTNetTask, _UnionDomain, geometry_expansion
 from toonforge.training.generator_file import load_generator_file
@@ -97,19 +98,30 @@ def test_stop_on_time_budget_then_resume(tmp_path):
     assert load_generator_file(again.run_dir / "generator.safetensors")[1]["step"] == 3
 
 
-def test_colour_term_is_logged_recorded_and_changes_training(tmp_path):
+@pytest.mark.parametrize("term", ["colour", "structure"])
+def test_optional_term_is_logged_recorded_and_changes_training(tmp_path, term):
     photos, styles = make_domains(tmp_path, n=4)
-    base = dict(val_fraction=0.0, gan_start=1)
+    base = dict(val_fraction=0.0, gan_start=1, structure_cell=8)
     plain = train(task(tiny_cfg(photos, styles, **base)), loop(2, eval_every=0), runs_root=tmp_path / "a")
-    tinted = train(task(tiny_cfg(photos, styles, w_colour=5.0, **base)), loop(2, eval_every=0),
-                   runs_root=tmp_path / "b")
-    stats = [json.loads(x) for x in (tinted.run_dir / "stats.jsonl").read_text().splitlines()]
-    assert all(s["loss/G_colour"] >= 0 for s in stats if "loss/G" in s)
-    assert "loss/G_colour" not in (plain.run_dir / "stats.jsonl").read_text()
-    assert json.loads((tinted.run_dir / "config.json").read_text())["task"]["w_colour"] == 5.0
+    extra = train(task(tiny_cfg(photos, styles, **{f"w_{term}": 5.0}, **base)), loop(2, eval_every=0),
+                  runs_root=tmp_path / "b")
+    stats = [json.loads(x) for x in (extra.run_dir / "stats.jsonl").read_text().splitlines()]
+    assert all(s[f"loss/G_{term}"] >= 0 for s in stats if "loss/G" in s)
+    assert f"loss/G_{term}" not in (plain.run_dir / "stats.jsonl").read_text()
+    assert json.loads((extra.run_dir / "config.json").read_text())["task"][f"w_{term}"] == 5.0
     a = load_generator_file(plain.run_dir / "generator.safetensors")[0].state_dict()
-    b = load_generator_file(tinted.run_dir / "generator.safetensors")[0].state_dict()
+    b = load_generator_file(extra.run_dir / "generator.safetensors")[0].state_dict()
     assert any(not torch.equal(a[k], b[k]) for k in a)
+
+
+def test_structure_term_alone_needs_no_content_term_and_checks_its_cell(tmp_path):
+    photos, styles = make_domains(tmp_path, n=4)
+    t = task(tiny_cfg(photos, styles, val_fraction=0.0, w_content=0.0, w_structure=1.0, structure_cell=8))
+    res = train(t, loop(1, eval_every=0), runs_root=tmp_path / "r")
+    stats = (res.run_dir / "stats.jsonl").read_text()
+    assert "loss/G_structure" in stats and "loss/G_content" not in stats
+    with pytest.raises(InputError, match="structure-cell"):
+        task(tiny_cfg(photos, styles, structure_cell=64))
 
 
 def test_content_calibration_samples_once_and_adds_style_images(tmp_path):

@@ -38,6 +38,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--w-tv", type=float, default=0.1, help="weight of the total variation loss")
     p.add_argument("--w-colour", type=float, default=0.0,
                    help="weight of the low-frequency colour (chroma) loss to the photo (0: off)")
+    p.add_argument("--w-structure", type=float, default=0.0,
+                   help="weight of the structure loss: pixel L1 to the output's own superpixel flattening "
+                        "(dark lines kept), for flat colour regions (0: off)")
+    p.add_argument("--structure-cell", type=int, default=16,
+                   help="superpixel size in pixels for --w-structure ((size / cell)^2 segments)")
+    p.add_argument("--structure-ink", type=float, default=0.2,
+                   help="for --w-structure: pixels this much darker (luma, on the [-1, 1] scale) than their "
+                        "flattened segment are lines and stay as they are; 0: flatten everything")
     p.add_argument("--gan-start", type=int, default=0, help="steps of content-only warm-up")
     p.add_argument("--no-augment", action="store_true", help="switch off the geometry expansion")
     add_loop_args(p)
@@ -68,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
         photos=str(args.photos), styles=str(args.styles), size=args.size, channels=args.channels,
         num_blocks=args.num_blocks, d_channels=args.d_channels, lr_g=args.lr, lr_d=args.lr,
         w_surface=args.w_surface, w_texture=args.w_texture, w_content=args.w_content, w_tv=args.w_tv,
-        w_colour=args.w_colour,
+        w_colour=args.w_colour, w_structure=args.w_structure, structure_cell=args.structure_cell,
+        structure_ink=args.structure_ink or None,
         gan_start=args.gan_start,
         style_generator=str(args.style_generator) if args.style_generator else None,
         calibration_samples=args.calibration_samples, calibration_truncation=args.calibration_truncation,

@@ -9,7 +9,14 @@ Losses of the generator (LSGAN throughout):
 * content: perceptual L1 on ImageNet MobileNetV2 features between output and input photo;
 * total variation of the output;
 * optionally (``w_colour``, not in the paper), L1 between the 8x-pooled YCbCr chroma of output and
-  photo: keeps the photo's colours while brightness and lines stay free.
+  photo: keeps the photo's colours while brightness and lines stay free;
+* optionally (``w_structure``, after White-box Cartoonization's structure term, not in DCT-Net):
+  pixel L1 between the output and its own SLIC superpixel flattening with dark lines kept
+  (``losses.structure.flat_fill_target``, no gradient through the target), which asks for flat
+  colour regions between the ink. White-box compares the two in VGG feature space; in feature
+  space (MobileNetV2 here) the cheapest way to match a flattened copy is a blank image, and our
+  teacher went blank-white within 70 steps at weight 0.5. In pixel space the target keeps each
+  segment's mean, so the term evens out a region without moving its average colour.
 
 Default weights (surface 1, texture 1, content 2, TV 0.1). The paper (and White-box
 Cartoonization, whose generator losses it reuses) weigh a VGG content loss by ~200 against
@@ -41,6 +48,7 @@ from torch import nn
 
 from ..errors import InputError
 from ..losses.adversarial import d_loss, g_loss
+from ..losses.structure import flat_fill_target
 from ..losses.texture import colour_loss, surface_representation, texture_representation, total_variation
 from ..metrics.features import FeatureExtractor
 from ..models.registry import create_model
@@ -76,6 +84,9 @@ class DCTNetConfig:
     w_content: float = 2.0
     w_tv: float = 0.1
     w_colour: float = 0.0  # low-frequency chroma kept from the photo (losses.texture.colour_loss); 0: off
+    w_structure: float = 0.0  # pull towards the output's own superpixel flattening; 0: off
+    structure_cell: int = 16  # SLIC starting block (px): (size / cell)^2 segments
+    structure_ink: float | None = 0.2  # luma drop below the fill that marks a kept line; None: flatten all
     gan_start: int = 0  # steps of content-only warm-up (White-box pretrains this way)
     surface_radius: int = 5
     surface_eps: float = 0.2
@@ -146,6 +157,8 @@ class DCTNetTask(SnapshotHooks, TrainingTask):
                  device: str | torch.device = "cpu") -> None:
         if cfg.size % 8 or cfg.size < 16:
             raise InputError(f"--size must be a multiple of 8 and >= 16, got {cfg.size}")
+        if cfg.structure_cell < 2 or cfg.structure_cell > cfg.size:
+            raise InputError(f"--structure-cell must be between 2 and --size ({cfg.size}), got {cfg.structure_cell}")
         self.cfg = cfg
         self.split = unpaired_split(cfg.photos, cfg.styles, cfg.val_fraction, cfg.seed)
         self.calibration: list[str] = []
@@ -230,6 +243,9 @@ class DCTNetTask(SnapshotHooks, TrainingTask):
                 terms["texture"] = c.w_texture * g_loss(self.D_texture(texture_representation(fake)), "lsgan")
         if c.w_content > 0 and self._perceptual is not None:
             terms["content"] = c.w_content * self._perceptual(fake, photo)
+        if c.w_structure > 0:
+            target = flat_fill_target(fake.detach(), c.structure_cell, c.structure_ink)
+            terms["structure"] = c.w_structure * (fake - target).abs().mean()
         if c.w_tv > 0:
             terms["tv"] = c.w_tv * total_variation(fake)
         if c.w_colour > 0:
