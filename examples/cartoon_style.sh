@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The production line for the shipped `sketch` and `colour-sketch` styles (the cartoon pair of issue 7),
+# The production line for the shipped `sketch` and `colour-sketch` styles (the cartoon line of issue 7),
 # stage by stage:
 #   0. the shared photo split and aligned crops (examples/lib/production_line.sh: the 178
 #      held-out photos no shipped style trained on); 12% of the cartoons (hash split, seed 0)
@@ -12,16 +12,20 @@
 #      c. phase b plus the colour term (--w-colour 8: the photo's low-frequency chroma), EMA
 #         decay 0.995: the photo's skin, hair and lip colours come back under the line work
 #         (`colour-sketch`);
+#      d. phase c plus the structure term (--w-structure 8: pixel L1 to the output's own SLIC
+#         superpixel flattening, lines darker than their fill kept): flatter fills between the
+#         ink (`flat-sketch`, a step towards `cartoon`, evaluated but not shipped);
 #   2. `toonforge translate` every aligned training photo into photo/style pairs, with the
-#      phase-b and with the phase-c teacher;
+#      phase-b, phase-c and phase-d teachers;
 #   3. stage 3: a small-tier translator distilled from each set of pairs, written as a style
-#      folder with its ONNX head (the `colour-sketch` student fine-tunes the `sketch` student);
+#      folder with its ONNX head (the `colour-sketch` student fine-tunes the `sketch` student,
+#      the `flat-sketch` student fine-tunes the `colour-sketch` one);
 #   4. `toonforge eval` on the held-out photos: each distilled style, its teacher and `classic`,
 #      against the held-out cartoons; tables and contact sheets into docs/<style>/.
 # Every step resumes: rerun the script after a stop. The defaults are the CPU run of
 # docs/cartoon/README.md (2-core CPU). On a GPU scale the steps:
-# DEVICE=cuda TEACHER_STEPS=8000 LINES_STEPS=20000 COLOUR_STEPS=25000 STUDENT_STEPS=4000
-# COLOUR_STUDENT_STEPS=6000.
+# DEVICE=cuda TEACHER_STEPS=8000 LINES_STEPS=20000 COLOUR_STEPS=25000 FLAT_STEPS=29000
+# STUDENT_STEPS=4000 COLOUR_STUDENT_STEPS=6000 FLAT_STUDENT_STEPS=8000.
 #
 #   bash examples/cartoon_style.sh
 set -euo pipefail
@@ -37,6 +41,8 @@ COLOUR_STEPS=${COLOUR_STEPS:-3900}
 TEACHER_MINUTES=${TEACHER_MINUTES:-90}
 STUDENT_STEPS=${STUDENT_STEPS:-800}
 COLOUR_STUDENT_STEPS=${COLOUR_STUDENT_STEPS:-1200}
+FLAT_STEPS=${FLAT_STEPS:-4500}
+FLAT_STUDENT_STEPS=${FLAT_STUDENT_STEPS:-1600}
 STUDENT_MINUTES=${STUDENT_MINUTES:-30}
 mkdir -p "$OUT" "$PHOTOS"
 source examples/lib/production_line.sh
@@ -54,8 +60,11 @@ teacher_phase "$OUT/runs/dctnet" "$TEACHER_STEPS" "" "$OUT/teacher-phase-a.pt" \
 teacher_phase "$OUT/runs/dctnet-lines" "$LINES_STEPS" "$OUT/teacher-phase-a.pt" "$OUT/teacher-phase-b.pt" \
   --w-content 0.5 --w-texture 2.0 --w-surface 1.0 --checkpoint-every 150 --eval-every 0
 
-teacher_phase "$OUT/runs/dctnet-colour" "$COLOUR_STEPS" "$OUT/teacher-phase-b.pt" "" \
+teacher_phase "$OUT/runs/dctnet-colour" "$COLOUR_STEPS" "$OUT/teacher-phase-b.pt" "$OUT/teacher-phase-c.pt" \
   --w-content 0.5 --w-texture 2.0 --w-surface 1.0 --w-colour 8 --ema-decay 0.995 --checkpoint-every 100 --eval-every 0
+teacher_phase "$OUT/runs/dctnet-flat" "$FLAT_STEPS" "$OUT/teacher-phase-c.pt" "" \
+  --w-content 0.5 --w-texture 2.0 --w-surface 1.0 --w-colour 8 --w-structure 8 --structure-ink 0.2 \
+  --ema-decay 0.995 --checkpoint-every 100 --eval-every 0
 
 # 2-4. For each teacher: pairs, the distilled translator, the held-out evaluation.
 SKETCH=$(last_run "$OUT/runs/dctnet-lines" dctnet)
@@ -74,3 +83,13 @@ distil "$OUT/pairs-colour" "$OUT/runs/student-colour" "$OUT/style-colour-sketch"
 teacher_style "$COLOUR" "$OUT/style-teacher-colour" colour-sketch-teacher
 evaluate "$OUT/style-colour-sketch" "$OUT/style-teacher-colour" "$PHOTOS/heldout-photos" "$OUT/heldout-cartoons" \
   "$OUT/eval-colour" docs/cartoon/colour "colour-sketch: distilled translator vs its DCT-Net teacher and classic (held-out photos)"
+
+COLOUR_STUDENT=$(last_run "$OUT/runs/student-colour" translator)
+[ -f "$OUT/student-colour-sketch.pt" ] || cp "$COLOUR_STUDENT/checkpoints/latest.pt" "$OUT/student-colour-sketch.pt"
+FLAT=$(last_run "$OUT/runs/dctnet-flat" dctnet)
+make_pairs "$FLAT" "$PHOTOS/aligned-photos" "$OUT/pairs-flat"
+distil "$OUT/pairs-flat" "$OUT/runs/student-flat" "$OUT/style-flat-sketch" flat-sketch "$FLAT_STUDENT_STEPS" \
+  "$STUDENT_MINUTES" "$OUT/student-colour-sketch.pt"
+teacher_style "$FLAT" "$OUT/style-teacher-flat" flat-sketch-teacher
+evaluate "$OUT/style-flat-sketch" "$OUT/style-teacher-flat" "$PHOTOS/heldout-photos" "$OUT/heldout-cartoons" \
+  "$OUT/eval-flat" docs/cartoon/flat "flat-sketch: distilled translator vs its DCT-Net teacher and classic (held-out photos)"
