@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The production line for the shipped `sketch` and `colour-sketch` styles (the cartoon line of issue 7),
+# The production line for the shipped `sketch`, `colour-sketch` and `cartoon` styles (issue 7),
 # stage by stage:
 #   0. the shared photo split and aligned crops (examples/lib/production_line.sh: the 178
 #      held-out photos no shipped style trained on); 12% of the cartoons (hash split, seed 0)
@@ -14,18 +14,22 @@
 #         (`colour-sketch`);
 #      d. phase c plus the structure term (--w-structure 8: pixel L1 to the output's own SLIC
 #         superpixel flattening, lines darker than their fill kept): flatter fills between the
-#         ink (`flat-sketch`, a step towards `cartoon`, evaluated but not shipped);
+#         ink (`flat-sketch`, evaluated, not shipped: tan skin splits into white and olive);
+#      e. phase d with the colour term made relative (--colour-relative: chroma over the room
+#         above the luma, so brightened skin fades to pale pink instead of holding its tan):
+#         pale, flat skin with the photo's hues (`cartoon`);
 #   2. `toonforge translate` every aligned training photo into photo/style pairs, with the
-#      phase-b, phase-c and phase-d teachers;
+#      phase-b, -c, -d and -e teachers;
 #   3. stage 3: a small-tier translator distilled from each set of pairs, written as a style
 #      folder with its ONNX head (the `colour-sketch` student fine-tunes the `sketch` student,
-#      the `flat-sketch` student fine-tunes the `colour-sketch` one);
+#      the `flat-sketch` student fine-tunes the `colour-sketch` one, `cartoon` the `flat-sketch` one);
 #   4. `toonforge eval` on the held-out photos: each distilled style, its teacher and `classic`,
 #      against the held-out cartoons; tables and contact sheets into docs/<style>/.
 # Every step resumes: rerun the script after a stop. The defaults are the CPU run of
 # docs/cartoon/README.md (2-core CPU). On a GPU scale the steps:
 # DEVICE=cuda TEACHER_STEPS=8000 LINES_STEPS=20000 COLOUR_STEPS=25000 FLAT_STEPS=29000
-# STUDENT_STEPS=4000 COLOUR_STUDENT_STEPS=6000 FLAT_STUDENT_STEPS=8000.
+# PALE_STEPS=33000 STUDENT_STEPS=4000 COLOUR_STUDENT_STEPS=6000 FLAT_STUDENT_STEPS=8000
+# PALE_STUDENT_STEPS=10000.
 #
 #   bash examples/cartoon_style.sh
 set -euo pipefail
@@ -43,6 +47,8 @@ STUDENT_STEPS=${STUDENT_STEPS:-800}
 COLOUR_STUDENT_STEPS=${COLOUR_STUDENT_STEPS:-1200}
 FLAT_STEPS=${FLAT_STEPS:-4500}
 FLAT_STUDENT_STEPS=${FLAT_STUDENT_STEPS:-1600}
+PALE_STEPS=${PALE_STEPS:-5500}
+PALE_STUDENT_STEPS=${PALE_STUDENT_STEPS:-2000}
 STUDENT_MINUTES=${STUDENT_MINUTES:-30}
 mkdir -p "$OUT" "$PHOTOS"
 source examples/lib/production_line.sh
@@ -62,9 +68,12 @@ teacher_phase "$OUT/runs/dctnet-lines" "$LINES_STEPS" "$OUT/teacher-phase-a.pt" 
 
 teacher_phase "$OUT/runs/dctnet-colour" "$COLOUR_STEPS" "$OUT/teacher-phase-b.pt" "$OUT/teacher-phase-c.pt" \
   --w-content 0.5 --w-texture 2.0 --w-surface 1.0 --w-colour 8 --ema-decay 0.995 --checkpoint-every 100 --eval-every 0
-teacher_phase "$OUT/runs/dctnet-flat" "$FLAT_STEPS" "$OUT/teacher-phase-c.pt" "" \
+teacher_phase "$OUT/runs/dctnet-flat" "$FLAT_STEPS" "$OUT/teacher-phase-c.pt" "$OUT/teacher-phase-d.pt" \
   --w-content 0.5 --w-texture 2.0 --w-surface 1.0 --w-colour 8 --w-structure 8 --structure-ink 0.2 \
   --ema-decay 0.995 --checkpoint-every 100 --eval-every 0
+teacher_phase "$OUT/runs/dctnet-pale" "$PALE_STEPS" "$OUT/teacher-phase-d.pt" "" \
+  --w-content 0.5 --w-texture 2.0 --w-surface 1.0 --w-colour 8 --colour-relative --w-structure 8 \
+  --structure-ink 0.2 --ema-decay 0.995 --checkpoint-every 100 --eval-every 0
 
 # 2-4. For each teacher: pairs, the distilled translator, the held-out evaluation.
 SKETCH=$(last_run "$OUT/runs/dctnet-lines" dctnet)
@@ -93,3 +102,13 @@ distil "$OUT/pairs-flat" "$OUT/runs/student-flat" "$OUT/style-flat-sketch" flat-
 teacher_style "$FLAT" "$OUT/style-teacher-flat" flat-sketch-teacher
 evaluate "$OUT/style-flat-sketch" "$OUT/style-teacher-flat" "$PHOTOS/heldout-photos" "$OUT/heldout-cartoons" \
   "$OUT/eval-flat" docs/cartoon/flat "flat-sketch: distilled translator vs its DCT-Net teacher and classic (held-out photos)"
+
+FLAT_STUDENT=$(last_run "$OUT/runs/student-flat" translator)
+[ -f "$OUT/student-flat-sketch.pt" ] || cp "$FLAT_STUDENT/checkpoints/latest.pt" "$OUT/student-flat-sketch.pt"
+PALE=$(last_run "$OUT/runs/dctnet-pale" dctnet)
+make_pairs "$PALE" "$PHOTOS/aligned-photos" "$OUT/pairs-pale"
+distil "$OUT/pairs-pale" "$OUT/runs/student-pale" "$OUT/style-cartoon" cartoon "$PALE_STUDENT_STEPS" \
+  "$STUDENT_MINUTES" "$OUT/student-flat-sketch.pt"
+teacher_style "$PALE" "$OUT/style-teacher-pale" cartoon-teacher
+evaluate "$OUT/style-cartoon" "$OUT/style-teacher-pale" "$PHOTOS/heldout-photos" "$OUT/heldout-cartoons" \
+  "$OUT/eval-pale" docs/cartoon/pale "cartoon: distilled translator vs its DCT-Net teacher and classic (held-out photos)"

@@ -151,7 +151,24 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     photos, styles = make_domains(tmp_path, n=2)
     for args in (["--photos", str(tmp_path / "nope"), "--styles", str(styles)],
                  ["--photos", str(photos), "--styles", str(styles), "--style-generator", str(tmp_path / "G.pt")],
-                 ["--photos", str(photos), "--styles", str(styles), "--size", "36"]):
+                 ["--photos", str(photos), "--styles", str(styles), "--size", "36"],
+                 ["--photos", str(photos), "--styles", str(styles), "--size", "16", "--structure-cell", "1"]):
         code = main(["train-dctnet", *args, "--runs", str(tmp_path / "runs")])
         err = capsys.readouterr().err
         assert code == 2 and err.startswith("error:") and len(err.strip().splitlines()) == 1, err
+
+
+def test_cli_passes_the_colour_and_structure_settings_to_the_run(tmp_path):
+    photos, styles = make_domains(tmp_path, n=4)
+    code = main(["train-dctnet", "--photos", str(photos), "--styles", str(styles), "--size", "16", "--channels", "4",
+                 "--num-blocks", "1", "--d-channels", "4", "--steps", "1", "--batch-size", "2", "--w-content", "0",
+                 "--w-colour", "3", "--colour-relative", "--w-structure", "2", "--structure-cell", "8",
+                 "--structure-ink", "0", "--val-fraction", "0", "--eval-every", "0", "--workers", "0",
+                 "--runs", str(tmp_path / "runs")])
+    assert code == 0
+    (run,) = (tmp_path / "runs").iterdir()
+    conf = json.loads((run / "config.json").read_text())["task"]
+    assert (conf["w_colour"], conf["colour_relative"]) == (3.0, True)
+    assert (conf["w_structure"], conf["structure_cell"], conf["structure_ink"]) == (2.0, 8, None)
+    stats = (run / "stats.jsonl").read_text()
+    assert "loss/G_structure" in stats and "loss/G_colour" in stats

@@ -1,5 +1,5 @@
-"""End to end on real portraits from ../shared/data with the shipped `classic`, `sketch` and `colour-sketch`
-styles."""
+"""End to end on real portraits from ../shared/data with the shipped `classic`, `sketch`, `colour-sketch` and
+`cartoon` styles."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def _texture(rgb: np.ndarray) -> float:
     return float(np.abs(cv2.Laplacian(grey, cv2.CV_32F)).mean())
 
 
-@pytest.mark.parametrize("name", ["classic", "sketch", "colour-sketch"])
+@pytest.mark.parametrize("name", ["classic", "sketch", "colour-sketch", "cartoon"])
 def test_shipped_style_torch_and_onnx_agree_on_a_real_photo(name):
     torch_run = _shipped(name)
     photo = load_image(shared_data("faces/selfie2anime") / "female_10016.jpg").rgb
@@ -72,3 +72,15 @@ def test_colour_sketch_keeps_colour_under_lighter_line_work():
     grey_in, grey_out = (cv2.cvtColor(im, cv2.COLOR_RGB2GRAY) for im in (photo, out))
     assert np.median(grey_out) > np.median(grey_in) + 15  # lightened skin and background (170 vs 138)
     assert np.percentile(grey_out, 2) < 120  # with dark lines
+
+
+def test_cartoon_is_paler_and_flatter_than_colour_sketch_and_keeps_hue_and_lines():
+    photo, out = _stylize_portrait("cartoon")
+    _, colour_sketch = _stylize_portrait("colour-sketch")
+    _, sketch = _stylize_portrait("sketch")
+    assert _texture(out) < 0.93 * _texture(colour_sketch)  # flatter fills (measured 5.36 vs 6.17)
+    grey = [np.median(cv2.cvtColor(im, cv2.COLOR_RGB2GRAY)) for im in (photo, out, colour_sketch)]
+    assert grey[1] > grey[0] + 30 and grey[1] > grey[2]  # paler than both (measured 180, 138, 170)
+    saturation = [cv2.cvtColor(im, cv2.COLOR_RGB2HSV)[..., 1].mean() for im in (photo, out, sketch)]
+    assert saturation[1] > 2 * saturation[2] and saturation[1] > 0.4 * saturation[0]  # hues kept (64 vs 28, 127)
+    assert np.percentile(cv2.cvtColor(out, cv2.COLOR_RGB2GRAY), 2) < 120  # ink lines remain (measured 85)

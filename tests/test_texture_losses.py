@@ -106,3 +106,18 @@ def test_chroma_lowpass_ignores_brightness_and_keeps_colour():
     assert out.grad.abs().sum() > 0
     with pytest.raises(InputError):
         chroma_lowpass(torch.zeros(1, 1, 8, 8))
+
+
+def test_relative_chroma_asks_brightened_colour_to_fade_towards_white():
+    from toonforge.losses.texture import colour_loss, relative_chroma_lowpass
+
+    skin = torch.tensor([0.45, 0.1, -0.2]).view(1, 3, 1, 1).expand(1, 3, 16, 16).contiguous()  # tan
+    faded = 0.25 * skin + 0.75  # three quarters of the way to white: hue kept, saturation faded
+    shifted = skin + (faded.mean() - skin.mean())  # as bright, but with the photo's full chroma
+    # Fading to white keeps chroma in proportion to the room above the luma: exact with floor 0.
+    assert torch.allclose(relative_chroma_lowpass(faded, floor=0.0), relative_chroma_lowpass(skin, floor=0.0),
+                          atol=1e-5)
+    # The absolute term prefers the impossible bright-and-saturated copy; the relative one the fade.
+    assert colour_loss(shifted, skin) < colour_loss(faded, skin)
+    assert colour_loss(faded, skin, relative=True) < colour_loss(shifted, skin, relative=True)
+    assert relative_chroma_lowpass(skin).shape == (1, 2, 2, 2)

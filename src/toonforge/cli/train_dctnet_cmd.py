@@ -38,6 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--w-tv", type=float, default=0.1, help="weight of the total variation loss")
     p.add_argument("--w-colour", type=float, default=0.0,
                    help="weight of the low-frequency colour (chroma) loss to the photo (0: off)")
+    p.add_argument("--colour-relative", action="store_true",
+                   help="colour term on chroma relative to the room above the brightness: a brightened region "
+                        "keeps its hue with proportionally less saturation (instead of holding the photo's)")
     p.add_argument("--w-structure", type=float, default=0.0,
                    help="weight of the structure loss: pixel L1 to the output's own superpixel flattening "
                         "(dark lines kept), for flat colour regions (0: off)")
@@ -76,8 +79,8 @@ def run(args: argparse.Namespace) -> int:
         photos=str(args.photos), styles=str(args.styles), size=args.size, channels=args.channels,
         num_blocks=args.num_blocks, d_channels=args.d_channels, lr_g=args.lr, lr_d=args.lr,
         w_surface=args.w_surface, w_texture=args.w_texture, w_content=args.w_content, w_tv=args.w_tv,
-        w_colour=args.w_colour, w_structure=args.w_structure, structure_cell=args.structure_cell,
-        structure_ink=args.structure_ink or None,
+        w_colour=args.w_colour, colour_relative=args.colour_relative, w_structure=args.w_structure,
+        structure_cell=args.structure_cell, structure_ink=args.structure_ink or None,
         gan_start=args.gan_start,
         style_generator=str(args.style_generator) if args.style_generator else None,
         calibration_samples=args.calibration_samples, calibration_truncation=args.calibration_truncation,

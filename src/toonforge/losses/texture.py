@@ -26,7 +26,8 @@ from ..errors import InputError
 from ..metrics.sharpness import LUMA_601
 
 __all__ = ["GREY_WEIGHT_RANGES", "box_mean", "chroma_lowpass", "color_shift", "colour_loss", "guided_filter",
-           "random_grey_weights", "surface_representation", "texture_representation", "total_variation"]
+           "random_grey_weights", "relative_chroma_lowpass", "surface_representation", "texture_representation",
+           "total_variation"]
 
 # Ranges of the random channel weights, centred near the luma coefficients (0.299, 0.587, 0.114)
 # with a spread of +-0.1, the values used by White-box Cartoonization.
@@ -139,6 +140,21 @@ def chroma_lowpass(x: torch.Tensor, factor: int = 8) -> torch.Tensor:
     return F.avg_pool2d(chroma, factor, ceil_mode=True) if factor > 1 else chroma
 
 
-def colour_loss(output: torch.Tensor, photo: torch.Tensor, factor: int = 8) -> torch.Tensor:
-    """Mean absolute difference of :func:`chroma_lowpass` between ``output`` and ``photo``."""
-    return (chroma_lowpass(output, factor) - chroma_lowpass(photo, factor)).abs().mean()
+def relative_chroma_lowpass(x: torch.Tensor, factor: int = 8, floor: float = 0.1) -> torch.Tensor:
+    """:func:`chroma_lowpass` divided by the room left above the pooled luma, ``1 - Y + floor``
+    (Y in [-1, 1]): (N, 2, ceil(H / factor), ceil(W / factor)). Near white there is little room
+    for colour, so a brightened copy of a photo matches it by keeping the hue and fading the
+    saturation in proportion (tan skin -> pale pink), not by holding the absolute chroma, which
+    only darker tones can carry."""
+    chroma = chroma_lowpass(x, factor)
+    r, g, b = x[:, 0:1], x[:, 1:2], x[:, 2:3]
+    luma = LUMA_601[0] * r + LUMA_601[1] * g + LUMA_601[2] * b
+    luma = F.avg_pool2d(luma, factor, ceil_mode=True) if factor > 1 else luma
+    return chroma / (1.0 - luma + floor)
+
+
+def colour_loss(output: torch.Tensor, photo: torch.Tensor, factor: int = 8, relative: bool = False) -> torch.Tensor:
+    """Mean absolute difference of :func:`chroma_lowpass` (``relative``: of
+    :func:`relative_chroma_lowpass`) between ``output`` and ``photo``."""
+    lowpass = relative_chroma_lowpass if relative else chroma_lowpass
+    return (lowpass(output, factor) - lowpass(photo, factor)).abs().mean()

@@ -9,7 +9,9 @@ Losses of the generator (LSGAN throughout):
 * content: perceptual L1 on ImageNet MobileNetV2 features between output and input photo;
 * total variation of the output;
 * optionally (``w_colour``, not in the paper), L1 between the 8x-pooled YCbCr chroma of output and
-  photo: keeps the photo's colours while brightness and lines stay free;
+  photo: keeps the photo's colours while brightness and lines stay free; with ``colour_relative``
+  the chroma is divided by the room above the luma (``losses.texture.relative_chroma_lowpass``),
+  so brightened skin keeps its hue at a saturation fading with the brightening;
 * optionally (``w_structure``, after White-box Cartoonization's structure term, not in DCT-Net):
   pixel L1 between the output and its own SLIC superpixel flattening with dark lines kept
   (``losses.structure.flat_fill_target``, no gradient through the target), which asks for flat
@@ -84,6 +86,7 @@ class DCTNetConfig:
     w_content: float = 2.0
     w_tv: float = 0.1
     w_colour: float = 0.0  # low-frequency chroma kept from the photo (losses.texture.colour_loss); 0: off
+    colour_relative: bool = False  # colour term on chroma / (room above luma): brightening fades colour
     w_structure: float = 0.0  # pull towards the output's own superpixel flattening; 0: off
     structure_cell: int = 16  # SLIC starting block (px): (size / cell)^2 segments
     structure_ink: float | None = 0.2  # luma drop below the fill that marks a kept line; None: flatten all
@@ -249,7 +252,7 @@ class DCTNetTask(SnapshotHooks, TrainingTask):
         if c.w_tv > 0:
             terms["tv"] = c.w_tv * total_variation(fake)
         if c.w_colour > 0:
-            terms["colour"] = c.w_colour * colour_loss(fake, photo)
+            terms["colour"] = c.w_colour * colour_loss(fake, photo, relative=c.colour_relative)
         total = sum(terms.values(), fake.new_zeros(()))
         if total.requires_grad:
             total.backward(inputs=list(self.G.parameters()))
