@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -123,6 +124,9 @@ def test_export_and_styles(tiny_style, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("TOONFORGE_STYLES", str(tiny_style.parent))
     code, out, _ = run(["styles"], capsys)
     assert code == 0 and "tiny-test" in out and "filter" in out and "Untrained test style." in out
+    # One column start for every row's resolution, however long the names (colour-sketch is 13).
+    ends = {re.match(r"(\S+)\s+(\S+)", line).end(2) for line in out.splitlines()}  # right-aligned res column
+    assert len(ends) == 1, out
 
 
 def test_console_script_has_no_traceback(tmp_path):

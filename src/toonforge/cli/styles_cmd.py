@@ -29,9 +29,10 @@ def run(args: argparse.Namespace) -> int:
             spec = s.spec("head")
             res, tier = str(spec.resolution), str(spec.config.get("tier", spec.model))
         rows.append((name, res, tier, s.summary(), path))
-    print(f"{'name':<12} {'res':>5}  {'tier':<8} summary")
+    width = max([len("name"), *(len(row[0]) for row in rows)])  # user style names can be long
+    print(f"{'name':<{width}} {'res':>5}  {'tier':<8} summary")
     for name, res, tier, summary, path in rows:
-        print(f"{name:<12} {res:>5}  {tier:<8} {summary}")
+        print(f"{name:<{width}} {res:>5}  {tier:<8} {summary}")
         if args.paths:
-            print(f"{'':<12} {'':>5}  {'':<8} {path}")
+            print(f"{'':<{width}} {'':>5}  {'':<8} {path}")
     return 0
