@@ -75,40 +75,10 @@ teacher_phase "$OUT/runs/dctnet-pale" "$PALE_STEPS" "$OUT/teacher-phase-d.pt" ""
   --w-content 0.5 --w-texture 2.0 --w-surface 1.0 --w-colour 8 --colour-relative --w-structure 8 \
   --structure-ink 0.2 --ema-decay 0.995 --checkpoint-every 100 --eval-every 0
 
-# 2-4. For each teacher: pairs, the distilled translator, the held-out evaluation.
-SKETCH=$(last_run "$OUT/runs/dctnet-lines" dctnet)
-make_pairs "$SKETCH" "$PHOTOS/aligned-photos" "$OUT/pairs"
-distil "$OUT/pairs" "$OUT/runs/student" "$OUT/style-sketch" sketch "$STUDENT_STEPS" "$STUDENT_MINUTES"
-teacher_style "$SKETCH" "$OUT/style-teacher" sketch-teacher
-evaluate "$OUT/style-sketch" "$OUT/style-teacher" "$PHOTOS/heldout-photos" "$OUT/heldout-cartoons" "$OUT/eval" \
-  docs/cartoon "sketch: distilled translator vs its DCT-Net teacher and classic (held-out photos)"
-
-STUDENT=$(last_run "$OUT/runs/student" translator)
-[ -f "$OUT/student-sketch.pt" ] || cp "$STUDENT/checkpoints/latest.pt" "$OUT/student-sketch.pt"
-COLOUR=$(last_run "$OUT/runs/dctnet-colour" dctnet)
-make_pairs "$COLOUR" "$PHOTOS/aligned-photos" "$OUT/pairs-colour"
-distil "$OUT/pairs-colour" "$OUT/runs/student-colour" "$OUT/style-colour-sketch" colour-sketch "$COLOUR_STUDENT_STEPS" \
-  "$STUDENT_MINUTES" "$OUT/student-sketch.pt"
-teacher_style "$COLOUR" "$OUT/style-teacher-colour" colour-sketch-teacher
-evaluate "$OUT/style-colour-sketch" "$OUT/style-teacher-colour" "$PHOTOS/heldout-photos" "$OUT/heldout-cartoons" \
-  "$OUT/eval-colour" docs/cartoon/colour "colour-sketch: distilled translator vs its DCT-Net teacher and classic (held-out photos)"
-
-COLOUR_STUDENT=$(last_run "$OUT/runs/student-colour" translator)
-[ -f "$OUT/student-colour-sketch.pt" ] || cp "$COLOUR_STUDENT/checkpoints/latest.pt" "$OUT/student-colour-sketch.pt"
-FLAT=$(last_run "$OUT/runs/dctnet-flat" dctnet)
-make_pairs "$FLAT" "$PHOTOS/aligned-photos" "$OUT/pairs-flat"
-distil "$OUT/pairs-flat" "$OUT/runs/student-flat" "$OUT/style-flat-sketch" flat-sketch "$FLAT_STUDENT_STEPS" \
-  "$STUDENT_MINUTES" "$OUT/student-colour-sketch.pt"
-teacher_style "$FLAT" "$OUT/style-teacher-flat" flat-sketch-teacher
-evaluate "$OUT/style-flat-sketch" "$OUT/style-teacher-flat" "$PHOTOS/heldout-photos" "$OUT/heldout-cartoons" \
-  "$OUT/eval-flat" docs/cartoon/flat "flat-sketch: distilled translator vs its DCT-Net teacher and classic (held-out photos)"
-
-FLAT_STUDENT=$(last_run "$OUT/runs/student-flat" translator)
-[ -f "$OUT/student-flat-sketch.pt" ] || cp "$FLAT_STUDENT/checkpoints/latest.pt" "$OUT/student-flat-sketch.pt"
-PALE=$(last_run "$OUT/runs/dctnet-pale" dctnet)
-make_pairs "$PALE" "$PHOTOS/aligned-photos" "$OUT/pairs-pale"
-distil "$OUT/pairs-pale" "$OUT/runs/student-pale" "$OUT/style-cartoon" cartoon "$PALE_STUDENT_STEPS" \
-  "$STUDENT_MINUTES" "$OUT/student-flat-sketch.pt"
-teacher_style "$PALE" "$OUT/style-teacher-pale" cartoon-teacher
-evaluate "$OUT/style-cartoon" "$OUT/style-teacher-pale" "$PHOTOS/heldout-photos" "$OUT/heldout-cartoons" \
-  "$OUT/eval-pale" docs/cartoon/pale "cartoon: distilled translator vs its DCT-Net teacher and classic (held-out photos)"
+# 2-4. For each teacher: pairs, the distilled translator, the held-out evaluation; each student
+# after the first starts from the one before.
+REFS="$OUT/heldout-cartoons" DOCS=docs/cartoon
+distil_phase "$OUT/runs/dctnet-lines" "" sketch "$STUDENT_STEPS"
+distil_phase "$OUT/runs/dctnet-colour" -colour colour-sketch "$COLOUR_STUDENT_STEPS" sketch
+distil_phase "$OUT/runs/dctnet-flat" -flat flat-sketch "$FLAT_STUDENT_STEPS" colour-sketch
+distil_phase "$OUT/runs/dctnet-pale" -pale cartoon "$PALE_STUDENT_STEPS" flat-sketch

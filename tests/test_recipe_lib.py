@@ -101,3 +101,45 @@ def test_teacher_phase_resumes_its_own_run_copies_its_checkpoint_and_stops_when_
     assert _bash(f"{FAKE_TRAIN} teacher_phase runs/a 10 '' ''", tmp_path).returncode == 0
     calls = (tmp_path / "calls.txt").read_text().splitlines()
     assert len(calls) == 3 and "--resume" not in calls[2]
+
+
+# Stand-ins for the heavy steps distil_phase calls: each records its arguments; distil also makes
+# the student's run folder with a checkpoint named after the pairs it trained on.
+FAKE_STEPS = r'''
+make_pairs() { echo "make_pairs $*" >> calls.txt; }
+teacher_style() { echo "teacher_style $*" >> calls.txt; }
+evaluate() { echo "evaluate $*" >> calls.txt; }
+distil() {
+  echo "distil $*" >> calls.txt
+  mkdir -p "$2/00000-translator/checkpoints"; echo "student of $1" > "$2/00000-translator/checkpoints/latest.pt"
+}
+OUT=o PHOTOS=p REFS=r DOCS=d STUDENT_MINUTES=30
+'''
+
+
+def test_distil_phase_names_every_folder_from_its_suffix_and_freezes_the_student(tmp_path: Path) -> None:
+    for run in ("runs/t/00000-dctnet", "runs/c/00000-dctnet", "runs/c/00001-dctnet"):
+        (tmp_path / run).mkdir(parents=True)
+    script = "distil_phase runs/t '' sketch 800; distil_phase runs/c -colour colour-sketch 1200 sketch"
+    result = _bash(FAKE_STEPS + script, tmp_path)
+    assert result.returncode == 0, result.stderr
+    title = "distilled translator vs its DCT-Net teacher and classic (held-out photos)"
+    assert (tmp_path / "calls.txt").read_text().splitlines() == [
+        "make_pairs runs/t/00000-dctnet p/aligned-photos o/pairs",
+        "distil o/pairs o/runs/student o/style-sketch sketch 800 30",
+        "teacher_style runs/t/00000-dctnet o/style-teacher sketch-teacher",
+        f"evaluate o/style-sketch o/style-teacher p/heldout-photos r o/eval d sketch: {title}",
+        "make_pairs runs/c/00001-dctnet p/aligned-photos o/pairs-colour",
+        "distil o/pairs-colour o/runs/student-colour o/style-colour-sketch colour-sketch 1200 30 o/student-sketch.pt",
+        "teacher_style runs/c/00001-dctnet o/style-teacher-colour colour-sketch-teacher",
+        f"evaluate o/style-colour-sketch o/style-teacher-colour p/heldout-photos r o/eval-colour d/colour "
+        f"colour-sketch: {title}",
+    ]
+    frozen = tmp_path / "o" / "student-sketch.pt"
+    assert frozen.read_text().strip() == "student of o/pairs"
+    assert (tmp_path / "o" / "student-colour-sketch.pt").read_text().strip() == "student of o/pairs-colour"
+    # A frozen checkpoint is never replaced, even when its student's run has moved on.
+    (tmp_path / "o/runs/student/00000-translator/checkpoints/latest.pt").write_text("later")
+    assert _bash(FAKE_STEPS + "make_pairs() { :; }; distil() { :; }; distil_phase runs/t '' sketch 900",
+                 tmp_path).returncode == 0
+    assert frozen.read_text().strip() == "student of o/pairs"

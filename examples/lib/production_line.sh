@@ -1,7 +1,8 @@
 # Shell functions for the style recipes (examples/cartoon_style.sh; a recipe per style pair):
 # splits, the aligned photo set, pairs, distillation, the teacher as a style folder and the
 # held-out evaluation. Source it from the project root after `set -euo pipefail`; it reads
-# DATA (the shared data folder) and DEVICE (cpu or cuda).
+# DATA (the shared data folder) and DEVICE (cpu or cuda); distil_phase also reads OUT, PHOTOS, REFS,
+# DOCS and STUDENT_MINUTES.
 
 # link_split FRACTION TRAIN_DIR HELD_DIR SRC_DIR... : hash split (seed 0) of the images of every
 # SRC_DIR, by file stem, into two folders of symbolic links; prints the counts.
@@ -108,4 +109,25 @@ evaluate() {
   mkdir -p "$6"
   cp "$5/report.md" "$6/eval.md"
   cp "$5/contact_sheet.png" "$6/eval-sheet.png"
+}
+
+# distil_phase TEACHER_RUNS SUFFIX NAME STEPS [FROM] : stages 2-4 for the last run of one teacher
+# phase in TEACHER_RUNS, with every folder named from SUFFIX ("" or "-colour", ...) and NAME:
+# pairs in OUT/pairs$SUFFIX; the student in OUT/runs/student$SUFFIX, written as the style folder
+# OUT/style-NAME (fine-tuning the frozen checkpoint OUT/student-FROM.pt when FROM is given); the
+# teacher as OUT/style-teacher$SUFFIX; the held-out eval against REFS in OUT/eval$SUFFIX, copied to
+# DOCS with SUFFIX as a subfolder (DOCS/colour for "-colour"). The student's last checkpoint is
+# then frozen as OUT/student-NAME.pt, where a later phase's student can start even if this one's
+# run is continued. Reads OUT, PHOTOS, REFS, DOCS and STUDENT_MINUTES.
+distil_phase() {
+  local teacher suffix=$2 name=$3 student
+  teacher=$(last_run "$1" dctnet)
+  make_pairs "$teacher" "$PHOTOS/aligned-photos" "$OUT/pairs$suffix"
+  distil "$OUT/pairs$suffix" "$OUT/runs/student$suffix" "$OUT/style-$name" "$name" "$4" "$STUDENT_MINUTES" \
+    ${5:+"$OUT/student-$5.pt"}
+  teacher_style "$teacher" "$OUT/style-teacher$suffix" "$name-teacher"
+  evaluate "$OUT/style-$name" "$OUT/style-teacher$suffix" "$PHOTOS/heldout-photos" "$REFS" "$OUT/eval$suffix" \
+    "$DOCS${suffix/-//}" "$name: distilled translator vs its DCT-Net teacher and classic (held-out photos)"
+  student=$(last_run "$OUT/runs/student$suffix" translator)
+  [ -f "$OUT/student-$name.pt" ] || cp "$student/checkpoints/latest.pt" "$OUT/student-$name.pt"
 }
