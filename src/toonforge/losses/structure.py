@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import InputError
-from ..metrics.sharpness import LUMA_601
+from .texture import luma_601
 
 __all__ = ["flat_fill_target", "slic_labels", "superpixel_flatten"]
 
@@ -70,6 +70,8 @@ def slic_labels(x: torch.Tensor, cell: int = 16, iters: int = 5, compactness: fl
 
     by = torch.arange(hh, device=x.device) // cell  # block row / column of each pixel
     bx = torch.arange(ww, device=x.device) // cell
+    off_y = torch.tensor([o[0] for o in _OFFSETS], device=x.device)
+    off_x = torch.tensor([o[1] for o in _OFFSETS], device=x.device)
     labels = torch.empty(n, hh, ww, dtype=torch.long, device=x.device)
     for _ in range(iters):
         # Candidates: the 3 x 3 neighbouring centres of each block, far-away sentinels off the grid.
@@ -78,9 +80,7 @@ def slic_labels(x: torch.Tensor, cell: int = 16, iters: int = 5, compactness: fl
         cand = cand.repeat_interleave(cell, dim=3).repeat_interleave(cell, dim=4)  # (N, 5, 9, hh, ww)
         dist = (feats.unsqueeze(2) - cand).pow(2).sum(dim=1)  # (N, 9, hh, ww)
         pick = dist.argmin(dim=1)  # (N, hh, ww) in 0..8
-        dy = torch.tensor([o[0] for o in _OFFSETS], device=x.device)[pick]
-        dx = torch.tensor([o[1] for o in _OFFSETS], device=x.device)[pick]
-        labels = (by.view(1, hh, 1) + dy) * gw + (bx.view(1, 1, ww) + dx)
+        labels = (by.view(1, hh, 1) + off_y[pick]) * gw + (bx.view(1, 1, ww) + off_x[pick])
         # Move each centre to the mean of its (real) pixels.
         flat = labels.view(n, 1, -1)
         sums = torch.zeros(n, 5, gh * gw, device=x.device, dtype=img.dtype)
@@ -126,6 +126,5 @@ def flat_fill_target(x: torch.Tensor, cell: int = 16, ink: float | None = 0.2, i
     flat = superpixel_flatten(x, cell, iters, compactness)
     if ink is None:
         return flat
-    w = torch.tensor(LUMA_601, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
-    darker = ((flat - x) * w).sum(dim=1, keepdim=True)  # luma drop of the pixel below its fill
+    darker = luma_601(flat - x)  # (N, 1, H, W): luma drop of the pixel below its fill
     return torch.where(darker > ink, x, flat)

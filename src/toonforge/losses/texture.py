@@ -26,8 +26,8 @@ from ..errors import InputError
 from ..metrics.sharpness import LUMA_601
 
 __all__ = ["GREY_WEIGHT_RANGES", "box_mean", "chroma_lowpass", "color_shift", "colour_loss", "guided_filter",
-           "random_grey_weights", "relative_chroma_lowpass", "surface_representation", "texture_representation",
-           "total_variation"]
+           "luma_601", "random_grey_weights", "relative_chroma_lowpass", "surface_representation",
+           "texture_representation", "total_variation"]
 
 # Ranges of the random channel weights, centred near the luma coefficients (0.299, 0.587, 0.114)
 # with a spread of +-0.1, the values used by White-box Cartoonization.
@@ -122,6 +122,24 @@ def total_variation(x: torch.Tensor) -> torch.Tensor:
     return dh + dw
 
 
+def luma_601(x: torch.Tensor) -> torch.Tensor:
+    """BT.601 luma of (N, 3, H, W) RGB images: (N, 1, H, W) on the same scale."""
+    return (x * x.new_tensor(LUMA_601).view(1, 3, 1, 1)).sum(dim=1, keepdim=True)
+
+
+def _lowpass_luma_chroma(x: torch.Tensor, factor: int, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """BT.601 luma (N, 1, h, w) and Cb, Cr (N, 2, h, w) of ``x`` averaged over ``factor`` blocks
+    (both are linear in RGB, so the RGB is pooled first)."""
+    _check_images(x, name)
+    if x.shape[1] != 3:
+        raise InputError(f"{name}: expected 3 channels, got {x.shape[1]}")
+    if factor < 1:
+        raise InputError(f"{name}: factor must be >= 1, got {factor}")
+    pooled = F.avg_pool2d(x, factor, ceil_mode=True) if factor > 1 else x
+    y = luma_601(pooled)
+    return y, torch.cat([0.564 * (pooled[:, 2:3] - y), 0.713 * (pooled[:, 0:1] - y)], dim=1)
+
+
 def chroma_lowpass(x: torch.Tensor, factor: int = 8) -> torch.Tensor:
     """Low-frequency colour of (N, 3, H, W) images in [-1, 1].
 
@@ -129,15 +147,7 @@ def chroma_lowpass(x: torch.Tensor, factor: int = 8) -> torch.Tensor:
     (luma removed; 0 for any grey, at most about 0.5 in magnitude on this scale), averaged over
     ``factor`` x ``factor`` blocks.
     """
-    _check_images(x, "chroma_lowpass")
-    if x.shape[1] != 3:
-        raise InputError(f"chroma_lowpass: expected 3 channels, got {x.shape[1]}")
-    if factor < 1:
-        raise InputError(f"chroma_lowpass: factor must be >= 1, got {factor}")
-    r, g, b = x[:, 0], x[:, 1], x[:, 2]
-    y = LUMA_601[0] * r + LUMA_601[1] * g + LUMA_601[2] * b
-    chroma = torch.stack([0.564 * (b - y), 0.713 * (r - y)], dim=1)
-    return F.avg_pool2d(chroma, factor, ceil_mode=True) if factor > 1 else chroma
+    return _lowpass_luma_chroma(x, factor, "chroma_lowpass")[1]
 
 
 def relative_chroma_lowpass(x: torch.Tensor, factor: int = 8, floor: float = 0.1) -> torch.Tensor:
@@ -146,10 +156,7 @@ def relative_chroma_lowpass(x: torch.Tensor, factor: int = 8, floor: float = 0.1
     for colour, so a brightened copy of a photo matches it by keeping the hue and fading the
     saturation in proportion (tan skin -> pale pink), not by holding the absolute chroma, which
     only darker tones can carry."""
-    chroma = chroma_lowpass(x, factor)
-    r, g, b = x[:, 0:1], x[:, 1:2], x[:, 2:3]
-    luma = LUMA_601[0] * r + LUMA_601[1] * g + LUMA_601[2] * b
-    luma = F.avg_pool2d(luma, factor, ceil_mode=True) if factor > 1 else luma
+    luma, chroma = _lowpass_luma_chroma(x, factor, "relative_chroma_lowpass")
     return chroma / (1.0 - luma + floor)
 
 
