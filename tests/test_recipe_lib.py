@@ -143,3 +143,13 @@ def test_distil_phase_names_every_folder_from_its_suffix_and_freezes_the_student
     assert _bash(FAKE_STEPS + "make_pairs() { :; }; distil() { :; }; distil_phase runs/t '' sketch 900",
                  tmp_path).returncode == 0
     assert frozen.read_text().strip() == "student of o/pairs"
+
+
+def test_distil_phase_takes_another_lines_student_as_a_path(tmp_path: Path) -> None:
+    (tmp_path / "runs/a/00000-dctnet").mkdir(parents=True)
+    result = _bash(FAKE_STEPS + "distil_phase runs/a -anime anime 600 other-line/student-cartoon.pt", tmp_path)
+    assert result.returncode == 0, result.stderr
+    calls = (tmp_path / "calls.txt").read_text().splitlines()
+    assert calls[1] == ("distil o/pairs-anime o/runs/student-anime o/style-anime anime 600 30 "
+                        "other-line/student-cartoon.pt")
+    assert calls[3].split()[5:7] == ["o/eval-anime", "d/anime"]  # docs subfolder from the suffix

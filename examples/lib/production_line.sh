@@ -114,17 +114,18 @@ evaluate() {
 # distil_phase TEACHER_RUNS SUFFIX NAME STEPS [FROM] : stages 2-4 for the last run of one teacher
 # phase in TEACHER_RUNS, with every folder named from SUFFIX ("" or "-colour", ...) and NAME:
 # pairs in OUT/pairs$SUFFIX; the student in OUT/runs/student$SUFFIX, written as the style folder
-# OUT/style-NAME (fine-tuning the frozen checkpoint OUT/student-FROM.pt when FROM is given); the
-# teacher as OUT/style-teacher$SUFFIX; the held-out eval against REFS in OUT/eval$SUFFIX, copied to
+# OUT/style-NAME (fine-tuning the frozen checkpoint OUT/student-FROM.pt when FROM is given, or FROM
+# itself when it is a path: another line's student); the teacher as OUT/style-teacher$SUFFIX; the
+# held-out eval against REFS in OUT/eval$SUFFIX, copied to
 # DOCS with SUFFIX as a subfolder (DOCS/colour for "-colour"). The student's last checkpoint is
 # then frozen as OUT/student-NAME.pt, where a later phase's student can start even if this one's
 # run is continued. Reads OUT, PHOTOS, REFS, DOCS and STUDENT_MINUTES.
 distil_phase() {
-  local teacher suffix=$2 name=$3 student
+  local teacher suffix=$2 name=$3 student from=""
+  case ${5:-} in "") ;; */*) from=$5 ;; *) from="$OUT/student-$5.pt" ;; esac
   teacher=$(last_run "$1" dctnet)
   make_pairs "$teacher" "$PHOTOS/aligned-photos" "$OUT/pairs$suffix"
-  distil "$OUT/pairs$suffix" "$OUT/runs/student$suffix" "$OUT/style-$name" "$name" "$4" "$STUDENT_MINUTES" \
-    ${5:+"$OUT/student-$5.pt"}
+  distil "$OUT/pairs$suffix" "$OUT/runs/student$suffix" "$OUT/style-$name" "$name" "$4" "$STUDENT_MINUTES" $from
   teacher_style "$teacher" "$OUT/style-teacher$suffix" "$name-teacher"
   evaluate "$OUT/style-$name" "$OUT/style-teacher$suffix" "$PHOTOS/heldout-photos" "$REFS" "$OUT/eval$suffix" \
     "$DOCS${suffix/-//}" "$name: distilled translator vs its DCT-Net teacher and classic (held-out photos)"

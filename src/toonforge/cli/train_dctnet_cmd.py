@@ -41,6 +41,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--colour-relative", action="store_true",
                    help="colour term on chroma relative to the room above the brightness: a brightened region "
                         "keeps its hue with proportionally less saturation (instead of holding the photo's)")
+    p.add_argument("--w-projected", type=float, default=0.0,
+                   help="weight of a whole-image GAN term judged on frozen ImageNet MobileNetV2 features "
+                        "(0: off); a run without it can continue with it")
+    p.add_argument("--projected-channels", type=int, default=64,
+                   help="width of the projected discriminator's heads")
+    p.add_argument("--projected-augment", type=float, default=1.0,
+                   help="probability of DiffAugment's translation and cutout on the projected "
+                        "discriminator's inputs (keeps its heads from memorising the style set)")
     p.add_argument("--w-structure", type=float, default=0.0,
                    help="weight of the structure loss: pixel L1 to the output's own superpixel flattening "
                         "(dark lines kept), for flat colour regions (0: off)")
@@ -62,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
     from ..training.dctnet_task import DCTNetConfig, DCTNetTask, default_calibration_dir, geometry_expansion
     from ..training.loop import train
 
+    if args.w_projected < 0 or args.projected_channels < 1 or not 0 <= args.projected_augment <= 1:
+        raise InputError("--w-projected must be >= 0, --projected-channels >= 1 and --projected-augment in [0, 1]")
     for folder in (args.photos, args.styles):
         if not folder.is_dir():
             raise InputError(f"not a folder: {folder}")
@@ -80,6 +90,8 @@ def run(args: argparse.Namespace) -> int:
         num_blocks=args.num_blocks, d_channels=args.d_channels, lr_g=args.lr, lr_d=args.lr,
         w_surface=args.w_surface, w_texture=args.w_texture, w_content=args.w_content, w_tv=args.w_tv,
         w_colour=args.w_colour, colour_relative=args.colour_relative, w_structure=args.w_structure,
+        w_projected=args.w_projected, projected_channels=args.projected_channels,
+        projected_augment=args.projected_augment,
         structure_cell=args.structure_cell, structure_ink=args.structure_ink or None,
         gan_start=args.gan_start,
         style_generator=str(args.style_generator) if args.style_generator else None,

@@ -16,6 +16,7 @@ import pickle
 import random
 import re
 import zipfile
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -148,23 +149,35 @@ def load_states(
     ckpt: dict[str, Any],
     modules: dict[str, nn.Module],
     optimizers: dict[str, torch.optim.Optimizer],
-) -> None:
-    """Load module and optimizer states after checking that names, keys and shapes fit."""
+    added: Collection[str] = (),
+) -> list[str]:
+    """Load module and optimizer states after checking that names, keys and shapes fit.
+
+    Names in ``added`` may be missing from the checkpoint (parts a run adds to an older one's):
+    they keep their current state. Returns those that were missing, sorted."""
+    fresh: set[str] = set()
     for kind, own in (("modules", modules), ("optimizers", optimizers)):
-        if set(ckpt[kind]) != set(own):
+        lacking = set(own) - set(ckpt[kind])
+        if set(ckpt[kind]) - set(own) or lacking - set(added):
             raise CheckpointError(
                 f"checkpoint {kind} {sorted(ckpt[kind])} do not match the task's {sorted(own)}"
             )
+        fresh |= lacking
     for name, module in modules.items():
+        if name in fresh:
+            continue
         check_fit(module, ckpt["modules"][name], f"module '{name}'")
         module.load_state_dict(ckpt["modules"][name])
     for name, opt in optimizers.items():
+        if name in fresh:
+            continue
         try:
             opt.load_state_dict(ckpt["optimizers"][name])
         except (ValueError, KeyError, RuntimeError) as err:
             raise CheckpointError(
                 f"optimizer '{name}' does not fit the checkpoint: {_first_line(err)}"
             ) from None
+    return sorted(fresh)
 
 
 def capture_rng() -> dict[str, Any]:

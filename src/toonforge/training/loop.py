@@ -170,7 +170,9 @@ class _Run:
         if not self.phases:
             raise InputError(f"task '{task.name}' defines no phases")
         if ckpt is not None:
-            ck.load_states(ckpt, self.modules, self.optimizers)
+            fresh = ck.load_states(ckpt, self.modules, self.optimizers, task.added_on_resume())
+            if fresh and self.main:
+                print(f"starting {', '.join(fresh)} fresh: the checkpoint has none", flush=True)
         if ctx.world_size > 1:
             task.wrap_modules(D.wrap_ddp(self.modules, ctx))
             self.wrapped = True

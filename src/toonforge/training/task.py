@@ -73,6 +73,11 @@ class TrainingTask(ABC):
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """Optimizers by name (their states are checkpointed)."""
 
+    def added_on_resume(self) -> set[str]:
+        """Module and optimizer names a checkpoint may lack (a part this run adds to an older
+        run's, e.g. an extra discriminator): they keep their fresh initialisation on resume."""
+        return set()
+
     @abstractmethod
     def dataset(self) -> torch.utils.data.Dataset:
         """A map-style dataset with ``__len__``; the loop batches, shuffles and shards it."""

@@ -2,7 +2,9 @@
 
 from ..registry import register_model
 from .patch import PatchDiscriminator
+from .projected import ProjectedDiscriminator
 
 register_model("patch_discriminator")(PatchDiscriminator)
+register_model("projected_discriminator")(ProjectedDiscriminator)
 
-__all__ = ["PatchDiscriminator"]
+__all__ = ["PatchDiscriminator", "ProjectedDiscriminator"]

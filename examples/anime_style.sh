@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The production line for the shipped `anime` style (issue 7), stage by stage:
+#   0. the shared photo split and aligned crops (examples/lib/production_line.sh: the 178
+#      held-out photos no shipped style trained on); 12% of the selfie2anime anime faces (hash
+#      split, seed 0) are held out as FD references; the rest are used as they are (they are framed
+#      like aligned crops already, and photo face detectors find few anime faces);
+#   1. stage 2: a DCT-Net texture translator, photos <-> anime faces, started from the cartoon
+#      line's phase-a teacher (examples/cartoon_style.sh; a photo-to-drawing warm start) with the
+#      projected discriminator added (--w-projected: patch heads on frozen ImageNet MobileNetV2
+#      features, DiffAugment on its inputs). Without it both DCT-Net discriminators sat at chance
+#      on this set and 560 steps left a sharpened photo (docs/cartoon/README.md, trials 4 and 5);
+#   2. `toonforge translate` every aligned training photo into photo/anime pairs;
+#   3. stage 3: the small-tier translator distilled from the pairs, fine-tuning the `cartoon`
+#      student (the cartoon line's frozen checkpoint), written as a style folder with its ONNX head;
+#   4. `toonforge eval` on the held-out photos: `anime`, its teacher and `classic` against the
+#      held-out anime faces; table and contact sheet into docs/anime/.
+# Every step resumes: rerun the script after a stop. The defaults are the CPU run of
+# docs/anime/README.md (2-core CPU); on a GPU: DEVICE=cuda ANIME_STEPS=20000 ANIME_STUDENT_STEPS=8000.
+#
+#   bash examples/anime_style.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DATA=${DATA:-../shared/data}
+PHOTOS=${PHOTOS:-work-data/photos}
+OUT=${OUT:-work-data/anime-line}
+CARTOON=${CARTOON:-work-data/cartoon-line}
+DEVICE=${DEVICE:-cpu}
+ANIME_STEPS=${ANIME_STEPS:-3000}
+ANIME_STUDENT_STEPS=${ANIME_STUDENT_STEPS:-2600}
+TEACHER_MINUTES=${TEACHER_MINUTES:-60}
+STUDENT_MINUTES=${STUDENT_MINUTES:-30}
+mkdir -p "$OUT" "$PHOTOS"
+source examples/lib/production_line.sh
+
+for needed in "$CARTOON/teacher-phase-a.pt" "$CARTOON/student-cartoon.pt"; do
+  if [ ! -f "$needed" ]; then
+    echo "error: $needed is missing: run examples/cartoon_style.sh first (the anime line starts from it)" >&2
+    exit 2
+  fi
+done
+
+# 0. The shared photo split and aligned crops; 12% of the anime faces held out.
+prepare_photos "$PHOTOS"
+link_split 0.12 "$OUT/train-anime" "$OUT/heldout-anime" "$DATA/anime/selfie2anime"
+
+# 1. The teacher: DCT-Net at 256 px, batch 2, lr 1e-4, with the projected discriminator.
+TRAIN=(toonforge train-dctnet --photos "$PHOTOS/aligned-photos" --styles "$OUT/train-anime" --size 256
+       --batch-size 2 --gan-start 0 --workers 1 --seed 1 --device "$DEVICE")
+teacher_phase "$OUT/runs/dctnet-anime" "$ANIME_STEPS" "$CARTOON/teacher-phase-a.pt" "" \
+  --lr 1e-4 --w-content 1 --w-texture 1 --w-surface 1 --w-projected 0.5 --ema-decay 0.995 \
+  --checkpoint-every 50 --eval-every 0
+
+# 2-4. Pairs, the distilled translator (from the cartoon student), the held-out evaluation.
+REFS="$OUT/heldout-anime" DOCS=docs
+distil_phase "$OUT/runs/dctnet-anime" -anime anime "$ANIME_STUDENT_STEPS" "$CARTOON/student-cartoon.pt"
