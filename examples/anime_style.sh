@@ -15,7 +15,8 @@
 #   4. `toonforge eval` on the held-out photos: `anime`, its teacher and `classic` against the
 #      held-out anime faces; table and contact sheet into docs/anime/.
 # Every step resumes: rerun the script after a stop. The defaults are the CPU run of
-# docs/anime/README.md (2-core CPU); on a GPU: DEVICE=cuda ANIME_STEPS=20000 ANIME_STUDENT_STEPS=8000.
+# docs/anime/README.md (2-core CPU); on a GPU scale them, e.g. DEVICE=cuda ANIME_A_STEPS=6000
+# ANIME_B_STEPS=10000 ANIME_STEPS=20000 ANIME_STUDENT_STEPS=8000 (untried).
 #
 #   bash examples/anime_style.sh
 set -euo pipefail
@@ -26,8 +27,10 @@ PHOTOS=${PHOTOS:-work-data/photos}
 OUT=${OUT:-work-data/anime-line}
 CARTOON=${CARTOON:-work-data/cartoon-line}
 DEVICE=${DEVICE:-cpu}
-ANIME_STEPS=${ANIME_STEPS:-3000}
-ANIME_STUDENT_STEPS=${ANIME_STUDENT_STEPS:-2600}
+ANIME_A_STEPS=${ANIME_A_STEPS:-1862}
+ANIME_B_STEPS=${ANIME_B_STEPS:-2382}
+ANIME_STEPS=${ANIME_STEPS:-3001}
+ANIME_STUDENT_STEPS=${ANIME_STUDENT_STEPS:-3000}
 TEACHER_MINUTES=${TEACHER_MINUTES:-60}
 STUDENT_MINUTES=${STUDENT_MINUTES:-30}
 mkdir -p "$OUT" "$PHOTOS"
@@ -44,12 +47,22 @@ done
 prepare_photos "$PHOTOS"
 link_split 0.12 "$OUT/train-anime" "$OUT/heldout-anime" "$DATA/anime/selfie2anime"
 
-# 1. The teacher: DCT-Net at 256 px, batch 2, lr 1e-4, with the projected discriminator.
+# 1. The teacher: DCT-Net at 256 px, batch 2, with the projected discriminator, in three phases
+#    (the shipped run was stopped by hand at steps 1,862 and 2,382, which the defaults repeat):
+#    a. gently (lr 1e-4, content 1, projected 0.5): eyes gain dark outlines, the rest stays a photo;
+#    b. harder (lr 2e-4, content 0.5, projected 1): flat pale skin, ink outlines, anime eyes, but
+#       the colour drains to sepia;
+#    c. phase b plus the relative colour term of the cartoon line (--w-colour 4 --colour-relative):
+#       the photo's skin and hair hues come back.
 TRAIN=(toonforge train-dctnet --photos "$PHOTOS/aligned-photos" --styles "$OUT/train-anime" --size 256
-       --batch-size 2 --gan-start 0 --workers 1 --seed 1 --device "$DEVICE")
-teacher_phase "$OUT/runs/dctnet-anime" "$ANIME_STEPS" "$CARTOON/teacher-phase-a.pt" "" \
-  --lr 1e-4 --w-content 1 --w-texture 1 --w-surface 1 --w-projected 0.5 --ema-decay 0.995 \
-  --checkpoint-every 50 --eval-every 0
+       --batch-size 2 --gan-start 0 --workers 1 --seed 1 --device "$DEVICE"
+       --w-texture 1 --w-surface 1 --ema-decay 0.995 --checkpoint-every 50 --eval-every 0)
+teacher_phase "$OUT/runs/dctnet-anime-a" "$ANIME_A_STEPS" "$CARTOON/teacher-phase-a.pt" "$OUT/anime-phase-a.pt" \
+  --lr 1e-4 --w-content 1 --w-projected 0.5
+teacher_phase "$OUT/runs/dctnet-anime-b" "$ANIME_B_STEPS" "$OUT/anime-phase-a.pt" "$OUT/anime-phase-b.pt" \
+  --lr 2e-4 --w-content 0.5 --w-projected 1
+teacher_phase "$OUT/runs/dctnet-anime" "$ANIME_STEPS" "$OUT/anime-phase-b.pt" "" \
+  --lr 2e-4 --w-content 0.5 --w-projected 1 --w-colour 4 --colour-relative
 
 # 2-4. Pairs, the distilled translator (from the cartoon student), the held-out evaluation.
 REFS="$OUT/heldout-anime" DOCS=docs

@@ -18,6 +18,7 @@ SMALL = {
     "ugatit_generator": {"light": True, "base_channels": 8, "n_blocks": 1, "img_size": 64},
     "ugatit_discriminator": {"base_channels": 8, "n_layers": 5},
     "resnet_generator": {"base_channels": 8, "n_blocks": 2},
+    "projected_discriminator": {"head_channels": 8},
 }
 
 
@@ -39,9 +40,10 @@ def test_every_model_forward_backward(name):
     torch.manual_seed(0)
     net = create_model(name, **SMALL.get(name, {}))
     x = torch.rand(2, 3, 64, 64) * 2 - 1
-    y = _first(net(x))
-    assert torch.isfinite(y).all()
-    y.square().mean().backward()
+    out = net(x)
+    maps = out if isinstance(out, list) else [_first(out)]  # a multi-scale discriminator: every map
+    assert all(torch.isfinite(y).all() for y in maps)
+    sum(y.square().mean() for y in maps).backward()
     grads = [p.grad for p in net.parameters() if p.requires_grad]
     assert grads and all(g is not None and torch.isfinite(g).all() for g in grads)
     rebuilt = create_model(name, **net.config)

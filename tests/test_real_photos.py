@@ -1,5 +1,5 @@
-"""End to end on real portraits from ../shared/data with the shipped `classic`, `sketch`, `colour-sketch` and
-`cartoon` styles."""
+"""End to end on real portraits from ../shared/data with the shipped `classic`, `sketch`, `colour-sketch`,
+`cartoon` and `anime` styles."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def _texture(rgb: np.ndarray) -> float:
     return float(np.abs(cv2.Laplacian(grey, cv2.CV_32F)).mean())
 
 
-@pytest.mark.parametrize("name", ["classic", "sketch", "colour-sketch", "cartoon"])
+@pytest.mark.parametrize("name", ["classic", "sketch", "colour-sketch", "cartoon", "anime"])
 def test_shipped_style_torch_and_onnx_agree_on_a_real_photo(name):
     torch_run = _shipped(name)
     photo = load_image(shared_data("faces/selfie2anime") / "female_10016.jpg").rgb
@@ -84,3 +84,14 @@ def test_cartoon_is_paler_and_flatter_than_colour_sketch_and_keeps_hue_and_lines
     saturation = [cv2.cvtColor(im, cv2.COLOR_RGB2HSV)[..., 1].mean() for im in (photo, out, sketch)]
     assert saturation[1] > 2 * saturation[2] and saturation[1] > 0.4 * saturation[0]  # hues kept (64 vs 28, 127)
     assert np.percentile(cv2.cvtColor(out, cv2.COLOR_RGB2GRAY), 2) < 120  # ink lines remain (measured 85)
+
+
+def test_anime_draws_darker_ink_than_cartoon_over_paler_skin_with_more_colour():
+    photo, out = _stylize_portrait("anime")
+    _, cartoon = _stylize_portrait("cartoon")
+    grey = [cv2.cvtColor(im, cv2.COLOR_RGB2GRAY) for im in (photo, out, cartoon)]
+    assert np.median(grey[1]) > np.median(grey[0]) + 30  # pale skin and background (measured 175 vs 138)
+    assert np.percentile(grey[1], 2) < np.percentile(grey[2], 2) - 10  # darker ink than cartoon (61 vs 85)
+    saturation = [cv2.cvtColor(im, cv2.COLOR_RGB2HSV)[..., 1].mean() for im in (photo, out, cartoon)]
+    assert saturation[1] > 1.2 * saturation[2] and saturation[1] < saturation[0]  # hues kept (91 vs 65, 127)
+    assert _texture(out) < 0.9 * _texture(photo)  # flat fills: less photographic texture (4.21 vs 4.93)
