@@ -32,7 +32,11 @@ def test_maps_per_scale_frozen_trunk_and_gradient_to_the_input():
     assert [tuple(m.shape) for m in maps] == [(2, 1, 4, 3)] * 3 + [(2, 1, 2, 1)]
     assert not any(p.requires_grad for p in d.features.parameters())
     heads = {id(p) for p in d.trainable_parameters()}
-    assert heads == {id(p) for p in d.parameters() if p.requires_grad} and heads
+    assert heads == {id(p) for p in d.parameters()} and heads  # the trunk is not in the tree
+    assert all(k.startswith("heads.") for k in d.state_dict())  # nor in checkpoints
+    d.to(torch.float64)  # but it moves with the heads
+    assert all(p.dtype == torch.float64 for p in d.features.parameters())
+    d.to(torch.float32)
     sum(m.mean() for m in maps).backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
     assert all(p.grad is None for p in d.features.parameters())
@@ -76,8 +80,9 @@ def test_dctnet_adds_the_projected_term_to_a_run_trained_without_it(tmp_path, ca
     plain = train(projected_task(photos, styles), loop(2, eval_every=0), runs_root=tmp_path / "a")
     ckpt = torch.load(plain.run_dir / "checkpoints" / "latest.pt", weights_only=True)
     assert "D_projected" not in ckpt["modules"]
-    more = train(projected_task(photos, styles, w_projected=1.0, projected_channels=4), loop(4, eval_every=0),
-                 runs_root=tmp_path / "b", resume=plain.run_dir / "checkpoints" / "latest.pt")
+    t = projected_task(photos, styles, w_projected=1.0, projected_channels=4)
+    more = train(t, loop(4, eval_every=0), runs_root=tmp_path / "b",
+                 resume=plain.run_dir / "checkpoints" / "latest.pt")
     assert more.step == 4 and "starting D_projected fresh" in capsys.readouterr().out
     stats = [json.loads(x) for x in (more.run_dir / "stats.jsonl").read_text().splitlines()]
     logged = [s for s in stats if "loss/D_projected" in s]
@@ -86,8 +91,9 @@ def test_dctnet_adds_the_projected_term_to_a_run_trained_without_it(tmp_path, ca
     heads = {k: v for k, v in after["modules"]["D_projected"].items() if k.startswith("heads.")}
     fresh = ProjectedDiscriminator(head_channels=4, backbone=random_trunk()).state_dict()
     assert any(not torch.equal(v, fresh[k]) for k, v in heads.items())  # the heads trained
-    trunk = {k: v for k, v in after["modules"]["D_projected"].items() if k.startswith("features.")}
-    assert all(torch.equal(v, fresh[k]) for k, v in trunk.items())  # the trunk did not
+    assert set(after["modules"]["D_projected"]) == set(fresh) and all(k.startswith("heads.") for k in fresh)
+    start = ProjectedDiscriminator(head_channels=4, backbone=random_trunk()).features.state_dict()
+    assert all(torch.equal(v, start[k]) for k, v in t.D_projected.features.state_dict().items())  # frozen
     # A run with the term resumes as usual (its checkpoint has the part now).
     again = train(projected_task(photos, styles, w_projected=1.0, projected_channels=4), loop(5, eval_every=0),
                   runs_root=tmp_path / "b", resume=more.run_dir)

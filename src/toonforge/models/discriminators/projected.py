@@ -33,8 +33,9 @@ class ProjectedDiscriminator(nn.Module):
 
     ``backbone``: a ``MobileNetV2`` for the trunk (tests pass a random one); None loads the
     ImageNet weights. The trunk is frozen and stays in eval mode (``MobileNetV2Features``);
-    gradients still reach the input, so the generator learns through it. ``self.config`` holds
-    the JSON-able constructor arguments.
+    gradients still reach the input, so the generator learns through it. Only the heads are in
+    ``parameters()`` and ``state_dict()``. ``self.config`` holds the JSON-able constructor
+    arguments.
     """
 
     def __init__(self, layers: Sequence[int] = DEFAULT_LAYERS, head_channels: int = 64,
@@ -44,10 +45,23 @@ class ProjectedDiscriminator(nn.Module):
         if not layers or layers[0] < 1 or layers[-1] > 17:
             raise InputError(f"projected discriminator layers must be in 1..17, got {list(layers)}")
         self.config: dict[str, Any] = {"layers": list(layers), "head_channels": head_channels}
-        self.features = MobileNetV2Features(layers, backbone=backbone)
+        # The trunk is kept out of the module tree, so neither its weights nor their optimiser
+        # entries go into checkpoints (it is ImageNet's, rebuilt on construction): a DCT-Net
+        # checkpoint with it grew from 34 to 73 MB. ``_apply`` still moves it with the heads.
+        object.__setattr__(self, "_trunk", MobileNetV2Features(layers, backbone=backbone))
         self.heads = nn.ModuleList(
             PatchDiscriminator(FEATURE_CHANNELS[i], head_channels, _head_depth(FEATURE_STRIDES[i]))
             for i in layers)
+
+    @property
+    def features(self) -> MobileNetV2Features:
+        """The frozen trunk (not a submodule: absent from ``state_dict`` and ``parameters``)."""
+        return self._trunk
+
+    def _apply(self, fn, recurse: bool = True):  # noqa: ANN001, ANN202 (torch's signature)
+        super()._apply(fn, recurse)
+        self._trunk._apply(fn)
+        return self
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         if x.ndim != 4 or x.shape[1] != 3 or x.shape[2] % 32 or x.shape[3] % 32 or min(x.shape[2:]) < 64:
@@ -56,7 +70,7 @@ class ProjectedDiscriminator(nn.Module):
         return [head(f) for head, f in zip(self.heads, self.features(x), strict=True)]
 
     def trainable_parameters(self) -> list[nn.Parameter]:
-        """The heads' parameters (the trunk has none that train)."""
+        """The heads' parameters (the same as ``parameters()``: the trunk is not a submodule)."""
         return list(self.heads.parameters())
 
 
