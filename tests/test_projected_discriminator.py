@@ -31,7 +31,7 @@ def test_maps_per_scale_frozen_trunk_and_gradient_to_the_input():
     maps = d(x)
     assert [tuple(m.shape) for m in maps] == [(2, 1, 4, 3)] * 3 + [(2, 1, 2, 1)]
     assert not any(p.requires_grad for p in d.features.parameters())
-    heads = {id(p) for p in d.trainable_parameters()}
+    heads = {id(p) for p in d.heads.parameters()}
     assert heads == {id(p) for p in d.parameters()} and heads  # the trunk is not in the tree
     assert all(k.startswith("heads.") for k in d.state_dict())  # nor in checkpoints
     d.to(torch.float64)  # but it moves with the heads

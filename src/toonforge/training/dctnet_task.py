@@ -199,7 +199,7 @@ class DCTNetTask(SnapshotHooks, TrainingTask):
         if c.w_projected > 0:
             self.D_projected = create_model("projected_discriminator", head_channels=c.projected_channels,
                                             backbone=self._projected_backbone).to(device)
-            self.opt_dp = torch.optim.Adam(self.D_projected.trainable_parameters(), lr=c.lr_d, betas=c.betas)
+            self.opt_dp = torch.optim.Adam(self.D_projected.parameters(), lr=c.lr_d, betas=c.betas)
         self.G_train, self.Ds_train, self.Dt_train = self.G, self.D_surface, self.D_texture
         self.Dp_train = self.D_projected
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=c.lr_g, betas=c.betas)
