@@ -49,20 +49,22 @@ link_split 0.12 "$OUT/train-anime" "$OUT/heldout-anime" "$DATA/anime/selfie2anim
 
 # 1. The teacher: DCT-Net at 256 px, batch 2, with the projected discriminator, in three phases
 #    (the shipped run was stopped by hand at steps 1,862 and 2,382, which the defaults repeat):
-#    a. gently (lr 1e-4, content 1, projected 0.5): eyes gain dark outlines, the rest stays a photo;
-#    b. harder (lr 2e-4, content 0.5, projected 1): flat pale skin, ink outlines, anime eyes, but
+#    a. gently (content 1, projected 0.5): eyes gain dark outlines, the rest stays a photo;
+#    b. harder (content 0.5, projected 1): flat pale skin, ink outlines, anime eyes, but
 #       the colour drains to sepia;
 #    c. phase b plus the relative colour term of the cartoon line (--w-colour 4 --colour-relative):
 #       the photo's skin and hair hues come back.
+#    Learning rates: 2e-4 for the generator and DCT-Net's discriminators, 1e-4 for the projected
+#    heads, in every phase (what the shipped run used).
 TRAIN=(toonforge train-dctnet --photos "$PHOTOS/aligned-photos" --styles "$OUT/train-anime" --size 256
        --batch-size 2 --gan-start 0 --workers 1 --seed 1 --device "$DEVICE"
-       --w-texture 1 --w-surface 1 --ema-decay 0.995 --checkpoint-every 50 --eval-every 0)
+       --w-texture 1 --w-surface 1 --lr 2e-4 --projected-lr 1e-4 --ema-decay 0.995 --checkpoint-every 50 --eval-every 0)
 teacher_phase "$OUT/runs/dctnet-anime-a" "$ANIME_A_STEPS" "$CARTOON/teacher-phase-a.pt" "$OUT/anime-phase-a.pt" \
-  --lr 1e-4 --w-content 1 --w-projected 0.5
+  --w-content 1 --w-projected 0.5
 teacher_phase "$OUT/runs/dctnet-anime-b" "$ANIME_B_STEPS" "$OUT/anime-phase-a.pt" "$OUT/anime-phase-b.pt" \
-  --lr 2e-4 --w-content 0.5 --w-projected 1
+  --w-content 0.5 --w-projected 1
 teacher_phase "$OUT/runs/dctnet-anime" "$ANIME_STEPS" "$OUT/anime-phase-b.pt" "" \
-  --lr 2e-4 --w-content 0.5 --w-projected 1 --w-colour 4 --colour-relative
+  --w-content 0.5 --w-projected 1 --w-colour 4 --colour-relative
 
 # 2-4. Pairs, the distilled translator (from the cartoon student), the held-out evaluation.
 REFS="$OUT/heldout-anime" DOCS=docs

@@ -95,6 +95,11 @@ def test_dctnet_adds_the_projected_term_to_a_run_trained_without_it(tmp_path, ca
     start = ProjectedDiscriminator(head_channels=4, backbone=random_trunk()).features.state_dict()
     assert all(torch.equal(v, start[k]) for k, v in t.D_projected.features.state_dict().items())  # frozen
     # A run with the term resumes as usual (its checkpoint has the part now).
-    again = train(projected_task(photos, styles, w_projected=1.0, projected_channels=4), loop(5, eval_every=0),
-                  runs_root=tmp_path / "b", resume=more.run_dir)
+    # A run with the term resumes as usual (its checkpoint has the part now), here with the heads'
+    # own learning rate, which the resumed run must use rather than the checkpoint's.
+    capsys.readouterr()
+    slow = projected_task(photos, styles, w_projected=1.0, projected_channels=4, lr_projected=5e-5)
+    again = train(slow, loop(5, eval_every=0), runs_root=tmp_path / "b", resume=more.run_dir)
     assert (again.step, again.run_dir) == (5, more.run_dir)
+    assert [g["lr"] for g in slow.opt_dp.param_groups] == [5e-5] and slow.opt_d.param_groups[0]["lr"] == slow.cfg.lr_d
+    assert "D_projected 0.0002 -> 5e-05" in capsys.readouterr().out

@@ -16,7 +16,7 @@ from toonforge.errors import CheckpointError, InputError, ToonforgeError
 from toonforge.training.checkpoint import load_checkpoint, save_atomic
 from toonforge.training.distributed import to_device
 from toonforge.training.ema import EMA
-from toonforge.training.loop import LoopConfig, train
+from toonforge.training.loop import LoopConfig, lr_factor_at, train
 from toonforge.training.task import Phase, TrainingTask
 
 
@@ -323,3 +323,69 @@ def test_to_device_walks_nested_batches() -> None:
     out = to_device(batch, torch.device("meta"))
     assert out["x"][0].device.type == "meta" and out["x"][1][1] == "name"
     assert isinstance(out["p"], pair) and out["p"].a.device.type == "meta" and out["p"].b == 3
+
+
+class LrTask(LinearTask):
+    """LinearTask built with a chosen "fit" rate; records both optimizers' rates at every step."""
+
+    def __init__(self, lr: float = 0.02, **kw: object) -> None:
+        super().__init__(**kw)  # type: ignore[arg-type]
+        self.lr, self.lrs = lr, []
+
+    def build(self, device: torch.device) -> None:
+        super().build(device)
+        self.opt.param_groups[0]["lr"] = self.lr
+
+    def _fit(self, batch: tuple[torch.Tensor, torch.Tensor], step: int) -> dict[str, float]:
+        self.lrs.append((self.opt.param_groups[0]["lr"], self.opt_shrink.param_groups[0]["lr"]))
+        return super()._fit(batch, step)
+
+
+def test_lr_factor_is_linear_over_the_last_steps() -> None:
+    decay = LoopConfig(total_steps=10, lr_decay_steps=4)
+    assert [lr_factor_at(s, decay) for s in range(10)] == [1.0] * 7 + [0.75, 0.5, 0.25]
+    assert {lr_factor_at(s, LoopConfig(total_steps=10)) for s in range(10)} == {1.0}
+    with pytest.raises(InputError, match="must not exceed total_steps"):
+        LoopConfig(total_steps=5, lr_decay_steps=6)
+    with pytest.raises(InputError, match="lr_decay_steps"):
+        LoopConfig(total_steps=5, lr_decay_steps=-1)
+
+
+def test_every_optimizer_decays_and_the_factor_is_logged(tmp_path: Path) -> None:
+    task = LrTask()
+    res = train(task, _cfg(10, lr_decay_steps=4), runs_root=tmp_path)
+    fit, shrink = zip(*task.lrs, strict=True)
+    assert fit == pytest.approx([0.02] * 7 + [0.015, 0.01, 0.005])
+    assert shrink == pytest.approx([0.01] * 7 + [0.0075, 0.005, 0.0025])
+    stats = _stats(res.run_dir)
+    assert stats[0]["lr_factor"] == 1.0 and stats[-1]["lr_factor"] == pytest.approx((1 + 1 + 0.75 + 0.5 + 0.25) / 5)
+    assert "lr_factor" not in _stats(train(LinearTask(), _cfg(5), runs_root=tmp_path / "flat").run_dir)[0]
+
+
+def test_resume_uses_this_calls_learning_rates(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A checkpoint's optimizer state carries the rate it ran at; a resume with another --lr must
+    train at the new one (it used to keep the checkpoint's silently) and say so."""
+    first = train(LrTask(), _cfg(6), runs_root=tmp_path)
+    capsys.readouterr()
+    slower = LrTask(lr=0.005)
+    train(slower, _cfg(10), runs_root=tmp_path, resume=first.run_dir)
+    assert [fit for fit, _ in slower.lrs] == [0.005] * 4
+    assert "learning rates from this command, not the checkpoint: fit 0.02 -> 0.005" in capsys.readouterr().out
+    again = LrTask(lr=0.005)
+    train(again, _cfg(12), runs_root=tmp_path, resume=first.run_dir)
+    assert [fit for fit, _ in again.lrs] == [0.005] * 2
+    assert "learning rates" not in capsys.readouterr().out
+
+
+def test_resume_inside_the_decay_matches_an_uninterrupted_run(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    ref = LrTask()
+    train(ref, _cfg(20, lr_decay_steps=8), runs_root=tmp_path / "ref")
+    with pytest.raises(KeyboardInterrupt):
+        train(LrTask(fail_at=15, fail="interrupt"), _cfg(20, lr_decay_steps=8), runs_root=tmp_path / "cut")
+    rest = LrTask()
+    res = train(rest, _cfg(20, lr_decay_steps=8), runs_root=tmp_path / "cut", resume=tmp_path / "cut" / "00000-linear")
+    assert "learning rates" not in capsys.readouterr().out  # the checkpoint ran at the schedule's rate
+    assert rest.lrs == pytest.approx(ref.lrs[15:])
+    ref_w, w = _weights(tmp_path / "ref" / "00000-linear"), _weights(res.run_dir)
+    for k in ref_w:
+        torch.testing.assert_close(w[k], ref_w[k], rtol=1e-6, atol=1e-7)

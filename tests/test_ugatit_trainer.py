@@ -153,3 +153,18 @@ def test_resume_is_exact(tmp_path):
     for name in ("G_AB", "G_BA"):
         a, b = straight.modules()[name].state_dict(), resumed.modules()[name].state_dict()
         assert all(torch.equal(a[k], b[k]) for k in a), name
+
+
+def test_cli_lr_decay_is_the_papers_second_half(tmp_path, capsys):
+    """--lr-decay is the loop's linear decay over the second half of --steps (U-GAT-IT's schedule)."""
+    photos, styles, _ = make_folders(tmp_path, n=4)
+    runs = tmp_path / "runs"
+    args = ["train-ugatit", "--photos", photos, "--styles", styles, "--size", "32", "--base-channels", "8",
+            "--n-blocks", "1", "--d-channels", "4", "--d-global-layers", "4", "--d-local-layers", "3",
+            "--steps", "5", "--batch-size", "2", "--eval-every", "0", "--runs", runs, "--val-fraction", "0",
+            "--lr-decay"]
+    assert main([str(a) for a in args]) == 0, capsys.readouterr().err
+    run_dir = next(runs.glob("*-ugatit"))
+    assert json.loads((run_dir / "config.json").read_text())["loop"]["lr_decay_steps"] == 3
+    # One log line (log_every 20 > 5 steps): the mean factor of steps 0-4 is (1 + 1 + 1 + 2/3 + 1/3) / 5.
+    assert [s["lr_factor"] for s in _stats(run_dir)] == pytest.approx([0.8])

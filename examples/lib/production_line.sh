@@ -73,7 +73,8 @@ make_pairs() {
 # on PAIRS and written as the style folder STYLE_OUT (with its ONNX head). With FROM (another
 # student's checkpoint) it fine-tunes that student, its EMA decay cut to 0.99 so the average forgets
 # the start within a few hundred steps. --seed 1: the 5% validation split hashes names with the
-# seed, and seed 0 would pick exactly the held-out photos removed above.
+# seed, and seed 0 would pick exactly the held-out photos removed above. STUDENT_LR_DECAY (default
+# 0): the learning rate falls linearly over that many last steps.
 distil() {
   local start=() run
   [ -f "$3/config.json" ] && return 0
@@ -81,7 +82,8 @@ distil() {
   if [ -n "${7:-}" ]; then start=(--resume "${run:-$7}" --ema-decay 0.99)
   elif [ -n "$run" ]; then start=(--resume "$run"); fi
   toonforge train-translator --inputs "$1/photo" --targets "$1/style" --tier small --size 256 \
-    --steps "$5" --batch-size 8 --gan-start 150 --workers 1 --seed 1 --max-minutes "$6" \
+    --steps "$5" --lr-decay-steps "${STUDENT_LR_DECAY:-0}" --batch-size 8 --gan-start 150 --workers 1 \
+    --seed 1 --max-minutes "$6" \
     --runs "$2" --device "$DEVICE" --style-out "$3" --style-name "$4" "${start[@]}"
 }
 

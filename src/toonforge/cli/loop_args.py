@@ -19,10 +19,18 @@ def add_loop_args(p: argparse.ArgumentParser, *, size: int = 256, steps: int = 2
     p.add_argument("--resume", type=Path, default=None, help="run folder (or checkpoint) to continue")
     p.add_argument("--max-minutes", type=float, default=None, help="stop cleanly with a checkpoint after this long")
     p.add_argument("--ema-decay", type=float, default=0.999, help="EMA decay of the shipped generator")
+    add_lr_decay_arg(p)
     p.add_argument("--checkpoint-every", type=int, default=every, help="steps between checkpoints")
     p.add_argument("--eval-every", type=int, default=every, help="steps between validations (0: never)")
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     p.add_argument("--seed", type=int, default=0, help="seed of weights, data order and augmentation")
+
+
+def add_lr_decay_arg(p: argparse.ArgumentParser) -> None:
+    """``--lr-decay-steps``, for every trainer on the shared loop (``LoopConfig.lr_decay_steps``)."""
+    p.add_argument("--lr-decay-steps", type=int, default=0,
+                   help="learning rates fall linearly over the last this many of --steps (0: constant); "
+                        "a resume may add or change it")
 
 
 def loop_config(args: argparse.Namespace):  # -> LoopConfig (imported lazily)
@@ -31,4 +39,5 @@ def loop_config(args: argparse.Namespace):  # -> LoopConfig (imported lazily)
 
     return LoopConfig(total_steps=args.steps, batch_size=args.batch_size, num_workers=args.workers,
                       checkpoint_every=args.checkpoint_every, eval_every=args.eval_every, seed=args.seed,
-                      max_minutes=args.max_minutes, ema_decay=args.ema_decay)
+                      max_minutes=args.max_minutes, ema_decay=args.ema_decay,
+                      lr_decay_steps=args.lr_decay_steps)

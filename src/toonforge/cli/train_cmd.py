@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .loop_args import add_lr_decay_arg
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -35,6 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ema-decay", type=float, default=0.998, help="EMA of the generator (the shipped weights)")
     p.add_argument("--ema-start", type=int, default=None,
                    help="the EMA copies the weights until this step (default: --gan-start)")
+    add_lr_decay_arg(p)
     p.add_argument("--checkpoint-every", type=int, default=200)
     p.add_argument("--eval-every", type=int, default=200)
     p.add_argument("--device", default="cpu")
@@ -73,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     loop = LoopConfig(
         total_steps=args.steps, batch_size=args.batch_size, num_workers=args.workers,
         checkpoint_every=args.checkpoint_every, eval_every=args.eval_every, seed=args.seed,
-        max_minutes=args.max_minutes, ema_decay=args.ema_decay,
+        max_minutes=args.max_minutes, ema_decay=args.ema_decay, lr_decay_steps=args.lr_decay_steps,
         ema_start=args.gan_start if args.ema_start is None else args.ema_start,
     )
     result = train(task, loop, runs_root=args.runs, resume=args.resume, device=args.device)

@@ -46,6 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(0: off); a run without it can continue with it")
     p.add_argument("--projected-channels", type=int, default=64,
                    help="width of the projected discriminator's heads")
+    p.add_argument("--projected-lr", type=float, default=None,
+                   help="learning rate of the projected discriminator's heads (default: --lr)")
     p.add_argument("--projected-augment", type=float, default=1.0,
                    help="probability of DiffAugment's translation and cutout on the projected "
                         "discriminator's inputs (keeps its heads from memorising the style set)")
@@ -72,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.w_projected < 0 or args.projected_channels < 1 or not 0 <= args.projected_augment <= 1:
         raise InputError("--w-projected must be >= 0, --projected-channels >= 1 and --projected-augment in [0, 1]")
+    if args.projected_lr is not None and args.projected_lr <= 0:
+        raise InputError(f"--projected-lr must be > 0, got {args.projected_lr}")
     for folder in (args.photos, args.styles):
         if not folder.is_dir():
             raise InputError(f"not a folder: {folder}")
@@ -91,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         w_surface=args.w_surface, w_texture=args.w_texture, w_content=args.w_content, w_tv=args.w_tv,
         w_colour=args.w_colour, colour_relative=args.colour_relative, w_structure=args.w_structure,
         w_projected=args.w_projected, projected_channels=args.projected_channels,
-        projected_augment=args.projected_augment,
+        projected_augment=args.projected_augment, lr_projected=args.projected_lr,
         structure_cell=args.structure_cell, structure_ink=args.structure_ink or None,
         gan_start=args.gan_start,
         style_generator=str(args.style_generator) if args.style_generator else None,

@@ -40,7 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--d-global-layers", type=int, default=7, help="global discriminator depth (needs size >= 96)")
     p.add_argument("--d-local-layers", type=int, default=5, help="local discriminator depth")
     p.add_argument("--lr", type=float, default=1e-4)
-    p.add_argument("--lr-decay", action="store_true", help="linear decay to 0 over the second half")
+    p.add_argument("--lr-decay", action="store_true",
+                   help="U-GAT-IT's schedule: --lr-decay-steps set to the second half of --steps")
     add_loop_args(p, steps=100000, batch_size=1, size_multiple=4, every=1000)
     p.set_defaults(func=run)
 
@@ -77,12 +78,14 @@ def run(args: argparse.Namespace) -> int:
         photos=str(args.photos), styles=str(args.styles), size=args.size, light=args.light,
         base_channels=args.base_channels, n_blocks=args.n_blocks, d_channels=args.d_channels,
         d_global_layers=args.d_global_layers, d_local_layers=args.d_local_layers,
-        lr=args.lr, lr_decay_steps=args.steps if args.lr_decay else 0, w_cycle=args.w_cycle,
+        lr=args.lr, w_cycle=args.w_cycle,
         identity_weight=args.identity_weight, w_cam=args.w_cam, background=args.background,
         masks=str(masks) if masks is not None else None, w_background=args.w_background,
         w_mask=args.w_mask, val_fraction=args.val_fraction, seed=args.seed,
     )
     task = UGATITTask(cfg)
+    if args.lr_decay:
+        args.lr_decay_steps = args.steps - args.steps // 2
     loop = loop_config(args)
     result = train(task, loop, runs_root=args.runs, resume=args.resume, device=args.device)
     print(f"run folder: {result.run_dir} (step {result.step}/{args.steps}); "

@@ -96,6 +96,7 @@ class DCTNetConfig:
     w_projected: float = 0.0  # whole-image GAN on frozen MobileNetV2 features; 0: off
     projected_channels: int = 64  # width of the projected discriminator's heads
     projected_augment: float = 1.0  # DiffAugment (translate + cutout) probability on its inputs
+    lr_projected: float | None = None  # its learning rate; None: lr_d
     w_structure: float = 0.0  # pull towards the output's own superpixel flattening; 0: off
     structure_cell: int = 16  # SLIC starting block (px): (size / cell)^2 segments
     structure_ink: float | None = 0.2  # luma drop below the fill that marks a kept line; None: flatten all
@@ -199,7 +200,8 @@ class DCTNetTask(SnapshotHooks, TrainingTask):
         if c.w_projected > 0:
             self.D_projected = create_model("projected_discriminator", head_channels=c.projected_channels,
                                             backbone=self._projected_backbone).to(device)
-            self.opt_dp = torch.optim.Adam(self.D_projected.parameters(), lr=c.lr_d, betas=c.betas)
+            lr = c.lr_d if c.lr_projected is None else c.lr_projected
+            self.opt_dp = torch.optim.Adam(self.D_projected.parameters(), lr=lr, betas=c.betas)
         self.G_train, self.Ds_train, self.Dt_train = self.G, self.D_surface, self.D_texture
         self.Dp_train = self.D_projected
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=c.lr_g, betas=c.betas)

@@ -7,6 +7,11 @@ budget and the task's ``should_stop()`` (asked after each evaluation) do the sam
 outside the main thread, where no signal handler can be installed) writes a checkpoint of the
 steps completed so far (any partial updates of the interrupted step included) and is re-raised.
 Any other error, a non-finite loss included, writes nothing: the last good checkpoint stays.
+
+Learning rates: the ones the task's optimizers are built with (this call's settings) are the
+base rates, also on resume (a checkpoint's optimizer state brings its own, which are replaced,
+with a note when they differ). With ``lr_decay_steps`` N > 0 every base rate falls linearly
+over the last N steps, to 1/N of itself at the last step (pix2pix/CycleGAN/U-GAT-IT's schedule).
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from .ema import make_emas
 from .run_dir import StatsWindow, StatsWriter, now_iso, open_run_dir
 from .task import TrainingTask
 
-__all__ = ["LoopConfig", "RunResult", "ema_decay_at", "train"]
+__all__ = ["LoopConfig", "RunResult", "ema_decay_at", "lr_factor_at", "train"]
 log = logging.getLogger(__name__)
 
 
@@ -50,6 +55,7 @@ class LoopConfig:
     ema_warmup: bool = True  # decay min(ema_decay, (1 + k) / (10 + k)), k steps after ema_start
     seed: int = 0
     max_minutes: float | None = None  # time budget of this call; stops with a checkpoint
+    lr_decay_steps: int = 0  # > 0: learning rates fall linearly over the last this many steps
     tensorboard: bool = True
     progress: bool = True
 
@@ -59,13 +65,15 @@ class LoopConfig:
     def validate(self) -> None:
         """Raise :class:`InputError` for an unusable setting."""
         lows = {"total_steps": 0, "batch_size": 1, "num_workers": 0, "log_every": 1}
-        lows |= {"checkpoint_every": 1, "eval_every": 0, "ema_start": 0}
+        lows |= {"checkpoint_every": 1, "eval_every": 0, "ema_start": 0, "lr_decay_steps": 0}
         for name, low in lows.items():
             value = getattr(self, name)
             if not isinstance(value, int) or value < low:
                 raise InputError(f"{name} must be an integer >= {low}, got {value!r}")
         if not 0.0 <= self.ema_decay <= 1.0:
             raise InputError(f"ema_decay must be in [0, 1], got {self.ema_decay}")
+        if self.lr_decay_steps > self.total_steps:
+            raise InputError(f"lr_decay_steps ({self.lr_decay_steps}) must not exceed total_steps ({self.total_steps})")
         if self.max_minutes is not None and self.max_minutes < 0:
             raise InputError(f"max_minutes must be >= 0, got {self.max_minutes}")
 
@@ -81,6 +89,14 @@ def ema_decay_at(step: int, cfg: LoopConfig) -> float:
         return cfg.ema_decay
     k = step - cfg.ema_start
     return min(cfg.ema_decay, (1.0 + k) / (10.0 + k))
+
+
+def lr_factor_at(step: int, cfg: LoopConfig) -> float:
+    """The multiplier of every base learning rate at 0-based ``step``: 1, or with
+    ``lr_decay_steps`` N > 0, ``(total_steps - step) / N`` over the last N steps (1 before them,
+    1/N at the last step)."""
+    n = cfg.lr_decay_steps
+    return 1.0 if n <= 0 else min(1.0, (cfg.total_steps - step) / n)
 
 
 @dataclass
@@ -166,6 +182,7 @@ class _Run:
         ck.seed_all(cfg.seed)  # the same on every rank: identical initial weights and dataset
         task.build(ctx.device)
         self.modules, self.optimizers = dict(task.modules()), dict(task.optimizers())
+        self.base_lrs = {n: [g["lr"] for g in o.param_groups] for n, o in self.optimizers.items()}
         dataset, self.phases = task.dataset(), list(task.phases())
         if not self.phases:
             raise InputError(f"task '{task.name}' defines no phases")
@@ -173,6 +190,9 @@ class _Run:
             fresh = ck.load_states(ckpt, self.modules, self.optimizers, task.added_on_resume())
             if fresh and self.main:
                 print(f"starting {', '.join(fresh)} fresh: the checkpoint has none", flush=True)
+            changed = self._restore_base_lrs(ckpt)
+            if changed and self.main:
+                print(f"learning rates from this command, not the checkpoint: {', '.join(changed)}", flush=True)
         if ctx.world_size > 1:
             task.wrap_modules(D.wrap_ddp(self.modules, ctx))
             self.wrapped = True
@@ -222,6 +242,8 @@ class _Run:
             with _StopSignals() as signals:
                 while done < cfg.total_steps:
                     step = done
+                    lr_factor = lr_factor_at(step, cfg)
+                    self._set_lr_factor(lr_factor)
                     stats, bad = self._step(D.to_device(next(batches), ctx.device), step)
                     late = self._out_of_time(t0)
                     nonfinite, stop = D.any_across([bad is not None, signals.requested or late], ctx)
@@ -235,7 +257,7 @@ class _Run:
                     for n, ema in self.emas.items():
                         ema.update(self.modules[n], decay)
                     done = step + 1
-                    window.add(stats)
+                    window.add(stats | ({"lr_factor": lr_factor} if cfg.lr_decay_steps else {}))
                     bar.update(1)
                     if stats:
                         bar.set_postfix({k: f"{v:.4g}" for k, v in stats.items()}, refresh=False)
@@ -258,6 +280,30 @@ class _Run:
         finally:
             bar.close()
         return RunResult(self.run_dir, done, False, last_stats)
+
+    def _restore_base_lrs(self, ckpt: dict[str, Any]) -> list[str]:
+        """After loading optimizer states (which carry the rates they last ran at), go back to
+        this call's base rates; returns ``"NAME OLD -> NEW"`` for each optimizer whose base rate
+        differs from the checkpoint's run (``loop.base_lrs``; a checkpoint without it ran at a
+        constant rate)."""
+        before = ckpt.get("loop", {}).get("base_lrs", {})
+        changed = []
+        for name, opt in self.optimizers.items():
+            old = before.get(name, [g["lr"] for g in opt.param_groups])
+            new = self.base_lrs[name]
+            if len(old) != len(new) or not all(math.isclose(a, b, rel_tol=1e-6) for a, b in zip(old, new)):
+                changed.append(f"{name} {old[0]:.3g} -> {new[0]:.3g}")
+            self._set_lr_factor(1.0, only=name)
+        return changed
+
+    def _set_lr_factor(self, factor: float, only: str | None = None) -> None:
+        """Set every optimizer's (or only optimizer ``only``'s) learning rates to ``factor``
+        times their base rates."""
+        for name, opt in self.optimizers.items():
+            if only is not None and name != only:
+                continue
+            for group, lr in zip(opt.param_groups, self.base_lrs[name], strict=True):
+                group["lr"] = lr * factor
 
     def _out_of_time(self, t0: float) -> bool:
         budget = self.cfg.max_minutes
@@ -309,7 +355,7 @@ class _Run:
             ema={n: e.state_dict() for n, e in self.emas.items()},
             rng=rng,
             extra=self.task.extra_state(),
-            loop=asdict(self.cfg),
+            loop=asdict(self.cfg) | {"base_lrs": self.base_lrs},
         )
         ck.save_atomic(state, self.run_dir / "checkpoints" / "latest.pt")
         self.task.on_checkpoint(self.run_dir, done)

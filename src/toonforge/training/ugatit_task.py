@@ -51,8 +51,8 @@ class UGATITTrainConfig:
     """Hyper-parameters of one U-GAT-IT run (recorded in the run folder).
 
     ``light`` defaults to True here (10.6M-parameter generator; the full one has 279M, most of
-    them in the MLP over the flattened feature map). ``lr_decay_steps``: when > 0, the learning
-    rate falls linearly to 0 over the second half of that many steps (pass the run's total).
+    them in the MLP over the flattened feature map). The learning-rate decay of the
+    paper (linear over the second half) is the loop's ``LoopConfig.lr_decay_steps``.
     """
 
     photos: str
@@ -67,7 +67,6 @@ class UGATITTrainConfig:
     lr: float = 1e-4
     betas: tuple[float, float] = (0.5, 0.999)
     weight_decay: float = 1e-4
-    lr_decay_steps: int = 0
     w_adv: float = 1.0
     w_cycle: float = 10.0
     identity_weight: float = 10.0
@@ -155,15 +154,6 @@ class UGATITTask(SnapshotHooks, TrainingTask):
         return asdict(self.cfg) | {"images": self.split.counts()}
 
     # ---- phases ------------------------------------------------------------------------------
-    def _set_lr(self, step: int) -> None:
-        total = self.cfg.lr_decay_steps
-        lr = self.cfg.lr
-        if total > 0 and step >= total // 2:
-            lr *= max(0.0, 1.0 - (step - total // 2) / max(1, total - total // 2))
-        for opt in (self.opt_g, self.opt_d):
-            for group in opt.param_groups:
-                group["lr"] = lr
-
     def _d_terms(self, dom: str, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         total = real.new_zeros(())
         for kind in "GL":
@@ -180,7 +170,6 @@ class UGATITTask(SnapshotHooks, TrainingTask):
         return total
 
     def _d_step(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, float]:
-        self._set_lr(step)
         real_a, real_b = batch["photo"], batch["style"]
         with torch.no_grad():
             fake_b, fake_a = self.G_AB(real_a).out, self.G_BA(real_b).out
