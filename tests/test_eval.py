@@ -87,12 +87,15 @@ def test_eval_identity_style_matches_baseline(folders, tmp_path):
     (["eval", "--style", "classic", "--photos", "PHOTOS", "--features", "inception"], "--inception-weights"),
     (["eval", "--style", "classic", "--photos", "nowhere"], "not a folder"),
     (["eval", "--run", "nowhere"], "not a folder"),
+    (["eval", "--style", "classic", "no-such-style", "--photos", "PHOTOS"], "unknown style 'no-such-style'"),
+    (["eval", "--style", "classic", "PHOTOS", "--photos", "PHOTOS"], "not a style folder"),
 ])
 def test_eval_bad_arguments(args, msg, folders, capsys, tmp_path):
     photos, _ = folders
     args = [str(photos) if a == "PHOTOS" else a for a in args] + ["--out", str(tmp_path / "o")]
     code, _, err = run(args, capsys)
     assert code == 2 and err.startswith("error:") and msg in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "o").exists()  # refused before any style ran
 
 
 def test_eval_plots_run_curves(tmp_path, capsys):

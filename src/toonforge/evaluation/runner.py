@@ -222,6 +222,10 @@ def evaluate(styles: Sequence[str], photos: Path, refs: Path | None, out_dir: Pa
     labels = [style_label(s) for s in styles]
     if len(set(labels)) != len(labels):
         raise InputError(f"two styles share a name: {', '.join(labels)}")
+    from ..styles.registry import load_style
+
+    for style in styles:  # a bad name or folder fails now, not after the styles before it ran
+        load_style(style)
     ev = Evaluator(photos, refs, opts)
     report = EvalReport(
         title=title, command=command, photos=str(photos), refs=str(refs) if refs else None, eval_size=opts.size,
