@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,6 +25,9 @@ from ..errors import InputError
 from ..io.images import DEFAULT_MAX_PIXELS, list_images, load_image, resize_rgb, save_image, scaled_size
 from .report import EvalReport, StyleRow
 from .sheet import contact_sheet, pick_evenly
+
+if TYPE_CHECKING:
+    from ..styles.style import Style
 
 
 @dataclass
@@ -174,14 +178,14 @@ class Evaluator:
         row.content_distance = 0.0
         return row
 
-    def style_row(self, style: str, photos: list[_Photo], ref_feats: np.ndarray | None,
+    def style_row(self, name: str, style: Style, photos: list[_Photo], ref_feats: np.ndarray | None,
                   out_dir: Path | None, keep: set[int]) -> tuple[StyleRow, dict[int, np.ndarray]]:
-        """Stylize every photo with ``style`` and measure; returns the row and the kept outputs."""
+        """Stylize every photo with ``style`` (labelled ``name``) and measure; returns the row and
+        the kept outputs."""
         from ..metrics import perceptual_distances, score_identity
         from ..pipelines.stylizer import Stylizer
 
         o = self.opts
-        name = style_label(style)
         stylizer = Stylizer(style, backend=o.backend, device=o.device, detector=self.detector, threads=o.threads)
         outputs, seconds, ids, kept = [], [], [], {}
         for i, photo in enumerate(_bar(photos, name, o.progress)):
@@ -224,8 +228,7 @@ def evaluate(styles: Sequence[str], photos: Path, refs: Path | None, out_dir: Pa
         raise InputError(f"two styles share a name: {', '.join(labels)}")
     from ..styles.registry import load_style
 
-    for style in styles:  # a bad name or folder fails now, not after the styles before it ran
-        load_style(style)
+    loaded = [load_style(s) for s in styles]  # a bad name or folder fails before any style runs
     ev = Evaluator(photos, refs, opts)
     report = EvalReport(
         title=title, command=command, photos=str(photos), refs=str(refs) if refs else None, eval_size=opts.size,
@@ -241,8 +244,8 @@ def evaluate(styles: Sequence[str], photos: Path, refs: Path | None, out_dir: Pa
     keep = {with_face[j] for j in pick_evenly(len(with_face), opts.sheet_rows)}
     outputs_dir = out_dir / "outputs" if opts.save_outputs else None
     columns: list[dict[int, np.ndarray]] = []
-    for style in styles:
-        row, kept = ev.style_row(style, photo_set, ref_feats, outputs_dir, keep)
+    for name, style in zip(labels, loaded, strict=True):
+        row, kept = ev.style_row(name, style, photo_set, ref_feats, outputs_dir, keep)
         report.rows.append(row)
         columns.append(kept)
     report.skipped = ev.skipped

@@ -190,7 +190,7 @@ class _Run:
             fresh = ck.load_states(ckpt, self.modules, self.optimizers, task.added_on_resume())
             if fresh and self.main:
                 print(f"starting {', '.join(fresh)} fresh: the checkpoint has none", flush=True)
-            changed = self._restore_base_lrs(ckpt)
+            changed = self._lr_changes(ckpt)
             if changed and self.main:
                 print(f"learning rates from this command, not the checkpoint: {', '.join(changed)}", flush=True)
         if ctx.world_size > 1:
@@ -281,11 +281,11 @@ class _Run:
             bar.close()
         return RunResult(self.run_dir, done, False, last_stats)
 
-    def _restore_base_lrs(self, ckpt: dict[str, Any]) -> list[str]:
-        """After loading optimizer states (which carry the rates they last ran at), go back to
-        this call's base rates; returns ``"NAME OLD -> NEW"`` for each optimizer whose base rate
-        differs from the checkpoint's run (``loop.base_lrs``; a checkpoint without it ran at a
-        constant rate)."""
+    def _lr_changes(self, ckpt: dict[str, Any]) -> list[str]:
+        """``"NAME OLD -> NEW"`` for each optimizer whose base rate in this call differs from the
+        checkpoint's run (``loop.base_lrs``; a checkpoint without it ran at a constant rate, the
+        one its optimizer state carries). The loop sets every step's rates from this call's base
+        rates, so the loaded ones are never used."""
         before = ckpt.get("loop", {}).get("base_lrs", {})
         changed = []
         for name, opt in self.optimizers.items():
@@ -293,15 +293,11 @@ class _Run:
             new = self.base_lrs[name]
             if len(old) != len(new) or not all(math.isclose(a, b, rel_tol=1e-6) for a, b in zip(old, new)):
                 changed.append(f"{name} {old[0]:.3g} -> {new[0]:.3g}")
-            self._set_lr_factor(1.0, only=name)
         return changed
 
-    def _set_lr_factor(self, factor: float, only: str | None = None) -> None:
-        """Set every optimizer's (or only optimizer ``only``'s) learning rates to ``factor``
-        times their base rates."""
+    def _set_lr_factor(self, factor: float) -> None:
+        """Set every optimizer's learning rates to ``factor`` times their base rates."""
         for name, opt in self.optimizers.items():
-            if only is not None and name != only:
-                continue
             for group, lr in zip(opt.param_groups, self.base_lrs[name], strict=True):
                 group["lr"] = lr * factor
 
