@@ -27,6 +27,7 @@ CANDIDATES = {
     "reference (texture_unet 32ch/4rb)": ("texture_unet", {}),
     "translator tiny": ("translator", {"tier": "tiny"}),
     "translator small": ("translator", {"tier": "small"}),
+    "translator small-hd": ("translator", {"tier": "small-hd"}),
     "translator base": ("translator", {"tier": "base"}),
 }
 

@@ -68,6 +68,47 @@ def test_tiers_grow_and_reference_size():
     assert 1.44e6 < ref < 1.50e6  # DCT-Net / White-box U-Net: 1.47M parameters
 
 
+def _perturbed(model: torch.nn.Module) -> torch.nn.Module:
+    """``model`` with random BatchNorm scales and statistics, so no layer is an identity by chance."""
+    g = torch.Generator().manual_seed(1)
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.weight.data = torch.rand(m.weight.shape, generator=g) + 0.5
+            m.running_mean = torch.randn(m.running_mean.shape, generator=g) * 0.1
+            m.running_var = torch.rand(m.running_var.shape, generator=g) + 0.5
+    return model.eval()
+
+
+def test_hd_tier_grown_from_its_base_starts_identical_then_learns_detail():
+    from toonforge.models.translator import grow_state
+
+    torch.manual_seed(0)
+    small = _perturbed(Translator("small"))
+    hd = Translator("small-hd")
+    state = grow_state(hd, small.state_dict())
+    assert set(state) - set(small.state_dict()) == {k for k in hd.state_dict() if k.startswith("full_")}
+    hd.load_state_dict(state, strict=True)
+    hd.eval()
+    x = torch.rand(2, 3, 64, 48) * 2 - 1
+    with torch.no_grad():
+        assert torch.equal(hd(x), small(x))
+    # the zero-initialised scales get gradients, so training can move away from the base tier
+    hd.train()
+    (hd(x) - torch.rand(2, 3, 64, 48)).abs().mean().backward()
+    assert hd.full_skip[1].weight.grad.abs().sum() > 0
+    assert hd.full_refine.body[-1][1].weight.grad.abs().sum() > 0
+
+
+def test_grow_state_does_not_hide_a_wrong_tier():
+    from toonforge.errors import CheckpointError
+    from toonforge.io.checkpoints import load_into
+    from toonforge.models.translator import grow_state
+
+    hd = Translator("small-hd")
+    with pytest.raises(CheckpointError, match="wrong shapes"):
+        load_into(hd, grow_state(hd, Translator("tiny").state_dict()), "tiny weights")
+
+
 def test_translator_rejects_bad_shapes():
     net = Translator("tiny")
     with pytest.raises(ValueError, match="multiples of 16"):

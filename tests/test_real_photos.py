@@ -90,8 +90,8 @@ def test_anime_draws_darker_ink_than_cartoon_over_paler_skin_with_more_colour():
     photo, out = _stylize_portrait("anime")
     _, cartoon = _stylize_portrait("cartoon")
     grey = [cv2.cvtColor(im, cv2.COLOR_RGB2GRAY) for im in (photo, out, cartoon)]
-    assert np.median(grey[1]) > np.median(grey[0]) + 30  # pale skin and background (measured 176 vs 138)
-    assert np.percentile(grey[1], 2) < np.percentile(grey[2], 2) - 10  # darker ink than cartoon (61 vs 85)
+    assert np.median(grey[1]) > np.median(grey[0]) + 30  # pale skin and background (measured 174 vs 138)
+    assert np.percentile(grey[1], 2) < np.percentile(grey[2], 2) - 10  # darker ink than cartoon (60 vs 85)
     saturation = [cv2.cvtColor(im, cv2.COLOR_RGB2HSV)[..., 1].mean() for im in (photo, out, cartoon)]
-    assert saturation[1] > 1.2 * saturation[2] and saturation[1] < saturation[0]  # hues kept (95 vs 65, 127)
-    assert _texture(out) < 0.9 * _texture(photo)  # flat fills: less photographic texture (4.34 vs 4.93)
+    assert saturation[1] > 1.2 * saturation[2] and saturation[1] < saturation[0]  # hues kept (97 vs 65, 127)
+    assert _texture(out) < 0.9 * _texture(photo)  # flat fills: less photographic texture (4.40 vs 4.93)

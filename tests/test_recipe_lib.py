@@ -153,3 +153,46 @@ def test_distil_phase_takes_another_lines_student_as_a_path(tmp_path: Path) -> N
     assert calls[1] == ("distil o/pairs-anime o/runs/student-anime o/style-anime anime 600 30 "
                         "other-line/student-cartoon.pt")
     assert calls[3].split()[5:7] == ["o/eval-anime", "d/anime"]  # docs subfolder from the suffix
+
+
+# A stand-in `toonforge` for the student functions: records its arguments and makes a run folder.
+FAKE_TOONFORGE = r'''
+toonforge() {
+  echo "$*" >> calls.txt
+  local runs=""
+  while [ $# -gt 0 ]; do case $1 in --runs) runs=$2;; esac; shift; done
+  mkdir -p "$runs/00000-translator"
+}
+DEVICE=cpu
+'''
+
+
+def test_sharpen_grows_the_small_student_then_resumes_its_own_run(tmp_path: Path) -> None:
+    first = _bash(FAKE_TOONFORGE + "sharpen pairs runs/hd style-hd anime 1600 40 student.pt", tmp_path)
+    assert first.returncode == 0, first.stderr
+    again = _bash(FAKE_TOONFORGE + "sharpen pairs runs/hd style-hd anime 1600 40 student.pt", tmp_path)
+    assert again.returncode == 0, again.stderr
+    calls = [line.split() for line in (tmp_path / "calls.txt").read_text().splitlines()]
+
+    def opt(call: list[str], name: str) -> str:
+        return call[call.index(name) + 1]
+
+    assert calls[0][0] == "train-translator" and opt(calls[0], "--tier") == "small-hd"
+    assert opt(calls[0], "--init-from") == "student.pt" and "--resume" not in calls[0]
+    assert opt(calls[0], "--lr-decay-steps") == "800" and opt(calls[0], "--gan-start") == "0"
+    assert (opt(calls[0], "--inputs"), opt(calls[0], "--targets")) == ("pairs/photo", "pairs/style")
+    assert (opt(calls[0], "--steps"), opt(calls[0], "--max-minutes"), opt(calls[0], "--seed")) == ("1600", "40", "1")
+    assert opt(calls[1], "--resume") == "runs/hd/00000-translator" and "--init-from" not in calls[1]
+    # A written style folder means done: nothing trains.
+    (tmp_path / "style-hd").mkdir()
+    (tmp_path / "style-hd" / "config.json").write_text("{}")
+    assert _bash(FAKE_TOONFORGE + "sharpen pairs runs/hd style-hd anime 1600 40 student.pt", tmp_path).returncode == 0
+    assert len((tmp_path / "calls.txt").read_text().splitlines()) == 2
+
+
+def test_distil_fine_tunes_a_small_student_from_its_checkpoint(tmp_path: Path) -> None:
+    result = _bash(FAKE_TOONFORGE + "STUDENT_LR_DECAY=300 distil pairs runs/s style-s s 900 20 from.pt", tmp_path)
+    assert result.returncode == 0, result.stderr
+    call = (tmp_path / "calls.txt").read_text().split()
+    assert call[call.index("--tier") + 1] == "small" and call[call.index("--resume") + 1] == "from.pt"
+    assert call[call.index("--lr-decay-steps") + 1] == "300" and call[call.index("--ema-decay") + 1] == "0.99"

@@ -82,6 +82,47 @@ def test_perceptual_loss_in_the_trainer(tmp_path):
     assert last["loss/perceptual"] > 0 and np.isfinite(last["loss/G"])
 
 
+def test_init_from_a_checkpoint_or_style_grows_small_into_small_hd(tmp_path):
+    """A small-tier run's EMA generator and discriminator seed a small-hd run, which starts out
+    computing exactly what the small one did; a style folder seeds the generator alone."""
+    from toonforge.training.export_style import write_translator_style
+
+    inp, tgt = make_pairs(tmp_path, n=6)
+    torch.manual_seed(0)
+    src = TranslatorTask(tiny_cfg(inp, tgt, tier="small", val_fraction=0.0, gan_start=0))
+    res = train(src, LoopConfig(total_steps=3, batch_size=2, progress=False, tensorboard=False,
+                                ema_decay=0.5), runs_root=tmp_path / "runs")
+    ckpt = res.run_dir / "checkpoints" / "latest.pt"
+    style = write_translator_style(src, res, tmp_path / "small-style", name="s", head_resolution=32)
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        want = src.ema["G"].cpu().eval()(x)
+    same_d = {}
+    for source in (ckpt, style):
+        task = TranslatorTask(tiny_cfg(inp, tgt, tier="small-hd", init_from=str(source)))
+        task.build(torch.device("cpu"))
+        with torch.no_grad():
+            assert torch.allclose(task.G.eval()(x), want, atol=1e-6)
+        pairs = zip(task.D.state_dict().values(), src.D.state_dict().values())
+        same_d[source] = all(torch.equal(a, b) for a, b in pairs)
+    assert same_d == {ckpt: True, style: False}  # a style carries no discriminator
+
+
+def test_init_from_refuses_another_tier_in_one_line(tmp_path):
+    inp, tgt = make_pairs(tmp_path, n=6)
+    res = train(TranslatorTask(tiny_cfg(inp, tgt, val_fraction=0.0)),
+                LoopConfig(total_steps=1, batch_size=2, progress=False, tensorboard=False),
+                runs_root=tmp_path / "runs")
+    ckpt = res.run_dir / "checkpoints" / "latest.pt"
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    for source, says in ((ckpt, "does not fit the architecture"), (tmp_path / "nope.pt", "no such")):
+        cmd = _cli(tmp_path, inp, tgt, 2, "--init-from", str(source))
+        cmd[cmd.index("--tier") + 1] = "small-hd"
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode != 0 and "Traceback" not in done.stderr
+        assert says in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
 def _cli(tmp_path: Path, inp: Path, tgt: Path, steps: int, *extra: str) -> list[str]:
     return [sys.executable, "-m", "toonforge.cli", "train-translator", "--inputs", str(inp),
             "--targets", str(tgt), "--tier", "tiny", "--size", "32", "--steps", str(steps),

@@ -69,22 +69,44 @@ make_pairs() {
   toonforge translate --model "$1" --in "$2" --out "$3" --crop full --batch-size 8 --device "$DEVICE" --quiet
 }
 
+# train_student PAIRS RUNS STYLE_OUT NAME STEPS MINUTES ARGS... : `train-translator` on PAIRS at
+# 256 px, batch 8, for STEPS steps (at most MINUTES per call) in RUNS, writing the style folder
+# STYLE_OUT named NAME (with its ONNX head) when it ends; ARGS choose the tier and the start.
+# --seed 1: the 5% validation split hashes names with the seed, and seed 0 would pick exactly the
+# held-out photos removed above.
+train_student() {
+  local pairs=$1 runs=$2 out=$3 name=$4 steps=$5 minutes=$6
+  shift 6
+  toonforge train-translator --inputs "$pairs/photo" --targets "$pairs/style" --size 256 --steps "$steps" \
+    --batch-size 8 --workers 1 --seed 1 --max-minutes "$minutes" --runs "$runs" --device "$DEVICE" \
+    --style-out "$out" --style-name "$name" "$@"
+}
+
 # distil PAIRS RUNS STYLE_OUT NAME STEPS MINUTES [FROM] : stage 3, the small-tier translator trained
-# on PAIRS and written as the style folder STYLE_OUT (with its ONNX head). With FROM (another
-# student's checkpoint) it fine-tunes that student, its EMA decay cut to 0.99 so the average forgets
-# the start within a few hundred steps. --seed 1: the 5% validation split hashes names with the
-# seed, and seed 0 would pick exactly the held-out photos removed above. STUDENT_LR_DECAY (default
-# 0): the learning rate falls linearly over that many last steps.
+# on PAIRS (train_student). With FROM (another student's checkpoint) it fine-tunes that student, its
+# EMA decay cut to 0.99 so the average forgets the start within a few hundred steps.
+# STUDENT_LR_DECAY (default 0): the learning rate falls linearly over that many last steps.
 distil() {
   local start=() run
   [ -f "$3/config.json" ] && return 0
   run=$(last_run "$2" translator)
   if [ -n "${7:-}" ]; then start=(--resume "${run:-$7}" --ema-decay 0.99)
   elif [ -n "$run" ]; then start=(--resume "$run"); fi
-  toonforge train-translator --inputs "$1/photo" --targets "$1/style" --tier small --size 256 \
-    --steps "$5" --lr-decay-steps "${STUDENT_LR_DECAY:-0}" --batch-size 8 --gan-start 150 --workers 1 \
-    --seed 1 --max-minutes "$6" \
-    --runs "$2" --device "$DEVICE" --style-out "$3" --style-name "$4" "${start[@]}"
+  train_student "${@:1:6}" --tier small --lr-decay-steps "${STUDENT_LR_DECAY:-0}" --gan-start 150 "${start[@]}"
+}
+
+# sharpen PAIRS RUNS STYLE_OUT NAME STEPS MINUTES FROM : stage 3b, the small-hd translator (the small
+# tier plus a full-resolution last stage) grown from the small student's checkpoint FROM: its
+# generator, with the new stage starting as the identity, and its discriminator, so the adversarial
+# term is on from step 0. Learning rate 3e-4, falling linearly over the second half of STEPS; EMA
+# 0.998 from the start. A rerun continues RUNS' own last run.
+sharpen() {
+  local start=(--init-from "$7") run
+  [ -f "$3/config.json" ] && return 0
+  run=$(last_run "$2" translator)
+  if [ -n "$run" ]; then start=(--resume "$run"); fi
+  train_student "${@:1:6}" --tier small-hd --lr 3e-4 --lr-decay-steps $(($5 / 2)) --gan-start 0 --ema-start 0 \
+    --ema-decay 0.998 "${start[@]}"
 }
 
 # teacher_style TEACHER DIR NAME : the teacher's generator as a style folder, for eval only (a
@@ -102,11 +124,11 @@ if not (Path(sys.argv[2]) / "config.json").is_file():
 PY
 }
 
-# evaluate STYLE TEACHER_STYLE PHOTOS REFS EVAL_OUT DOCS TITLE : `toonforge eval` of the distilled
-# style, its teacher and `classic` on the held-out photos against the held-out references; the
-# table and contact sheet are copied into DOCS as eval.md and eval-sheet.png.
+# evaluate STYLE TEACHER_STYLE PHOTOS REFS EVAL_OUT DOCS TITLE [MORE_STYLES...] : `toonforge eval`
+# of the distilled style, its teacher, `classic` (and MORE_STYLES) on the held-out photos against the
+# held-out references; the table and contact sheet are copied into DOCS as eval.md and eval-sheet.png.
 evaluate() {
-  toonforge eval --style "$1" "$2" classic --photos "$3" --refs "$4" --out "$5" --backend torch \
+  toonforge eval --style "$1" "$2" classic "${@:8}" --photos "$3" --refs "$4" --out "$5" --backend torch \
     --threads 2 --title "$7" --overwrite
   mkdir -p "$6"
   cp "$5/report.md" "$6/eval.md"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..models.translator_tiers import TIERS
 from .loop_args import add_lr_decay_arg
 
 
@@ -18,7 +19,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--inputs", type=Path, required=True, help="folder of input photos")
     p.add_argument("--targets", type=Path, required=True, help="folder of stylized targets (same names)")
-    p.add_argument("--tier", choices=["tiny", "small", "base"], default="small")
+    p.add_argument("--tier", choices=list(TIERS), default="small",
+                   help="network size; the -hd tiers add a full-resolution last stage for crisper lines")
+    p.add_argument("--init-from", type=Path, default=None,
+                   help="start from a train-translator checkpoint (generator EMA and discriminator) or a "
+                   "translator style folder; a -hd tier may start from its base tier's weights")
     p.add_argument("--size", type=int, default=256, help="training crop size (multiple of 16)")
     p.add_argument("--steps", type=int, default=4000)
     p.add_argument("--batch-size", type=int, default=8, help="per process")
@@ -71,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
         lr_g=args.lr, w_perceptual=args.w_perceptual, w_gan=args.w_gan, gan_kind=args.gan_kind,
         gan_start=args.gan_start, edge_promoting=not args.no_edge_promoting,
         val_fraction=args.val_fraction, augment=aug, seed=args.seed,
+        init_from=None if args.init_from is None else str(args.init_from),
     )
     task = TranslatorTask(cfg)
     loop = LoopConfig(

@@ -4,12 +4,18 @@ Design: a strided 3x3 stem goes straight to half resolution (the only dense conv
 the full-resolution input), MobileNetV2 inverted residual blocks downsample to 1/16, a few
 residual blocks work there cheaply, and a decoder of bilinear upsampling + additive skips
 returns to half resolution; one 3x3 conv after the last upsampling writes the RGB output.
+The ``-hd`` tiers add a full-resolution last stage: a 3x3 conv of the photo itself is added to
+the upsampled decoder output and one inverted residual block refines the sum before the head.
+Half resolution alone caps line sharpness: the anime teacher's outputs, halved and upsampled,
+score FD-MNv2 232.8 against the held-out anime faces instead of 188.7. The stage's two last
+BatchNorm scales start at zero, so a ``-hd`` net loaded with its base tier's weights computes
+exactly what the base tier did (see :func:`grow_state`), and training only adds detail.
 Every op exports to ONNX with dynamic height and width.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import torch
 import torch.nn.functional as F
@@ -17,22 +23,8 @@ from torch import nn
 
 from ...nn.blocks import ConvBNAct, InvertedResidual, UpFuse
 from ..registry import register_model
+from ..translator_tiers import FULL_RES_PREFIX, TIERS
 
-
-@dataclass(frozen=True)
-class TierSpec:
-    """Widths at strides 2, 4, 8, 16; blocks per encoder stage (s4, s8, s16); expansion."""
-
-    widths: tuple[int, int, int, int]
-    blocks: tuple[int, int, int]
-    expand: float
-
-
-TIERS: dict[str, TierSpec] = {
-    "tiny": TierSpec(widths=(8, 16, 32, 64), blocks=(1, 1, 2), expand=2.0),
-    "small": TierSpec(widths=(16, 24, 48, 96), blocks=(1, 2, 4), expand=3.0),
-    "base": TierSpec(widths=(24, 40, 80, 160), blocks=(2, 3, 6), expand=4.0),
-}
 
 STRIDE = 16
 
@@ -63,6 +55,11 @@ class Translator(nn.Module):
         self.dec3 = UpFuse(c4, c3, 1, e)
         self.dec2 = UpFuse(c3, c2, 1, e)
         self.dec1 = UpFuse(c2, c1, 1, e)
+        if spec.full_res:
+            self.full_skip = ConvBNAct(in_channels, c1, kernel=3, act=False)
+            self.full_refine = InvertedResidual(c1, c1, 1, 2.0)
+            nn.init.zeros_(self.full_skip[1].weight)  # BN scales: the stage starts as the identity
+            nn.init.zeros_(self.full_refine.body[-1][1].weight)
         self.head = nn.Conv2d(c1, out_channels, 3, 1, 1)
 
     @staticmethod
@@ -83,7 +80,21 @@ class Translator(nn.Module):
         s16 = self.enc4(s8)
         y = self.dec1(self.dec2(self.dec3(s16, s8), s4), s2)
         y = F.interpolate(y, scale_factor=2.0, mode="bilinear", align_corners=False)
+        if hasattr(self, "full_refine"):
+            y = self.full_refine(y + self.full_skip(x))
         return torch.tanh(self.head(y))
+
+
+def grow_state(model: Translator, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``state`` (a translator state dict) completed with ``model``'s own full-resolution stage.
+
+    Lets a ``-hd`` tier start from its base tier's trained weights: the keys the base tier lacks
+    are exactly the ``full_*`` ones, which keep ``model``'s identity initialisation. Any other
+    difference (another tier, another net) is left for the strict load to refuse.
+    """
+    own = model.state_dict()
+    extra = {k: v for k, v in own.items() if k.startswith(FULL_RES_PREFIX) and k not in state}
+    return {**state, **extra}
 
 
 def tier_table() -> list[dict]:

@@ -1,0 +1,52 @@
+"""Start a translator run from trained weights: fine-tuning, or growing a tier into its ``-hd`` form.
+
+The source is a ``train-translator`` checkpoint (its EMA generator, and its discriminator, so
+the adversarial game resumes balanced) or a style folder whose head is a translator (generator
+only). The generator may gain the full-resolution stage of a ``-hd`` tier on the way
+(:func:`toonforge.models.translator.grow_state`); any other mismatch is refused in one line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..errors import CheckpointError, InputError
+from ..io.checkpoints import load_into, load_state_dict_file
+from ..models.translator import Translator, grow_state
+from . import checkpoint as ck
+
+State = dict[str, torch.Tensor]
+
+
+def read_initial_weights(source: Path) -> tuple[State, State | None]:
+    """(generator state, discriminator state or None) from a checkpoint file or a style folder."""
+    source = Path(source)
+    if source.is_dir():
+        from ..styles.style import Style
+
+        style = Style.load(source)
+        if style.config.kind != "network" or style.spec("head").model != "translator":
+            raise InputError(f"--init-from {source}: this style's head is not a translator")
+        prefix = style.weight_prefix("head")
+        weights = load_state_dict_file(source / "model.safetensors")
+        return {k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)}, None
+    if not source.is_file():
+        raise InputError(f"--init-from {source}: no such checkpoint file or style folder")
+    ckpt = ck.load_checkpoint(source)
+    if ckpt["task"] != "translator":
+        raise CheckpointError(f"--init-from {source}: a '{ckpt['task']}' checkpoint, not a translator one")
+    g = ckpt["ema"].get("G") or ckpt["modules"]["G"]
+    return g, ckpt["modules"].get("D")
+
+
+def init_translator(source: Path, G: Translator, D: nn.Module) -> None:
+    """Fill ``G`` (and ``D`` when the source has one) from ``source``, strictly but for the
+    full-resolution stage a ``-hd`` ``G`` may add."""
+    g_state, d_state = read_initial_weights(source)
+    what = f"--init-from {source}"
+    load_into(G, grow_state(G, g_state), f"{what} generator (tier {G.config['tier']})")
+    if d_state is not None:
+        load_into(D, d_state, f"{what} discriminator")
