@@ -13,7 +13,9 @@
 #   3. stage 3: the small-tier translator distilled from the pairs, fine-tuning the `cartoon`
 #      student (the cartoon line's frozen checkpoint), written as a style folder with its ONNX head;
 #   4. `toonforge eval` on the held-out photos: `anime`, its teacher and `classic` against the
-#      held-out anime faces; table and contact sheet into docs/anime/.
+#      held-out anime faces; table and contact sheet into docs/anime/;
+#   5. stage 3b: the small-hd translator (the small tier plus a full-resolution last stage) grown
+#      from that student, which is what ships, and the eval again with both students.
 # Every step resumes: rerun the script after a stop. The defaults are the CPU run of
 # docs/anime/README.md (2-core CPU); on a GPU scale them, e.g. DEVICE=cuda ANIME_A_STEPS=6000
 # ANIME_B_STEPS=10000 ANIME_STEPS=20000 ANIME_STUDENT_STEPS=8000 (untried).
@@ -32,6 +34,7 @@ ANIME_B_STEPS=${ANIME_B_STEPS:-2382}
 ANIME_STEPS=${ANIME_STEPS:-3001}
 ANIME_STUDENT_STEPS=${ANIME_STUDENT_STEPS:-4800}
 STUDENT_LR_DECAY=${STUDENT_LR_DECAY:-1400}
+ANIME_HD_STEPS=${ANIME_HD_STEPS:-1600}
 TEACHER_MINUTES=${TEACHER_MINUTES:-60}
 STUDENT_MINUTES=${STUDENT_MINUTES:-120}
 mkdir -p "$OUT" "$PHOTOS"
@@ -73,3 +76,13 @@ teacher_phase "$OUT/runs/dctnet-anime" "$ANIME_STEPS" "$OUT/anime-phase-b.pt" ""
 #    the last call averaged with EMA decay 0.998, where the recipe keeps 0.99 throughout.
 REFS="$OUT/heldout-anime" DOCS=docs
 distil_phase "$OUT/runs/dctnet-anime" -anime anime "$ANIME_STUDENT_STEPS" "$CARTOON/student-cartoon.pt"
+
+# 5. The shipped student: small-hd grown from the frozen small student (its generator and
+#    discriminator; the full-resolution stage starts as the identity), 1,600 steps at lr 3e-4
+#    falling linearly over the last 800 (86 min on the 2-core CPU). Its style folder is
+#    OUT/style-anime-hd; the eval replaces docs/anime/eval.md with both students in it.
+sharpen "$OUT/pairs-anime" "$OUT/runs/student-anime-hd" "$OUT/style-anime-hd" anime "$ANIME_HD_STEPS" \
+  "$STUDENT_MINUTES" "$OUT/student-anime.pt"
+evaluate "$OUT/style-anime-hd" "$OUT/style-teacher-anime" "$PHOTOS/heldout-photos" "$REFS" "$OUT/eval-anime-hd" \
+  docs/anime "anime: small-hd student vs the small student, their DCT-Net teacher and classic (held-out photos)" \
+  "$OUT/style-anime"

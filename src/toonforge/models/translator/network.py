@@ -25,7 +25,6 @@ from ...nn.blocks import ConvBNAct, InvertedResidual, UpFuse
 from ..registry import register_model
 from ..translator_tiers import FULL_RES_PREFIX, TIERS
 
-
 STRIDE = 16
 
 
