@@ -14,14 +14,14 @@ import torch
 from torch import nn
 
 from ..errors import CheckpointError, InputError
-from ..io.checkpoints import load_into, load_state_dict_file
+from ..io.checkpoints import load_into
 from ..models.translator import Translator, grow_state
 from . import checkpoint as ck
 
 State = dict[str, torch.Tensor]
 
 
-def read_initial_weights(source: Path) -> tuple[State, State | None]:
+def read_initial_weights(source: str | Path) -> tuple[State, State | None]:
     """(generator state, discriminator state or None) from a checkpoint file or a style folder."""
     source = Path(source)
     if source.is_dir():
@@ -30,9 +30,7 @@ def read_initial_weights(source: Path) -> tuple[State, State | None]:
         style = Style.load(source)
         if style.config.kind != "network" or style.spec("head").model != "translator":
             raise InputError(f"--init-from {source}: this style's head is not a translator")
-        prefix = style.weight_prefix("head")
-        weights = load_state_dict_file(source / "model.safetensors")
-        return {k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)}, None
+        return style.build_net("head").state_dict(), None  # checked against the style's own tier
     if not source.is_file():
         raise InputError(f"--init-from {source}: no such checkpoint file or style folder")
     ckpt = ck.load_checkpoint(source)
@@ -42,7 +40,7 @@ def read_initial_weights(source: Path) -> tuple[State, State | None]:
     return g, ckpt["modules"].get("D")
 
 
-def init_translator(source: Path, G: Translator, D: nn.Module) -> None:
+def init_translator(source: str | Path, G: Translator, D: nn.Module) -> None:
     """Fill ``G`` (and ``D`` when the source has one) from ``source``, strictly but for the
     full-resolution stage a ``-hd`` ``G`` may add."""
     g_state, d_state = read_initial_weights(source)

@@ -77,11 +77,9 @@ class TranslatorTask(TrainingTask):
         self.G = create_model("translator", tier=cfg.tier).to(device)
         self.D = create_model("patch_discriminator", base_channels=cfg.d_channels).to(device)
         if cfg.init_from is not None:  # a resume then overwrites these with its own states
-            from pathlib import Path
-
             from .translator_init import init_translator
 
-            init_translator(Path(cfg.init_from), self.G, self.D)
+            init_translator(cfg.init_from, self.G, self.D)
         self.G_train, self.D_train = self.G, self.D
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=cfg.betas)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=cfg.betas)
