@@ -141,6 +141,16 @@ def test_cli_region_computes_masks_then_trains(tmp_path, capsys):
     assert len(list(runs.glob("*/generator.safetensors"))) == 1
 
 
+def test_cli_lr_decay_and_lr_decay_steps_conflict(tmp_path, capsys):
+    """Both schedules given: a one-line error before any work, not one silently winning."""
+    photos, styles, _ = make_folders(tmp_path, n=4)
+    code = main(["train-ugatit", "--photos", str(photos), "--styles", str(styles), "--runs", str(tmp_path / "runs"),
+                 "--lr-decay", "--lr-decay-steps", "7"])
+    err = capsys.readouterr().err
+    assert code != 0 and "not both" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "runs").exists()
+
+
 def test_resume_is_exact(tmp_path):
     """2 steps + resume to 4 gives the weights of an uninterrupted 4-step run (workers=0)."""
     cfg = tiny_cfg(tmp_path)

@@ -41,7 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--d-local-layers", type=int, default=5, help="local discriminator depth")
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--lr-decay", action="store_true",
-                   help="U-GAT-IT's schedule: --lr-decay-steps set to the second half of --steps")
+                   help="U-GAT-IT's schedule: --lr-decay-steps set to the second half of --steps "
+                        "(give one of the two)")
     add_loop_args(p, steps=100000, batch_size=1, size_multiple=4, every=1000)
     p.set_defaults(func=run)
 
@@ -66,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
     from ..training.loop import train
     from ..training.ugatit_task import UGATITTask, UGATITTrainConfig
 
+    if args.lr_decay and args.lr_decay_steps:
+        raise InputError("give --lr-decay (the second half of --steps) or --lr-decay-steps, not both")
     for folder in (args.photos, args.styles):
         if not folder.is_dir():
             raise InputError(f"not a folder: {folder}")
