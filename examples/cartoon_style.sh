@@ -24,7 +24,9 @@
 #      folder with its ONNX head (the `colour-sketch` student fine-tunes the `sketch` student,
 #      the `flat-sketch` student fine-tunes the `colour-sketch` one, `cartoon` the `flat-sketch` one);
 #   4. `toonforge eval` on the held-out photos: each distilled style, its teacher and `classic`,
-#      against the held-out cartoons; tables and contact sheets into docs/<style>/.
+#      against the held-out cartoons; tables and contact sheets into docs/<style>/;
+#   5. stage 3b: the small-hd translator (the small tier plus a full-resolution last stage) grown
+#      from the `cartoon` student, which is what ships as `cartoon`, and the eval again with both.
 # Every step resumes: rerun the script after a stop. The defaults are the CPU run of
 # docs/cartoon/README.md (2-core CPU). On a GPU scale the steps:
 # DEVICE=cuda TEACHER_STEPS=8000 LINES_STEPS=20000 COLOUR_STEPS=25000 FLAT_STEPS=29000
@@ -49,6 +51,8 @@ FLAT_STEPS=${FLAT_STEPS:-4500}
 FLAT_STUDENT_STEPS=${FLAT_STUDENT_STEPS:-1600}
 PALE_STEPS=${PALE_STEPS:-5500}
 PALE_STUDENT_STEPS=${PALE_STUDENT_STEPS:-2000}
+CARTOON_HD_STEPS=${CARTOON_HD_STEPS:-1600}
+HD_MINUTES=${HD_MINUTES:-100}
 STUDENT_MINUTES=${STUDENT_MINUTES:-30}
 mkdir -p "$OUT" "$PHOTOS"
 source examples/lib/production_line.sh
@@ -82,3 +86,14 @@ distil_phase "$OUT/runs/dctnet-lines" "" sketch "$STUDENT_STEPS"
 distil_phase "$OUT/runs/dctnet-colour" -colour colour-sketch "$COLOUR_STUDENT_STEPS" sketch
 distil_phase "$OUT/runs/dctnet-flat" -flat flat-sketch "$FLAT_STUDENT_STEPS" colour-sketch
 distil_phase "$OUT/runs/dctnet-pale" -pale cartoon "$PALE_STUDENT_STEPS" flat-sketch
+
+# 5. The shipped `cartoon`: small-hd grown from the frozen `cartoon` student (its generator and
+#    discriminator; the full-resolution stage starts as the identity) on phase e's pairs, 1,600
+#    steps at lr 3e-4 falling linearly over the last 800 (the anime line's settings). Its style
+#    folder is OUT/style-cartoon-hd; the eval replaces docs/cartoon/pale/eval.md with both students.
+#    OUT/student-cartoon.pt stays the small student: the anime line starts from it.
+sharpen "$OUT/pairs-pale" "$OUT/runs/student-pale-hd" "$OUT/style-cartoon-hd" cartoon "$CARTOON_HD_STEPS" \
+  "$HD_MINUTES" "$OUT/student-cartoon.pt"
+evaluate "$OUT/style-cartoon-hd" "$OUT/style-teacher-pale" "$PHOTOS/heldout-photos" "$REFS" "$OUT/eval-pale-hd" \
+  docs/cartoon/pale "cartoon: small-hd student vs the small student, their DCT-Net teacher and classic (held-out photos)" \
+  "$OUT/style-cartoon"

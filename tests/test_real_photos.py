@@ -44,6 +44,13 @@ def _texture(rgb: np.ndarray) -> float:
     return float(np.abs(cv2.Laplacian(grey, cv2.CV_32F)).mean())
 
 
+def _fill_texture(rgb: np.ndarray, ink: int = 120) -> float:
+    """Mean |3x3 Laplacian| of the grey image (0-255) over pixels more than 2 px from ink (grey < ``ink``)."""
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    near_ink = cv2.dilate((grey < ink).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    return float(np.abs(cv2.Laplacian(grey.astype(np.float32), cv2.CV_32F))[~near_ink].mean())
+
+
 @pytest.mark.parametrize("name", ["classic", "sketch", "colour-sketch", "cartoon", "anime"])
 def test_shipped_style_torch_and_onnx_agree_on_a_real_photo(name):
     torch_run = _shipped(name)
@@ -78,11 +85,14 @@ def test_cartoon_is_paler_and_flatter_than_colour_sketch_and_keeps_hue_and_lines
     photo, out = _stylize_portrait("cartoon")
     _, colour_sketch = _stylize_portrait("colour-sketch")
     _, sketch = _stylize_portrait("sketch")
-    assert _texture(out) < 0.93 * _texture(colour_sketch)  # flatter fills (measured 5.36 vs 6.17)
+    # Flatter fills, measured away from the ink: the small-hd student's crisper lines raise the
+    # whole-image texture to colour-sketch's (6.22 vs 6.17) while its fills stay as flat as the
+    # small student's (2.47, small 2.45, vs 2.75).
+    assert _fill_texture(out) < 0.95 * _fill_texture(colour_sketch)
     grey = [np.median(cv2.cvtColor(im, cv2.COLOR_RGB2GRAY)) for im in (photo, out, colour_sketch)]
-    assert grey[1] > grey[0] + 30 and grey[1] > grey[2]  # paler than both (measured 180, 138, 170)
+    assert grey[1] > grey[0] + 30 and grey[1] > grey[2]  # paler than both (measured 175, 138, 170)
     saturation = [cv2.cvtColor(im, cv2.COLOR_RGB2HSV)[..., 1].mean() for im in (photo, out, sketch)]
-    assert saturation[1] > 2 * saturation[2] and saturation[1] > 0.4 * saturation[0]  # hues kept (64 vs 28, 127)
+    assert saturation[1] > 2 * saturation[2] and saturation[1] > 0.4 * saturation[0]  # hues kept (70 vs 28, 127)
     assert np.percentile(cv2.cvtColor(out, cv2.COLOR_RGB2GRAY), 2) < 120  # ink lines remain (measured 85)
 
 
@@ -91,7 +101,7 @@ def test_anime_draws_darker_ink_than_cartoon_over_paler_skin_with_more_colour():
     _, cartoon = _stylize_portrait("cartoon")
     grey = [cv2.cvtColor(im, cv2.COLOR_RGB2GRAY) for im in (photo, out, cartoon)]
     assert np.median(grey[1]) > np.median(grey[0]) + 30  # pale skin and background (measured 174 vs 138)
-    assert np.percentile(grey[1], 2) < np.percentile(grey[2], 2) - 10  # darker ink than cartoon (60 vs 85)
+    assert np.percentile(grey[1], 2) < np.percentile(grey[2], 2) - 10  # darker ink than cartoon (60 vs 86)
     saturation = [cv2.cvtColor(im, cv2.COLOR_RGB2HSV)[..., 1].mean() for im in (photo, out, cartoon)]
-    assert saturation[1] > 1.2 * saturation[2] and saturation[1] < saturation[0]  # hues kept (97 vs 65, 127)
+    assert saturation[1] > 1.2 * saturation[2] and saturation[1] < saturation[0]  # hues kept (97 vs 70, 127)
     assert _texture(out) < 0.9 * _texture(photo)  # flat fills: less photographic texture (4.40 vs 4.93)
