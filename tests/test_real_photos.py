@@ -38,17 +38,22 @@ def test_classic_stylizes_a_real_portrait():
     assert _texture(out) < 0.8 * _texture(photo)
 
 
+def _grey_and_laplacian(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The (H, W) uint8 grey image and its (H, W) float32 |3x3 Laplacian|, both on the 0-255 scale."""
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    return grey, np.abs(cv2.Laplacian(grey.astype(np.float32), cv2.CV_32F))
+
+
 def _texture(rgb: np.ndarray) -> float:
     """Mean |3x3 Laplacian| of the grey image, 0-255 scale."""
-    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    return float(np.abs(cv2.Laplacian(grey, cv2.CV_32F)).mean())
+    return float(_grey_and_laplacian(rgb)[1].mean())
 
 
 def _fill_texture(rgb: np.ndarray, ink: int = 120) -> float:
-    """Mean |3x3 Laplacian| of the grey image (0-255) over pixels more than 2 px from ink (grey < ``ink``)."""
-    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    """:func:`_texture` over the pixels more than 2 px from ink (grey < ``ink``)."""
+    grey, laplacian = _grey_and_laplacian(rgb)
     near_ink = cv2.dilate((grey < ink).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-    return float(np.abs(cv2.Laplacian(grey.astype(np.float32), cv2.CV_32F))[~near_ink].mean())
+    return float(laplacian[~near_ink].mean())
 
 
 @pytest.mark.parametrize("name", ["classic", "sketch", "colour-sketch", "cartoon", "anime"])

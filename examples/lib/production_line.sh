@@ -72,11 +72,13 @@ make_pairs() {
 # train_student PAIRS RUNS STYLE_OUT NAME STEPS MINUTES ARGS... : `train-translator` on PAIRS at
 # 256 px, batch 8, for STEPS steps (at most MINUTES per call) in RUNS, writing the style folder
 # STYLE_OUT named NAME (with its ONNX head) when it ends; ARGS choose the tier and the start.
+# Returns at once when STYLE_OUT is already written (the step is done).
 # --seed 1: the 5% validation split hashes names with the seed, and seed 0 would pick exactly the
 # held-out photos removed above.
 train_student() {
   local pairs=$1 runs=$2 out=$3 name=$4 steps=$5 minutes=$6
   shift 6
+  [ -f "$out/config.json" ] && return 0
   toonforge train-translator --inputs "$pairs/photo" --targets "$pairs/style" --size 256 --steps "$steps" \
     --batch-size 8 --workers 1 --seed 1 --max-minutes "$minutes" --runs "$runs" --device "$DEVICE" \
     --style-out "$out" --style-name "$name" "$@"
@@ -88,7 +90,6 @@ train_student() {
 # STUDENT_LR_DECAY (default 0): the learning rate falls linearly over that many last steps.
 distil() {
   local start=() run
-  [ -f "$3/config.json" ] && return 0
   run=$(last_run "$2" translator)
   if [ -n "${7:-}" ]; then start=(--resume "${run:-$7}" --ema-decay 0.99)
   elif [ -n "$run" ]; then start=(--resume "$run"); fi
@@ -102,7 +103,6 @@ distil() {
 # 0.998 from the start. A rerun continues RUNS' own last run.
 sharpen() {
   local start=(--init-from "$7") run
-  [ -f "$3/config.json" ] && return 0
   run=$(last_run "$2" translator)
   if [ -n "$run" ]; then start=(--resume "$run"); fi
   train_student "${@:1:6}" --tier small-hd --lr 3e-4 --lr-decay-steps $(($5 / 2)) --gan-start 0 --ema-start 0 \
