@@ -28,6 +28,7 @@ CANDIDATES = {
     "translator tiny": ("translator", {"tier": "tiny"}),
     "translator small": ("translator", {"tier": "small"}),
     "translator small-hd": ("translator", {"tier": "small-hd"}),
+    "translator small-subpixel": ("translator", {"tier": "small-subpixel"}),
     "translator base": ("translator", {"tier": "base"}),
 }
 

@@ -99,6 +99,38 @@ def test_hd_tier_grown_from_its_base_starts_identical_then_learns_detail():
     assert hd.full_refine.body[-1][1].weight.grad.abs().sum() > 0
 
 
+def test_subpixel_tier_grown_from_its_base_matches_it_inside_a_two_pixel_border():
+    """The base head (bilinear x2, then a 3x3 conv) converts exactly into the half-resolution
+    sub-pixel head; only the border differs (edge-repeating upsampling vs zero padding)."""
+    from toonforge.models.translator import grow_state
+
+    torch.manual_seed(0)
+    small = _perturbed(Translator("small"))
+    sub = Translator("small-subpixel")
+    state = grow_state(sub, small.state_dict())
+    assert set(state) == set(small.state_dict())
+    assert state["head.weight"].shape == (12, 16, 3, 3)
+    sub.load_state_dict(state, strict=True)
+    sub.eval()
+    x = torch.rand(2, 3, 64, 48) * 2 - 1
+    with torch.no_grad():
+        want, got = small(x), sub(x)
+    inside = (got - want)[..., 2:-2, 2:-2].abs().max().item()
+    assert inside < 1e-5
+    assert (got - want).abs().max().item() > 100 * max(inside, 1e-7)  # the border really differs
+    # nothing but the half-resolution head runs after the decoder: no full-size feature maps
+    assert sub.head.out_channels == 12 and not hasattr(sub, "full_refine")
+
+
+def test_a_tier_cannot_have_both_last_stages():
+    from dataclasses import replace
+
+    from toonforge.models.translator_tiers import TIERS as SPECS
+
+    with pytest.raises(ValueError, match="not both"):
+        replace(SPECS["small-hd"], subpixel=True)
+
+
 def test_grow_state_does_not_hide_a_wrong_tier():
     from toonforge.errors import CheckpointError
     from toonforge.io.checkpoints import load_into

@@ -96,16 +96,17 @@ distil() {
   train_student "${@:1:6}" --tier small --lr-decay-steps "${STUDENT_LR_DECAY:-0}" --gan-start 150 "${start[@]}"
 }
 
-# sharpen PAIRS RUNS STYLE_OUT NAME STEPS MINUTES FROM : stage 3b, the small-hd translator (the small
-# tier plus a full-resolution last stage) grown from the small student's checkpoint FROM: its
-# generator, with the new stage starting as the identity, and its discriminator, so the adversarial
-# term is on from step 0. Learning rate 3e-4, falling linearly over the second half of STEPS; EMA
-# 0.998 from the start. A rerun continues RUNS' own last run.
+# sharpen PAIRS RUNS STYLE_OUT NAME STEPS MINUTES FROM [TIER] : stage 3b, a translator of TIER
+# (default small-hd: the small tier plus a full-resolution last stage; small-subpixel: the small
+# tier with its head moved to half resolution) grown from the small student's checkpoint FROM: its
+# generator, starting out computing what the small student did, and its discriminator, so the
+# adversarial term is on from step 0. Learning rate 3e-4, falling linearly over the second half of
+# STEPS; EMA 0.998 from the start. A rerun continues RUNS' own last run.
 sharpen() {
   local start=(--init-from "$7") run
   run=$(last_run "$2" translator)
   if [ -n "$run" ]; then start=(--resume "$run"); fi
-  train_student "${@:1:6}" --tier small-hd --lr 3e-4 --lr-decay-steps $(($5 / 2)) --gan-start 0 --ema-start 0 \
+  train_student "${@:1:6}" --tier "${8:-small-hd}" --lr 3e-4 --lr-decay-steps $(($5 / 2)) --gan-start 0 --ema-start 0 \
     --ema-decay 0.998 "${start[@]}"
 }
 

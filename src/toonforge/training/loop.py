@@ -180,6 +180,7 @@ class _Run:
             if ckpt["task"] != task.name:
                 raise CheckpointError(f"checkpoint is from task '{ckpt['task']}', not '{task.name}'")
         ck.seed_all(cfg.seed)  # the same on every rank: identical initial weights and dataset
+        task.resuming = ckpt is not None
         task.build(ctx.device)
         self.modules, self.optimizers = dict(task.modules()), dict(task.optimizers())
         self.base_lrs = {n: [g["lr"] for g in o.param_groups] for n, o in self.optimizers.items()}

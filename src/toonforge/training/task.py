@@ -61,6 +61,10 @@ class TrainingTask(ABC):
     name: str
     """Short identifier: names the run folder and must match on resume."""
 
+    resuming: bool = False
+    """Set by the loop before ``build``: True when a checkpoint's states will replace the built
+    ones, so ``build`` can skip work that only chooses initial weights (e.g. reading a start)."""
+
     @abstractmethod
     def build(self, device: torch.device) -> None:
         """Create the modules and optimizers on ``device``."""

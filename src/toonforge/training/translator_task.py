@@ -76,7 +76,7 @@ class TranslatorTask(TrainingTask):
         self.device = device
         self.G = create_model("translator", tier=cfg.tier).to(device)
         self.D = create_model("patch_discriminator", base_channels=cfg.d_channels).to(device)
-        if cfg.init_from is not None:  # a resume then overwrites these with its own states
+        if cfg.init_from is not None and not self.resuming:  # a resume brings its own states
             from .translator_init import init_translator
 
             init_translator(cfg.init_from, self.G, self.D)
