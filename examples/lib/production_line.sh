@@ -128,8 +128,9 @@ PY
 # evaluate STYLE TEACHER_STYLE PHOTOS REFS EVAL_OUT DOCS TITLE [MORE_STYLES...] : `toonforge eval`
 # of the distilled style, its teacher, `classic` (and MORE_STYLES) on the held-out photos against the
 # held-out references; the table and contact sheet are copied into DOCS as eval.md and eval-sheet.png.
+# EVAL_BACKEND (default torch): onnx times every style as an app would run it, under ONNX Runtime.
 evaluate() {
-  toonforge eval --style "$1" "$2" classic "${@:8}" --photos "$3" --refs "$4" --out "$5" --backend torch \
+  toonforge eval --style "$1" "$2" classic "${@:8}" --photos "$3" --refs "$4" --out "$5" --backend "${EVAL_BACKEND:-torch}" \
     --threads 2 --title "$7" --overwrite
   mkdir -p "$6"
   cp "$5/report.md" "$6/eval.md"
