@@ -20,10 +20,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--inputs", type=Path, required=True, help="folder of input photos")
     p.add_argument("--targets", type=Path, required=True, help="folder of stylized targets (same names)")
     p.add_argument("--tier", choices=list(TIERS), default="small",
-                   help="network size; the -hd tiers add a full-resolution last stage for crisper lines")
+                   help="network size; -hd adds a full-resolution last stage for crisper lines, "
+                   "-subpixel moves the head to half resolution for speed")
     p.add_argument("--init-from", type=Path, default=None,
                    help="start from a train-translator checkpoint (generator EMA and discriminator) or a "
-                   "translator style folder; a -hd tier may start from its base tier's weights")
+                   "translator style folder; a -hd or -subpixel tier may start from its base tier's weights")
     p.add_argument("--size", type=int, default=256, help="training crop size (multiple of 16)")
     p.add_argument("--steps", type=int, default=4000)
     p.add_argument("--batch-size", type=int, default=8, help="per process")

@@ -1,9 +1,11 @@
-"""Start a translator run from trained weights: fine-tuning, or growing a tier into its ``-hd`` form.
+"""Start a translator run from trained weights: fine-tuning, or growing a tier into its ``-hd`` or
+``-subpixel`` form.
 
 The source is a ``train-translator`` checkpoint (its EMA generator, and its discriminator, so
 the adversarial game resumes balanced) or a style folder whose head is a translator (generator
-only). The generator may gain the full-resolution stage of a ``-hd`` tier on the way
-(:func:`toonforge.models.translator.grow_state`); any other mismatch is refused in one line.
+only). On the way the generator may gain the full-resolution stage of a ``-hd`` tier, or have
+its head converted into a ``-subpixel`` tier's (:func:`toonforge.models.translator.grow_state`);
+any other mismatch is refused in one line.
 """
 
 from __future__ import annotations
@@ -41,8 +43,8 @@ def read_initial_weights(source: str | Path) -> tuple[State, State | None]:
 
 
 def init_translator(source: str | Path, G: Translator, D: nn.Module) -> None:
-    """Fill ``G`` (and ``D`` when the source has one) from ``source``, strictly but for the
-    full-resolution stage a ``-hd`` ``G`` may add."""
+    """Fill ``G`` (and ``D`` when the source has one) from ``source``, strictly but for what
+    :func:`grow_state` adapts (a ``-hd`` stage added, a base head made sub-pixel)."""
     g_state, d_state = read_initial_weights(source)
     what = f"--init-from {source}"
     load_into(G, grow_state(G, g_state), f"{what} generator (tier {G.config['tier']})")

@@ -126,7 +126,8 @@ def grow_state(model: Translator, state: dict[str, torch.Tensor]) -> dict[str, t
     extra = {k: v for k, v in own.items() if k.startswith(FULL_RES_PREFIX) and k not in state}
     grown = {**state, **extra}
     w, b = grown.get("head.weight"), grown.get("head.bias")
-    if model.subpixel and w is not None and b is not None and w.shape[0] * 4 == own["head.weight"].shape[0]:
+    base_head = w is not None and b is not None and w.shape[0] == model.config["out_channels"]
+    if model.subpixel and base_head:
         grown["head.weight"], grown["head.bias"] = subpixel_head(w, b)
     return grown
 
