@@ -11,6 +11,20 @@ import torch
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_onnx_cache(tmp_path_factory):
+    """Styles exported to ONNX on first use (backend auto/onnx) go to a temp folder, not ~/.cache."""
+    import os
+
+    old = os.environ.get("TOONFORGE_CACHE")
+    os.environ["TOONFORGE_CACHE"] = str(tmp_path_factory.mktemp("toonforge-cache"))
+    yield
+    if old is None:
+        os.environ.pop("TOONFORGE_CACHE", None)
+    else:
+        os.environ["TOONFORGE_CACHE"] = old
+
+
 def shared_data(sub: str) -> Path:
     """A folder under ../shared/data, or skip the test with the reason."""
     p = SHARED_DATA / sub
@@ -82,3 +96,9 @@ def synthetic_face(size: int = 200, seed: int = 0):
     lm = np.array([[80, 90], [120, 90], [100, 110], [85, 130], [115, 130]], np.float32) * s
     face = Face(box=np.array([60, 60, 140, 150], np.float32) * s, landmarks=lm, score=1.0)
     return img, face
+
+
+@pytest.fixture
+def face_image():
+    """A 200 px synthetic face image and its Face (see :func:`synthetic_face`)."""
+    return synthetic_face(200)

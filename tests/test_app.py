@@ -140,9 +140,9 @@ def test_cache_reuses_stylizers_across_threads(registry):
 def test_handlers_share_one_real_stylizer(registry, tmp_path, face_image):
     h = make_handlers(tmp_path, [face_image[1]])
     h.stylize_image(face_image[0], registry)
-    first = h.cache.get(registry, "torch")
+    first = h.cache.get(registry, h.backend)
     h.stylize_image(face_image[0], registry, 0.3, True)
-    assert h.cache.get(registry, "torch") is first and h.cache.builds == 1
+    assert h.cache.get(registry, h.backend) is first and h.cache.builds == 1
 
 
 def test_video_handler(registry, tmp_path):
@@ -176,7 +176,7 @@ def test_video_handler(registry, tmp_path):
 def test_cli_parser_defaults_and_help(capsys):
     args = build_parser().parse_args(["app"])
     assert (args.host, args.port, args.share, args.concurrency) == ("127.0.0.1", 7860, False, 2)
-    assert args.backend == "torch" and args.max_upload_mb == 20.0 and args.style_default == "classic"
+    assert args.backend == "auto" and args.max_upload_mb == 20.0 and args.style_default == "classic"
     with pytest.raises(SystemExit) as exc:
         main(["app", "--help"])
     assert exc.value.code == 0 and "--host" in capsys.readouterr().out

@@ -5,15 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import FixedDetector, synthetic_face
+from conftest import FixedDetector
 from toonforge.errors import InputError
 from toonforge.io.images import LoadedImage
 from toonforge.pipelines import Stylizer
-
-
-@pytest.fixture
-def face_image():
-    return synthetic_face(200)
 
 
 def test_full_image_keeps_size_and_changes_pixels(tiny_style, face_image):
@@ -80,20 +75,19 @@ def test_alpha_carried_through(tiny_style, face_image):
 
 
 def test_onnx_backend_matches_torch(tiny_style, face_image, tmp_path, monkeypatch):
-    import toonforge.pipelines.stylizer as mod
-
-    monkeypatch.setattr(mod, "ONNX_CACHE", tmp_path / "cache")
+    monkeypatch.setenv("TOONFORGE_CACHE", str(tmp_path / "cache"))
     img, face = face_image
     a = Stylizer(tiny_style, backend="torch", detector=FixedDetector([face]))(img).image
     b = Stylizer(tiny_style, backend="onnx", detector=FixedDetector([face]))(img).image
     assert np.abs(a.astype(int) - b).max() <= 1
-    assert list((tmp_path / "cache").glob("*.onnx"))
+    assert list((tmp_path / "cache" / "onnx").glob("*.onnx"))
 
 
 def test_deterministic(tiny_style, face_image):
     img, face = face_image
-    s = Stylizer(tiny_style, detector=FixedDetector([face]))
-    assert np.array_equal(s(img).image, s(img).image)
+    for backend in ("torch", "onnx"):
+        s = Stylizer(tiny_style, backend=backend, detector=FixedDetector([face]))
+        assert np.array_equal(s(img).image, s(img).image)
 
 
 def test_filter_style_needs_no_weights(face_image):

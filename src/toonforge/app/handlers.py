@@ -69,7 +69,7 @@ class StylizerCache:
         self._items: OrderedDict[tuple[str, str], Stylizer] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, style: str, backend: str = "torch") -> Stylizer:
+    def get(self, style: str, backend: str = "auto") -> Stylizer:
         """The Stylizer for ``style`` on ``backend``, built on first use (InputError if it cannot be)."""
         key = (style, backend)
         with self._lock:  # building under the lock: two first requests never load twice
@@ -94,14 +94,14 @@ class AppHandlers:
 
     Args:
         cache: where Stylizers come from (default: a new :class:`StylizerCache`).
-        backend: "torch" or "onnx".
+        backend: "auto", "torch" or "onnx" (see :mod:`toonforge.pipelines.backends`).
         max_pixels: larger images are refused before decoding.
         work_dir: parent of the per-request output folders (default: a private temp folder,
             removed when this object goes away).
         keep_seconds: per-request folders older than this are removed on the next request.
     """
 
-    def __init__(self, cache: StylizerCache | None = None, *, backend: str = "torch",
+    def __init__(self, cache: StylizerCache | None = None, *, backend: str = "auto",
                  max_pixels: int = APP_MAX_PIXELS, work_dir: str | Path | None = None,
                  keep_seconds: float = 3600.0) -> None:
         if backend not in BACKENDS:

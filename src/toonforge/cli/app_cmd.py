@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
+from .engine_args import add_engine_args, say_setup_notices
 
 
 def _positive_int(text: str) -> int:
@@ -50,9 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="address to listen on (default 127.0.0.1; 0.0.0.0 exposes it to your network)")
     p.add_argument("--port", type=_port, default=7860, help="port to listen on (default 7860)")
     p.add_argument("--share", action="store_true", help="also open a public Gradio share link (off by default)")
-    p.add_argument("--backend", choices=["torch", "onnx"], default="torch")
-    p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-    p.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads")
+    add_engine_args(p)
     p.add_argument("--detector", default="dlib", help="face detector backend, or 'none'")
     p.add_argument("--concurrency", type=_positive_int, default=2,
                    help="requests processed at once; others wait in the queue (default 2)")
@@ -82,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
     names = handlers.style_names()
     if args.style_default not in names:
         raise InputError(f"unknown style {args.style_default!r} for --style-default; available: {', '.join(names)}")
-    handlers.cache.get(args.style_default, args.backend)  # load it now: a broken style fails before serving
+    # Load it now: a broken style fails before serving.
+    say_setup_notices(handlers.cache.get(args.style_default, args.backend))
     if args.share:
         print("warning: --share makes this app reachable by anyone with the link, through Gradio's "
               "public share servers", file=sys.stderr)

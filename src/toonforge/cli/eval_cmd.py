@@ -7,6 +7,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from .engine_args import add_engine_args
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -36,9 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def add_measure_args(p: argparse.ArgumentParser) -> None:
     """The flags that say how outputs are measured (shared with ``toonforge card``)."""
     p.add_argument("--size", type=int, default=256, help="long side at which outputs are measured (default 256)")
-    p.add_argument("--backend", choices=["torch", "onnx"], default="torch")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads")
+    add_engine_args(p)
     p.add_argument("--detector", default="dlib", help="face detector, or 'none' (no identity metrics)")
     p.add_argument("--features", choices=["mnv2", "inception"], default="mnv2",
                    help="feature network for the Fréchet distance (default: ImageNet MobileNetV2, 'FD-MNv2')")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..io.images import DEFAULT_MAX_PIXELS, load_image, save_image
+from .engine_args import add_engine_args, say_setup_notices
 
 
 def _strength(text: str) -> float:
@@ -32,11 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--strength", type=_strength, default=1.0, help="0 = input, 1 = full style (default 1)")
     p.add_argument("--size", type=int, default=None,
                    help="output long side (head-only: face crop side); default: input size / head resolution")
-    p.add_argument("--backend", choices=["torch", "onnx"], default="torch",
-                   help="onnx: ONNX Runtime, about twice as fast on a CPU for the network styles "
-                        "(anime, cartoon: 30 against 16 images/s end to end); default torch")
-    p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-    p.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads")
+    add_engine_args(p)
     p.add_argument("--detector", default="dlib", help="face detector backend, or 'none'")
     p.add_argument("--format", default=None, help="output format for folders (png, jpg, webp); default: as input")
     p.add_argument("--recursive", action="store_true", help="descend into sub-folders")
@@ -62,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
     detector = None if args.detector == "none" else args.detector
     stylizer = Stylizer(args.style, backend=args.backend, device=args.device, detector=detector,
                         threads=args.threads)
+    say_setup_notices(stylizer, args.quiet)
     failures = 0
     bar = tqdm(todo, unit="img", disable=args.quiet or len(todo) == 1, file=sys.stderr)
     for job in bar:

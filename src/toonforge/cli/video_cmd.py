@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from .engine_args import add_engine_args, say_setup_notices
 from .stylize_cmd import _strength
 
 
@@ -35,9 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="write a square video of the largest face's stylized, aligned crop")
     p.add_argument("--head-size", type=_positive("head size", 16, 4096), default=None,
                    help="side of the head-only video (default: the style's head resolution)")
-    p.add_argument("--backend", choices=["torch", "onnx"], default="torch")
-    p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-    p.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads")
+    add_engine_args(p)
     p.add_argument("--detector", default="dlib", help="face detector backend, or 'none'")
     p.add_argument("--batch-size", type=_positive("batch size", 1, 256), default=8, help="frames per network call")
     p.add_argument("--no-smoothing", action="store_true", help="use raw per-frame detections (no tracking)")
@@ -59,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
     detector = None if args.detector == "none" else args.detector
     stylizer = Stylizer(args.style, backend=args.backend, device=args.device, detector=detector,
                         threads=args.threads)
+    say_setup_notices(stylizer, args.quiet)
     bar = tqdm(total=info.frame_count, unit="frame", disable=args.quiet, file=sys.stderr, dynamic_ncols=True)
 
     def progress(done: int, total: int | None) -> None:

@@ -23,6 +23,7 @@ class StyleRow:
     face_found_rate: share of input faces that the detector still finds in the output.
     content_distance: mean MobileNetV2 feature distance between input and output.
     images_per_second: 1 / median seconds of one full pipeline call (detection included).
+    backend: the engine that ran the style's networks ("torch" or "onnx"), None for a baseline.
     """
 
     name: str
@@ -38,6 +39,7 @@ class StyleRow:
     face_found_rate: float | None = None
     content_distance: float | None = None
     images_per_second: float | None = None
+    backend: str | None = None
 
 
 @dataclass

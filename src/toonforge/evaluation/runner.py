@@ -35,7 +35,7 @@ class EvalOptions:
     """How to run an evaluation (the CLI flags of ``toonforge eval``)."""
 
     size: int = 256  # long side, in pixels, at which outputs and references are measured
-    backend: str = "torch"
+    backend: str = "auto"  # see toonforge.pipelines.backends; each row records what ran
     device: str = "cpu"
     threads: int | None = None
     detector: str | None = "dlib"
@@ -187,6 +187,8 @@ class Evaluator:
 
         o = self.opts
         stylizer = Stylizer(style, backend=o.backend, device=o.device, detector=self.detector, threads=o.threads)
+        for notice in stylizer.setup_notices if o.progress else []:
+            print(f"note: {notice}", file=sys.stderr)
         outputs, seconds, ids, kept = [], [], [], {}
         for i, photo in enumerate(_bar(photos, name, o.progress)):
             rgb = load_image(photo.path, max_pixels=o.max_pixels).rgb
@@ -205,7 +207,7 @@ class Evaluator:
                     self._photo_descriptors[photo.path] = self.describer.describe(rgb, face)
                 ids.append(score_identity(rgb, result.image, face, self.describer, self.detector,
                                           photo_descriptor=self._photo_descriptors[photo.path]))
-        row = StyleRow(name, images=len(outputs), faces=len(ids))
+        row = StyleRow(name, images=len(outputs), faces=len(ids), backend=stylizer.backend)
         self.distribution_metrics(row, outputs, ref_feats)
         dist = perceptual_distances([p.small for p in photos], outputs, features=self.content_features)
         row.content_distance = float(np.mean(dist))
@@ -216,6 +218,18 @@ class Evaluator:
         timed = seconds[1:] if len(seconds) > 1 else seconds  # the first call warms up
         row.images_per_second = 1.0 / float(np.median(timed))
         return row, kept
+
+
+def backend_summary(requested: str, rows: Sequence[StyleRow]) -> str:
+    """What the report header says ran the networks: ``onnx``, or ``auto: onnx`` (``auto: a onnx, b torch``
+    when the styles differ)."""
+    if requested != "auto":
+        return requested
+    used = [(r.name, r.backend) for r in rows if r.backend]
+    engines = {b for _, b in used}
+    if len(engines) == 1:
+        return f"auto: {engines.pop()}"
+    return "auto: " + ", ".join(f"{n} {b}" for n, b in used) if used else "auto"
 
 
 def evaluate(styles: Sequence[str], photos: Path, refs: Path | None, out_dir: Path, opts: EvalOptions, *,
@@ -248,6 +262,7 @@ def evaluate(styles: Sequence[str], photos: Path, refs: Path | None, out_dir: Pa
         row, kept = ev.style_row(name, style, photo_set, ref_feats, outputs_dir, keep)
         report.rows.append(row)
         columns.append(kept)
+    report.backend = backend_summary(opts.backend, report.rows)
     report.skipped = ev.skipped
     report.write(out_dir)
     order = sorted(keep)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,41 @@ from ..io.files import atomic_output
 
 OPSET = 17
 INPUT_NAME, OUTPUT_NAME = "image", "stylized"
+DIGEST_KEY = "toonforge.weights_sha256"  # ONNX metadata: which weights the graph was exported from
+
+
+def weights_digest(net: nn.Module) -> str:
+    """SHA-256 (hex) of ``net``'s state dict: names, dtypes, shapes and raw bytes, in name order.
+
+    Two modules get the same digest exactly when they hold the same tensors, whatever file they
+    were loaded from; an ONNX export is stamped with it so a stale export can be told apart.
+    """
+    h = hashlib.sha256()
+    for name, t in sorted(net.state_dict().items()):
+        t = t.detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def read_weights_digest(path: str | Path) -> str | None:
+    """The weights digest an ONNX file was stamped with at export, or None (unstamped or unreadable)."""
+    import onnx
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception:  # unreadable: the runner that opens it reports why
+        return None
+    return next((p.value for p in model.metadata_props if p.key == DIGEST_KEY), None)
+
+
+def _stamp(path: Path, digest: str) -> None:
+    import onnx
+
+    model = onnx.load(str(path))
+    del model.metadata_props[:]
+    model.metadata_props.add(key=DIGEST_KEY, value=digest)
+    onnx.save(model, str(path))
 
 
 @dataclass
@@ -37,7 +73,8 @@ def export_onnx(net: nn.Module, path: str | Path, *, sample_size: int = 256, ove
     """Write ``net`` (input (N,3,H,W) in [-1,1]) to ``path`` with dynamic N, H and W.
 
     Uses the TorchScript-based exporter (no onnxscript dependency); the file is written to a
-    temp name and renamed, so a failed export never leaves a half-written model.
+    temp name and renamed, so a failed export never leaves a half-written model. The file's
+    metadata records :func:`weights_digest` of ``net`` under ``toonforge.weights_sha256``.
     """
     path = Path(path)
     if path.exists() and not overwrite:
@@ -52,6 +89,7 @@ def export_onnx(net: nn.Module, path: str | Path, *, sample_size: int = 256, ove
             dynamic_axes={INPUT_NAME: {0: "batch", 2: "height", 3: "width"},
                           OUTPUT_NAME: {0: "batch", 2: "height", 3: "width"}},
         )
+        _stamp(tmp, weights_digest(net))
     return path
 
 

@@ -1,12 +1,15 @@
 """Inference pipelines: all stylization logic lives here (CLI and app are thin layers)."""
 
-from .stylizer import Stylizer, StylizeResult
-
 __all__ = ["StylizeResult", "Stylizer", "VideoReport", "stylize_video"]
 
 
 def __getattr__(name: str):
-    # The video pipeline pulls in PyAV; load it only when asked for.
+    # Load lazily: the stylizer pulls in PyTorch and the video pipeline PyAV, while the CLI
+    # only needs ``backends`` to build its parser.
+    if name in ("Stylizer", "StylizeResult"):
+        from . import stylizer
+
+        return getattr(stylizer, name)
     if name in ("stylize_video", "VideoReport"):
         from . import video
 

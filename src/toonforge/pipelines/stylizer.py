@@ -8,13 +8,13 @@ warp. Head-only mode returns the stylized aligned crops. ``strength`` blends tow
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from torch import nn
 
-from ..errors import InputError
+from ..errors import CheckpointError, InputError, ToonforgeError
 from ..export.runtime import OnnxRunner, Runner, TorchRunner
 from ..face.align import align_face
 from ..face.detector import FaceDetector, create_detector
@@ -23,11 +23,11 @@ from ..face.types import Face
 from ..io.images import LoadedImage, resize_rgb, scaled_size
 from ..styles.registry import load_style
 from ..styles.style import Style
+from .backends import BACKENDS, onnx_file, pick_backend
 from .tensors import blend, from_network, pad_to_multiple, to_network
 
-BACKENDS = ("torch", "onnx")
+__all__ = ["BACKENDS", "Stylizer", "StylizeResult"]
 HEAD_CHUNK = 16  # most head crops per network call
-ONNX_CACHE = Path.home() / ".cache" / "toonforge" / "onnx"
 
 
 @dataclass
@@ -53,20 +53,26 @@ class Stylizer:
 
     Args:
         style: style name, folder path, or a loaded :class:`Style`.
-        backend: "torch" or "onnx" (same pre/post-processing; ONNX files are exported on
-            first use into ``~/.cache/toonforge/onnx`` when the style folder has none).
+        backend: "auto" (ONNX Runtime for a network style on the CPU, else PyTorch; see
+            :mod:`.backends`), "torch" or "onnx". Pre- and post-processing are the same.
+            ``self.backend`` is the engine in use; if ``auto`` could not use ONNX Runtime
+            (e.g. a broken ONNX file) it falls back to PyTorch and says why in
+            ``self.setup_notices``.
         device: "cpu" or "cuda".
         detector: detector name, a detector object, or None to skip face handling.
         threads: intra-op threads for ONNX Runtime (None: its default).
     """
 
-    def __init__(self, style: str | Path | Style = "classic", *, backend: str = "torch",
+    def __init__(self, style: str | Path | Style = "classic", *, backend: str = "auto",
                  device: str = "cpu", detector: str | FaceDetector | None = "dlib",
                  threads: int | None = None) -> None:
         if backend not in BACKENDS:
             raise InputError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
         self.style = style if isinstance(style, Style) else load_style(style)
-        self.backend, self.device, self.threads = backend, device, threads
+        self.requested = backend
+        self.backend = pick_backend(backend, self.style, device)
+        self.device, self.threads = device, threads
+        self.setup_notices: list[str] = []
         self.detector = create_detector(detector) if isinstance(detector, str) else detector
         self._runners: dict[str, Runner] = {}
         self._masks: dict[int, np.ndarray] = {}
@@ -78,22 +84,29 @@ class Stylizer:
         key = "full" if role == "full" and self.style.config.full else "head"
         if key not in self._runners:
             net = self.style.build_net(key)
-            if self.backend == "torch":
-                self._runners[key] = TorchRunner(net, self.device)
-            else:
-                path = self.style.onnx_path(key) or self._cached_onnx(key, net)
-                self._runners[key] = OnnxRunner(path, self.device, self.threads, int(getattr(net, "stride", 1)))
+            if self.backend == "onnx":
+                onnx = self._onnx_runner(key, net)
+                if onnx is not None:
+                    self._runners[key] = onnx
+                    return onnx
+            self._runners[key] = TorchRunner(net, self.device)
         return self._runners[key]
 
-    def _cached_onnx(self, role: str, net) -> Path:
-        from ..export.onnx_export import export_onnx
-
-        weights = self.style.path / "model.safetensors" if self.style.path else None
-        digest = hashlib.sha256(weights.read_bytes() if weights else b"").hexdigest()[:16]
-        path = ONNX_CACHE / f"{self.style.name}-{role}-{digest}.onnx"
-        if not path.is_file():
-            export_onnx(net, path, overwrite=True)
-        return path
+    def _onnx_runner(self, role: str, net: nn.Module) -> OnnxRunner | None:
+        """An ONNX Runtime runner for ``net``; None after switching to PyTorch when ``auto`` cannot."""
+        try:
+            path = onnx_file(self.style, role, net, self.setup_notices)
+            return OnnxRunner(path, self.device, self.threads, int(getattr(net, "stride", 1)))
+        except Exception as exc:  # an export or a session that fails: auto runs PyTorch instead
+            reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+            if self.requested != "auto":
+                if isinstance(exc, ToonforgeError):
+                    raise
+                raise CheckpointError(f"style {self.style.name!r} cannot run in ONNX Runtime: {reason}") from None
+            self.setup_notices.append(f"ONNX Runtime cannot run style {self.style.name!r} ({reason}); "
+                                      "using PyTorch")
+            self.backend = "torch"
+            return None
 
     def _translate(self, role: str, images: list[np.ndarray]) -> list[np.ndarray]:
         """Run same-size uint8 (H, W, 3) images through the ``role`` network (or the filter)."""

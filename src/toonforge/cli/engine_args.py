@@ -1,0 +1,25 @@
+"""The flags that choose what runs a style's networks, shared by stylize, video, app and eval."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..pipelines.backends import BACKENDS
+
+
+def add_engine_args(p: argparse.ArgumentParser) -> None:
+    """``--backend``, ``--device`` and ``--threads``."""
+    p.add_argument("--backend", choices=BACKENDS, default="auto",
+                   help="auto (default): ONNX Runtime for network styles on the CPU, which is the fast path "
+                        "(see the README's speed section), PyTorch otherwise; torch or onnx force one")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu; cuda runs PyTorch under auto)")
+    p.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads (default: all cores)")
+
+
+def say_setup_notices(stylizer, quiet: bool = False) -> None:
+    """Print what the Stylizer had to change while loading (e.g. auto fell back to PyTorch)."""
+    import sys
+
+    if not quiet:
+        for notice in stylizer.setup_notices:
+            print(f"note: {notice}", file=sys.stderr)
