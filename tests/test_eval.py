@@ -49,6 +49,8 @@ def test_eval_writes_report_sheet_and_outputs(folders, tiny_style, tmp_path, cap
     assert base.content_distance == 0.0 and style.content_distance > 0
     assert style.images == 4 and style.sharpness >= 0 and style.images_per_second > 0
     assert style.fd > 0 and base.fd > 0 and style.identity is None  # no detector, no identity
+    assert (base.backend, style.backend, data["backend"]) == (None, "onnx", "auto: onnx")  # the default engine
+    assert "backend `auto: onnx`" in (out / "report.md").read_text()
     assert "tiny-test" in stdout and "| style |" in (out / "report.md").read_text()
     assert "broken.jpg" in (out / "report.md").read_text()
     sheet = np.asarray(Image.open(out / "contact_sheet.png"))

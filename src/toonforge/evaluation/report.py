@@ -23,7 +23,8 @@ class StyleRow:
     face_found_rate: share of input faces that the detector still finds in the output.
     content_distance: mean MobileNetV2 feature distance between input and output.
     images_per_second: 1 / median seconds of one full pipeline call (detection included).
-    backend: the engine that ran the style's networks ("torch" or "onnx"), None for a baseline.
+    backend: the engine that ran the style's networks ("torch" or "onnx"); None for the input
+        baseline and for filter styles, which run no network.
     """
 
     name: str

@@ -207,7 +207,8 @@ class Evaluator:
                     self._photo_descriptors[photo.path] = self.describer.describe(rgb, face)
                 ids.append(score_identity(rgb, result.image, face, self.describer, self.detector,
                                           photo_descriptor=self._photo_descriptors[photo.path]))
-        row = StyleRow(name, images=len(outputs), faces=len(ids), backend=stylizer.backend)
+        engine = stylizer.backend if style.config.kind == "network" else None  # a filter runs no network
+        row = StyleRow(name, images=len(outputs), faces=len(ids), backend=engine)
         self.distribution_metrics(row, outputs, ref_feats)
         dist = perceptual_distances([p.small for p in photos], outputs, features=self.content_features)
         row.content_distance = float(np.mean(dist))
