@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from ..pipelines.backends import BACKENDS
+from ..pipelines.backends import BACKENDS, say_setup_notices
+
+__all__ = ["add_engine_args", "say_setup_notices"]
 
 
 def add_engine_args(p: argparse.ArgumentParser) -> None:
@@ -14,12 +16,3 @@ def add_engine_args(p: argparse.ArgumentParser) -> None:
                         "(see the README's speed section), PyTorch otherwise; torch or onnx force one")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu; cuda runs PyTorch under auto)")
     p.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads (default: all cores)")
-
-
-def say_setup_notices(stylizer, quiet: bool = False) -> None:
-    """Print what the Stylizer had to change while loading (e.g. auto fell back to PyTorch)."""
-    import sys
-
-    if not quiet:
-        for notice in stylizer.setup_notices:
-            print(f"note: {notice}", file=sys.stderr)

@@ -183,12 +183,12 @@ class Evaluator:
         """Stylize every photo with ``style`` (labelled ``name``) and measure; returns the row and
         the kept outputs."""
         from ..metrics import perceptual_distances, score_identity
+        from ..pipelines.backends import say_setup_notices
         from ..pipelines.stylizer import Stylizer
 
         o = self.opts
         stylizer = Stylizer(style, backend=o.backend, device=o.device, detector=self.detector, threads=o.threads)
-        for notice in stylizer.setup_notices if o.progress else []:
-            print(f"note: {notice}", file=sys.stderr)
+        say_setup_notices(stylizer, quiet=not o.progress)
         outputs, seconds, ids, kept = [], [], [], {}
         for i, photo in enumerate(_bar(photos, name, o.progress)):
             rgb = load_image(photo.path, max_pixels=o.max_pixels).rgb

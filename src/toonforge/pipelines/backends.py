@@ -65,3 +65,12 @@ def onnx_file(style: Style, role: str, net: nn.Module, notices: list[str]) -> Pa
     if not path.is_file():
         export_onnx(net, path, overwrite=True)
     return path
+
+
+def say_setup_notices(stylizer, quiet: bool = False) -> None:
+    """Print, on stderr, what a Stylizer had to change while loading (e.g. auto fell back to PyTorch)."""
+    import sys
+
+    if not quiet:
+        for notice in stylizer.setup_notices:
+            print(f"note: {notice}", file=sys.stderr)
