@@ -9,19 +9,16 @@ Prints milliseconds per image and the speed-up of each tier over the reference
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).parent))
-from common import time_interleaved  # noqa: E402
-
-from toonforge.export.onnx_export import export_onnx  # noqa: E402
-from toonforge.export.runtime import OnnxRunner  # noqa: E402
-from toonforge.models.registry import create_model  # noqa: E402
+from toonforge.export.onnx_export import export_onnx
+from toonforge.export.runtime import OnnxRunner
+from toonforge.metrics.speed import time_interleaved
+from toonforge.models.registry import create_model
 
 CANDIDATES = {
     "reference (texture_unet 32ch/4rb)": ("texture_unet", {}),

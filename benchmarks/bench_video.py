@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
@@ -26,12 +25,10 @@ import cv2
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import time_interleaved  # noqa: E402
-
-from toonforge.io.images import load_image  # noqa: E402
-from toonforge.pipelines import Stylizer  # noqa: E402
-from toonforge.pipelines.video import stylize_video  # noqa: E402
+from toonforge.io.images import load_image
+from toonforge.metrics.speed import time_interleaved
+from toonforge.pipelines import Stylizer
+from toonforge.pipelines.video import stylize_video
 
 DEFAULT_PHOTO = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces" / "scut" / "AF1554.jpg"
 

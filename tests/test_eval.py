@@ -50,6 +50,8 @@ def test_eval_writes_report_sheet_and_outputs(folders, tiny_style, tmp_path, cap
     assert style.images == 4 and style.sharpness >= 0 and style.images_per_second > 0
     assert style.fd > 0 and base.fd > 0 and style.identity is None  # no detector, no identity
     assert (base.backend, style.backend, data["backend"]) == (None, "onnx", "auto: onnx")  # the default engine
+    assert (data["speed_photos"], data["speed_warmup"], data["speed_rounds"]) == (4, 3, 5)  # 24 asked, 4 readable
+    assert "timed after the quality pass on 4 photos" in (out / "report.md").read_text()
     assert "backend `auto: onnx`" in (out / "report.md").read_text()
     assert "tiny-test" in stdout and "| style |" in (out / "report.md").read_text()
     assert "broken.jpg" in (out / "report.md").read_text()
@@ -82,8 +84,43 @@ def test_eval_identity_style_matches_baseline(folders, tmp_path):
     assert abs(again.fd) < 1e-3 * base.fd
 
 
+def test_eval_times_styles_in_turns_after_warm_up(folders, monkeypatch):
+    """The speed pass warms each style up untimed, then lets the styles take turns, each running
+    the whole block of photos between two clock reads; --speed-photos 0 times nothing."""
+    from toonforge.evaluation import runner
+    from toonforge.evaluation.runner import EvalOptions, Evaluator
+
+    photos, refs = folders
+    opts = EvalOptions(size=64, detector=None, progress=False, speed_photos=3, speed_warmup=1, speed_rounds=2)
+    ev = Evaluator(photos, refs, opts)
+    photo_set = ev.load_photos()
+    tags = {p.path: i for i, p in enumerate(photo_set)}  # 4 photos; 3 spread evenly: 0, 2, 3
+
+    def tagged(path, max_pixels):
+        img = np.zeros((8, 8, 3), np.uint8)
+        img[0, 0, 0] = tags[path]
+        return type("Loaded", (), {"rgb": img})
+
+    events = []
+    ticks = iter(range(0, 1000, 6))  # every block takes 6 ticks: 0.5 images per tick
+    monkeypatch.setattr(runner, "load_image", tagged)
+    monkeypatch.setattr("toonforge.metrics.speed.time.perf_counter", lambda: events.append("t") or next(ticks))
+
+    def fake(name):
+        return lambda rgb: events.append(f"{name}{rgb[0, 0, 0]}")
+
+    speeds = ev.pipeline_speeds({"a": fake("a"), "b": fake("b")}, photo_set)
+    assert speeds == {"a": pytest.approx(0.5), "b": pytest.approx(0.5)}
+    assert events[:2] == ["a0", "b0"]  # one untimed warm-up call each
+    turn = ["t", "a0", "a2", "a3", "t", "t", "b0", "b2", "b3", "t"]
+    assert events[2:] == turn * 2  # two rounds of turns, nothing else between clock reads
+    ev.opts.speed_photos = 0
+    assert ev.pipeline_speeds({"a": fake("a")}, photo_set) == {}
+
+
 @pytest.mark.parametrize("args, msg", [
     (["eval"], "nothing to do"),
+    (["eval", "--style", "classic", "--photos", "PHOTOS", "--speed-photos", "-1"], "--speed-photos"),
     (["eval", "--style", "classic"], "--photos"),
     (["eval", "--style", "classic", "--photos", "PHOTOS", "--size", "8"], "--size"),
     (["eval", "--style", "classic", "--photos", "PHOTOS", "--features", "inception"], "--inception-weights"),

@@ -211,6 +211,20 @@ def test_measure_throughput_structure():
         measure_throughput(lambda: None, 1, repeats=0)
 
 
+def test_time_interleaved_takes_turns_and_reports_medians(monkeypatch):
+    from toonforge.metrics.speed import time_interleaved
+
+    calls = []
+    # The clock jumps 1 around each "a" call, 3 around each "b" call, and 100 once (a noise spike).
+    readings = iter([0, 1, 1, 4, 4, 105, 105, 108, 108, 109, 109, 112])
+    monkeypatch.setattr("toonforge.metrics.speed.time.perf_counter", lambda: next(readings))
+    times = time_interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, repeats=3, warmup=1)
+    assert calls == ["a", "b"] * 4  # one warm-up round, then three timed rounds in turn
+    assert times == {"a": 1.0, "b": 3.0}  # the median ignores the spike
+    with pytest.raises(InputError):
+        time_interleaved({"a": lambda: None}, repeats=0)
+
+
 # --- package -----------------------------------------------------------------------------------
 
 

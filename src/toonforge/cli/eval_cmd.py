@@ -45,6 +45,11 @@ def add_measure_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--inception-weights", type=Path, default=None,
                    help="the standard FID Inception weights file (pt_inception-2015-12-05), for --features inception")
     p.add_argument("--max-photos", type=int, default=None, help="use only the first N photos")
+    p.add_argument("--speed-photos", type=int, default=24, metavar="N",
+                   help="after the quality pass, time the styles in turns on N photos spread over the set "
+                        "(default 24; 0 leaves the images/s column empty)")
+    p.add_argument("--speed-warmup", type=int, default=3, metavar="N",
+                   help="untimed calls per style before the timed ones (default 3)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -53,6 +58,9 @@ def check_measure_args(args: argparse.Namespace) -> None:
 
     if not 32 <= args.size <= 4096:
         raise InputError(f"--size must be in 32..4096, got {args.size}")
+    if args.speed_photos < 0 or args.speed_warmup < 0:
+        raise InputError(f"--speed-photos and --speed-warmup must be >= 0, got {args.speed_photos} and "
+                         f"{args.speed_warmup}")
     if args.features == "inception" and args.inception_weights is None:
         raise InputError("--features inception needs --inception-weights FILE (no weights are bundled)")
 
@@ -65,6 +73,7 @@ def options_from(args: argparse.Namespace, **extra):
         size=args.size, backend=args.backend, device=args.device, threads=args.threads,
         detector=None if args.detector == "none" else args.detector, extractor=args.features,
         extractor_weights=args.inception_weights, max_photos=args.max_photos,
+        speed_photos=args.speed_photos, speed_warmup=args.speed_warmup,
         progress=not args.quiet, **extra,
     )
 

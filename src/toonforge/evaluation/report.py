@@ -22,7 +22,8 @@ class StyleRow:
         the output; same_person_rate: share of faces with descriptor distance < 0.6.
     face_found_rate: share of input faces that the detector still finds in the output.
     content_distance: mean MobileNetV2 feature distance between input and output.
-    images_per_second: 1 / median seconds of one full pipeline call (detection included).
+    images_per_second: 1 / median seconds of one full pipeline call (detection included), timed
+        as ``EvalReport.speed_note`` says.
     backend: the engine that ran the style's networks ("torch" or "onnx"); None for the input
         baseline and for filter styles, which run no network.
     """
@@ -60,6 +61,9 @@ class EvalReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     created: str = ""
     machine: str = ""
+    speed_photos: int | None = None  # photos timed per style (interleaved); None: timed in the quality pass
+    speed_warmup: int = 1  # untimed calls per style before them
+    speed_rounds: int = 1  # turns of each style on the photos; the median turn counts
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -72,6 +76,16 @@ class EvalReport:
         skipped = [(s["path"], s["error"]) for s in d.get("skipped", [])]
         rest = {k: v for k, v in d.items() if k not in ("rows", "skipped")}
         return cls(**rest, rows=rows, skipped=skipped)
+
+    def speed_note(self) -> str:
+        """How the images/s column was timed, in words."""
+        if self.speed_photos is None:  # reports written before the timing pass
+            return "median over the photos during the quality pass, after one warm-up call"
+        if self.speed_photos == 0:
+            return "not timed in this run (`--speed-photos 0`)"
+        return (f"timed after the quality pass on {self.speed_photos} photos spread over the set: "
+                f"{self.speed_warmup} untimed calls per style, then {self.speed_rounds} turns in which each "
+                "style runs all of them back to back; the median turn counts")
 
     def row(self, name: str) -> StyleRow | None:
         return next((r for r in self.rows if r.name == name), None)
@@ -117,8 +131,8 @@ class EvalReport:
             "- **face found**: share of input faces that dlib still detects in the output.",
             "- **content dist.**: MobileNetV2 feature distance between input and output (lower "
             "keeps more of the photo's content).",
-            "- **images/s**: one full pipeline call per image (detection, alignment, networks, "
-            "paste-back), median over the photos, on this machine.",
+            f"- **images/s**: one full pipeline call per image (detection, alignment, networks, "
+            f"paste-back), {self.speed_note()}, on this machine.",
         ]
         if self.skipped:
             parts += ["", f"Skipped {len(self.skipped)} unreadable file(s):", ""]

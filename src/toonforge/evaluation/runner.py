@@ -12,8 +12,7 @@ import os
 import platform
 import re
 import sys
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -48,6 +47,9 @@ class EvalOptions:
     sheet_rows: int = 6
     kid_subsets: int = 100
     save_outputs: bool = True
+    speed_photos: int = 24  # photos timed after the quality pass, styles in turn (0: no speed column)
+    speed_warmup: int = 3  # untimed calls per style before them
+    speed_rounds: int = 5  # turns per style; the median turn counts
 
 
 @dataclass
@@ -178,23 +180,27 @@ class Evaluator:
         row.content_distance = 0.0
         return row
 
-    def style_row(self, name: str, style: Style, photos: list[_Photo], ref_feats: np.ndarray | None,
-                  out_dir: Path | None, keep: set[int]) -> tuple[StyleRow, dict[int, np.ndarray]]:
-        """Stylize every photo with ``style`` (labelled ``name``) and measure; returns the row and
-        the kept outputs."""
-        from ..metrics import perceptual_distances, score_identity
+    def stylizer(self, style: Style):
+        """The pipeline that runs ``style`` under the options' engine and device (notes printed)."""
         from ..pipelines.backends import say_setup_notices
         from ..pipelines.stylizer import Stylizer
 
         o = self.opts
         stylizer = Stylizer(style, backend=o.backend, device=o.device, detector=self.detector, threads=o.threads)
         say_setup_notices(stylizer, quiet=not o.progress)
-        outputs, seconds, ids, kept = [], [], [], {}
+        return stylizer
+
+    def style_row(self, name: str, stylizer, photos: list[_Photo], ref_feats: np.ndarray | None,
+                  out_dir: Path | None, keep: set[int]) -> tuple[StyleRow, dict[int, np.ndarray]]:
+        """Stylize every photo with ``stylizer`` (labelled ``name``) and measure everything but
+        speed (see ``pipeline_speeds``); returns the row and the kept outputs."""
+        from ..metrics import perceptual_distances, score_identity
+
+        o = self.opts
+        outputs, ids, kept = [], [], {}
         for i, photo in enumerate(_bar(photos, name, o.progress)):
             rgb = load_image(photo.path, max_pixels=o.max_pixels).rgb
-            t0 = time.perf_counter()
             result = stylizer(rgb)
-            seconds.append(time.perf_counter() - t0)
             small = _small(result.image, o.size)
             outputs.append(small)
             if i in keep:
@@ -207,8 +213,8 @@ class Evaluator:
                     self._photo_descriptors[photo.path] = self.describer.describe(rgb, face)
                 ids.append(score_identity(rgb, result.image, face, self.describer, self.detector,
                                           photo_descriptor=self._photo_descriptors[photo.path]))
-        engine = stylizer.backend if style.config.kind == "network" else None  # a filter runs no network
-        row = StyleRow(name, images=len(outputs), faces=len(ids), backend=engine)
+        is_network = stylizer.style.config.kind == "network"
+        row = StyleRow(name, images=len(outputs), faces=len(ids), backend=stylizer.backend if is_network else None)
         self.distribution_metrics(row, outputs, ref_feats)
         dist = perceptual_distances([p.small for p in photos], outputs, features=self.content_features)
         row.content_distance = float(np.mean(dist))
@@ -216,9 +222,36 @@ class Evaluator:
             row.identity = float(np.mean([s.similarity for s in ids]))
             row.same_person_rate = float(np.mean([s.distance < 0.6 for s in ids]))
             row.face_found_rate = float(np.mean([s.face_found for s in ids]))
-        timed = seconds[1:] if len(seconds) > 1 else seconds  # the first call warms up
-        row.images_per_second = 1.0 / float(np.median(timed))
         return row, kept
+
+    def pipeline_speeds(self, stylizers: dict[str, Callable], photos: list[_Photo]) -> dict[str, float]:
+        """Images per second of each stylizer, timed apart from the quality pass.
+
+        ``speed_photos`` photos spread evenly over the set form a block. After ``speed_warmup``
+        untimed calls each, the stylizers take turns, each running the whole block back to back,
+        for ``speed_rounds`` rounds; a style's speed is the block size over its median block time.
+        Taking turns spreads machine noise over the styles alike; whole blocks keep one style's
+        idle thread pool (ONNX Runtime spins after a call) from slowing the next style's every
+        call (turns of one call each measured a quarter slower). Nothing else runs in between (identity
+        scoring would compete for the cores). Empty when ``speed_photos`` is 0 or there are no photos.
+        """
+        from ..metrics.speed import time_interleaved
+
+        o = self.opts
+        if o.speed_photos < 1 or not photos or not stylizers:
+            return {}
+        chosen = [photos[i] for i in pick_evenly(len(photos), o.speed_photos)]
+        images = [load_image(p.path, max_pixels=o.max_pixels).rgb for p in chosen]
+        for stylizer in stylizers.values():
+            for k in range(o.speed_warmup):
+                stylizer(images[k % len(images)])
+
+        def block(stylizer):
+            return lambda: [stylizer(rgb) for rgb in images]
+
+        seconds = time_interleaved({name: block(s) for name, s in stylizers.items()},
+                                   repeats=o.speed_rounds, warmup=0)
+        return {name: len(images) / t if t > 0 else float("inf") for name, t in seconds.items()}
 
 
 def backend_summary(requested: str, rows: Sequence[StyleRow]) -> str:
@@ -259,11 +292,20 @@ def evaluate(styles: Sequence[str], photos: Path, refs: Path | None, out_dir: Pa
     keep = {with_face[j] for j in pick_evenly(len(with_face), opts.sheet_rows)}
     outputs_dir = out_dir / "outputs" if opts.save_outputs else None
     columns: list[dict[int, np.ndarray]] = []
+    stylizers = {}
     for name, style in zip(labels, loaded, strict=True):
-        row, kept = ev.style_row(name, style, photo_set, ref_feats, outputs_dir, keep)
+        stylizers[name] = ev.stylizer(style)
+        row, kept = ev.style_row(name, stylizers[name], photo_set, ref_feats, outputs_dir, keep)
         report.rows.append(row)
         columns.append(kept)
+    if opts.progress and opts.speed_photos:
+        print(f"timing {len(stylizers)} style(s) on {min(opts.speed_photos, len(photo_set))} photos ...",
+              file=sys.stderr)
+    for name, speed in ev.pipeline_speeds(stylizers, photo_set).items():
+        report.row(name).images_per_second = speed
     report.backend = backend_summary(opts.backend, report.rows)
+    report.speed_photos = min(opts.speed_photos, len(photo_set))
+    report.speed_warmup, report.speed_rounds = opts.speed_warmup, opts.speed_rounds
     report.skipped = ev.skipped
     report.write(out_dir)
     order = sorted(keep)

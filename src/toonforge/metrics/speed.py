@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from toonforge.errors import InputError
 
-__all__ = ["SpeedScore", "measure_throughput"]
+__all__ = ["SpeedScore", "measure_throughput", "time_interleaved"]
 
 
 @dataclass(frozen=True)
@@ -49,3 +49,21 @@ def measure_throughput(fn: Callable[[], object], images_per_call: int, *, warmup
     median = float(statistics.median(times))
     ips = images_per_call / median if median > 0 else float("inf")
     return SpeedScore(images_per_second=ips, median_seconds=median, repeats=repeats)
+
+
+def time_interleaved(fns: dict[str, Callable[[], object]], repeats: int = 20, warmup: int = 3) -> dict[str, float]:
+    """Median seconds per call of each function, called round-robin (``warmup`` untimed rounds,
+    then ``repeats`` timed ones) so that machine noise (other processes, frequency changes) hits
+    every candidate alike. Compare the results with each other, not with another run's."""
+    if repeats < 1 or warmup < 0:
+        raise InputError(f"need repeats >= 1 and warmup >= 0; got {repeats}, {warmup}")
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    samples: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            samples[name].append(time.perf_counter() - start)
+    return {k: float(statistics.median(v)) for k, v in samples.items()}
