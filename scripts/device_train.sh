@@ -39,6 +39,11 @@ RESUME=${RUN:-${FROM:-}}
 tf "$TRAINER" --photos "$KIT/photos" --styles "$KIT/styles" --device "$DEVICE" --runs "$WORK" \
   --max-minutes "$MINUTES" ${RESUME:+--resume "$RESUME"} ${TRAIN_ARGS:-} 2>&1 | tee "$OUT/train.log"
 RUN=$(last_run "$WORK" "$KIND")
-tf pack-run "$RUN" --out "$OUT" --part-mib 15 --max-parts 5 --skip 'events.*' --skip '*generator.safetensors'
-cp "$RUN/generator.safetensors" "$OUT/"
+cp "$RUN/generator.safetensors" "$OUT/"  # first: whatever else fails, the trained generator comes back
 tail -n 3 "$RUN/stats.jsonl"
+# A U-GAT-IT run (two generators, four discriminators, Adam's moments: about 400 MiB at
+# --base-channels 32) is far over what comes back; it continues only in calls that find the
+# machine warm, from $WORK. Its generator still comes back above.
+if ! tf pack-run "$RUN" --out "$OUT" --part-mib 15 --max-parts 5 --skip 'events.*' --skip '*generator.safetensors'; then
+  echo "note: $RUN stays on this machine only (see above); its generator.safetensors came back"
+fi
