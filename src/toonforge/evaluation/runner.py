@@ -230,10 +230,11 @@ class Evaluator:
         ``speed_photos`` photos spread evenly over the set form a block. After ``speed_warmup``
         untimed calls each, the stylizers take turns, each running the whole block back to back,
         for ``speed_rounds`` rounds; a style's speed is the block size over its median block time.
-        Taking turns spreads machine noise over the styles alike; whole blocks keep one style's
-        idle thread pool (ONNX Runtime spins after a call) from slowing the next style's every
-        call (turns of one call each measured a quarter slower). Nothing else runs in between (identity
-        scoring would compete for the cores). Empty when ``speed_photos`` is 0 or there are no photos.
+        Taking turns spreads machine noise over the styles alike. Turns of whole blocks, not of
+        single calls: with single calls three copies of one style each measured about a quarter
+        slower than the style alone (most likely one session's threads still spinning while the
+        next runs). Nothing else runs in between; identity scoring would compete for the cores.
+        Empty when ``speed_photos`` is 0 or there are no photos.
         """
         from ..metrics.speed import time_interleaved
 
