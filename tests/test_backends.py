@@ -10,7 +10,8 @@ from conftest import FixedDetector
 from toonforge.errors import CheckpointError, InputError
 from toonforge.evaluation.report import EvalReport, StyleRow
 from toonforge.evaluation.runner import backend_summary
-from toonforge.export.onnx_export import export_onnx, read_weights_digest, weights_digest
+from toonforge.export.onnx_export import export_onnx, read_weights_digest
+from toonforge.io.checkpoints import weights_sha256
 from toonforge.models.registry import create_model
 from toonforge.pipelines import backends
 from toonforge.pipelines.stylizer import Stylizer
@@ -49,12 +50,12 @@ def test_pick_backend(tiny_style, monkeypatch):
 
 def test_weights_digest_follows_the_tensors(tmp_path):
     a, b = _other_net(1), _other_net(1)
-    assert weights_digest(a) == weights_digest(b)
+    assert weights_sha256(a) == weights_sha256(b)
     with torch.no_grad():
         next(iter(b.parameters())).view(-1)[0] += 1e-6
-    assert weights_digest(a) != weights_digest(b)
+    assert weights_sha256(a) != weights_sha256(b)
     path = export_onnx(a, tmp_path / "a.onnx")
-    assert read_weights_digest(path) == weights_digest(a)
+    assert read_weights_digest(path) == weights_sha256(a)
     (tmp_path / "junk.onnx").write_bytes(b"not a model")
     assert read_weights_digest(tmp_path / "junk.onnx") is None
 
@@ -63,7 +64,7 @@ def test_auto_is_onnx_on_cpu_and_matches_torch(tiny_style, face_image, onnx_cach
     s, auto = _run(tiny_style, face_image, "auto")
     assert s.backend == "onnx" and not s.setup_notices
     exports = list(onnx_cache.glob("*.onnx"))
-    assert len(exports) == 1 and weights_digest(s.style.build_net())[:16] in exports[0].name
+    assert len(exports) == 1 and weights_sha256(s.style.build_net())[:16] in exports[0].name
     _, ref = _run(tiny_style, face_image, "torch")
     assert np.abs(auto - ref).max() <= 1
     _, forced = _run(tiny_style, face_image, "onnx")
@@ -164,4 +165,4 @@ def test_eval_report_names_the_engine():
 @pytest.mark.parametrize("name", ["anime", "cartoon", "classic", "colour-sketch", "sketch"])
 def test_shipped_exports_are_of_the_shipped_weights(name):
     style = load_style(name)
-    assert read_weights_digest(style.onnx_path("head")) == weights_digest(style.build_net("head"))
+    assert read_weights_digest(style.onnx_path("head")) == weights_sha256(style.build_net("head"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,25 +11,12 @@ import torch
 from torch import nn
 
 from ..errors import InputError
+from ..io.checkpoints import weights_sha256
 from ..io.files import atomic_output
 
 OPSET = 17
 INPUT_NAME, OUTPUT_NAME = "image", "stylized"
 DIGEST_KEY = "toonforge.weights_sha256"  # ONNX metadata: which weights the graph was exported from
-
-
-def weights_digest(net: nn.Module) -> str:
-    """SHA-256 (hex) of ``net``'s state dict: names, dtypes, shapes and raw bytes, in name order.
-
-    Two modules get the same digest exactly when they hold the same tensors, whatever file they
-    were loaded from; an ONNX export is stamped with it so a stale export can be told apart.
-    """
-    h = hashlib.sha256()
-    for name, t in sorted(net.state_dict().items()):
-        t = t.detach().cpu().contiguous()
-        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()
 
 
 def read_weights_digest(path: str | Path) -> str | None:
@@ -74,7 +60,7 @@ def export_onnx(net: nn.Module, path: str | Path, *, sample_size: int = 256, ove
 
     Uses the TorchScript-based exporter (no onnxscript dependency); the file is written to a
     temp name and renamed, so a failed export never leaves a half-written model. The file's
-    metadata records :func:`weights_digest` of ``net`` under ``toonforge.weights_sha256``.
+    metadata records :func:`~toonforge.io.checkpoints.weights_sha256` of ``net`` under ``toonforge.weights_sha256``.
     """
     path = Path(path)
     if path.exists() and not overwrite:
@@ -89,7 +75,7 @@ def export_onnx(net: nn.Module, path: str | Path, *, sample_size: int = 256, ove
             dynamic_axes={INPUT_NAME: {0: "batch", 2: "height", 3: "width"},
                           OUTPUT_NAME: {0: "batch", 2: "height", 3: "width"}},
         )
-        _stamp(tmp, weights_digest(net))
+        _stamp(tmp, weights_sha256(net))
     return path
 
 

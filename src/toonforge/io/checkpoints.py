@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import pickle
 from collections.abc import Iterable
 from pathlib import Path
@@ -125,3 +126,17 @@ def load_into(module: torch.nn.Module, state: dict[str, torch.Tensor], what: str
     """Load ``state`` into ``module`` strictly, after :func:`check_fit`."""
     check_fit(module, state, what)
     module.load_state_dict(state, strict=True)
+
+
+def weights_sha256(module: torch.nn.Module) -> str:
+    """Hex SHA-256 of ``module``'s state dict: names, dtypes, shapes and raw bytes, in name order.
+
+    Two modules get the same digest exactly when they hold the same tensors, whatever file they
+    were loaded from (ONNX exports are stamped with it; StyleGAN sample manifests record it).
+    """
+    h = hashlib.sha256()
+    for name, t in sorted(module.state_dict().items()):
+        t = t.detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()

@@ -6,7 +6,7 @@ pipeline as PyTorch (README, "Speed"). It runs PyTorch on a GPU, for filter styl
 ONNX Runtime is not installed. ``torch`` and ``onnx`` force one engine.
 
 The ONNX file is the one in the style folder when it was exported from the folder's weights
-(exports are stamped with :func:`~toonforge.export.onnx_export.weights_digest`; an unstamped
+(exports are stamped with :func:`~toonforge.io.checkpoints.weights_sha256`; an unstamped
 file from an older export is trusted). Otherwise it is exported once into the cache folder
 (``$TOONFORGE_CACHE/onnx``, default ``~/.cache/toonforge/onnx``), named by that digest.
 """
@@ -51,9 +51,10 @@ def onnx_file(style: Style, role: str, net: nn.Module, notices: list[str]) -> Pa
     The style folder's own export when it matches the weights; else a cached export, written on
     first use. A stale export in the folder is left in place and a line is added to ``notices``.
     """
-    from ..export.onnx_export import export_onnx, read_weights_digest, weights_digest
+    from ..export.onnx_export import export_onnx, read_weights_digest
+    from ..io.checkpoints import weights_sha256
 
-    digest = weights_digest(net)
+    digest = weights_sha256(net)
     own = style.onnx_path(role)
     if own is not None:
         stamped = read_weights_digest(own)

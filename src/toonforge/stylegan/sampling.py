@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from ..errors import CheckpointError, InputError
+from ..io.checkpoints import weights_sha256
 from ..io.images import save_image
 from ..models.stylegan2 import Generator, load_generator
 from .fusion import check_same_architecture
@@ -54,16 +55,6 @@ def file_sha256(path: str | Path) -> str:
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
-    return h.hexdigest()
-
-
-def weights_sha256(G: torch.nn.Module) -> str:
-    """Hex SHA-256 over a module's state dict (keys, dtypes, shapes and values, in key order)."""
-    h = hashlib.sha256()
-    for k, v in sorted(G.state_dict().items()):
-        t = v.detach().cpu().contiguous()
-        h.update(f"{k}|{t.dtype}|{tuple(t.shape)}|".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
 
 
