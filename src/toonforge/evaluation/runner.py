@@ -299,14 +299,13 @@ def evaluate(styles: Sequence[str], photos: Path, refs: Path | None, out_dir: Pa
         row, kept = ev.style_row(name, stylizers[name], photo_set, ref_feats, outputs_dir, keep)
         report.rows.append(row)
         columns.append(kept)
-    if opts.progress and opts.speed_photos:
-        print(f"timing {len(stylizers)} style(s) on {min(opts.speed_photos, len(photo_set))} photos ...",
-              file=sys.stderr)
+    report.speed_photos = min(opts.speed_photos, len(photo_set))
+    report.speed_warmup, report.speed_rounds = opts.speed_warmup, opts.speed_rounds
+    if opts.progress and report.speed_photos:
+        print(f"timing {len(stylizers)} style(s) on {report.speed_photos} photos ...", file=sys.stderr)
     for name, speed in ev.pipeline_speeds(stylizers, photo_set).items():
         report.row(name).images_per_second = speed
     report.backend = backend_summary(opts.backend, report.rows)
-    report.speed_photos = min(opts.speed_photos, len(photo_set))
-    report.speed_warmup, report.speed_rounds = opts.speed_warmup, opts.speed_rounds
     report.skipped = ev.skipped
     report.write(out_dir)
     order = sorted(keep)
