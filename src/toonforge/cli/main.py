@@ -22,6 +22,7 @@ from . import (
     eval_cmd,
     export_cmd,
     invert_cmd,
+    reshape_cmd,
     run_transfer_cmd,
     sample_cmd,
     styles_cmd,
@@ -49,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     for module in (stylize_cmd, video_cmd, styles_cmd, export_cmd, train_cmd, eval_cmd, card_cmd, app_cmd,
                    blend_cmd, sample_cmd, train_stylegan_cmd, invert_cmd, edit_cmd,
                    train_encoder_cmd, translate_cmd, train_ugatit_cmd, train_dctnet_cmd, train_cyclegan_cmd,
-                   align_cmd, run_transfer_cmd):
+                   align_cmd, run_transfer_cmd, reshape_cmd):
         module.register(sub)
     return parser
 

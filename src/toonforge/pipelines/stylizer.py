@@ -2,8 +2,9 @@
 
 Full-image mode (DCT-Net style): the whole frame goes through the style's full-image network
 at its working resolution; every detected face is aligned FFHQ-style, stylized by the head
-network at the head resolution, and pasted back through a feathered mask with the inverse
-warp. Head-only mode returns the stylized aligned crops. ``strength`` blends toward the input.
+network at the head resolution, reshaped if the style says so (``face.reshape``: larger eyes,
+a narrower jaw), and pasted back through a feathered mask with the inverse warp. Head-only mode
+returns the stylized aligned crops. ``strength`` blends toward the input and scales the reshape.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ..export.runtime import OnnxRunner, Runner, TorchRunner
 from ..face.align import align_face
 from ..face.detector import FaceDetector, create_detector
 from ..face.paste import feather_mask, paste_back
+from ..face.reshape import reshape_maps, warp_crop
 from ..face.types import Face
 from ..io.images import LoadedImage, resize_rgb, scaled_size
 from ..styles.registry import load_style
@@ -223,19 +225,32 @@ class Stylizer:
         flat = [a.crop for per_frame in aligned for a in per_frame]
         flat_heads = iter(self._translate_chunked("head", flat) if flat else [])
         heads = [[next(flat_heads) for _ in per_frame] for per_frame in aligned]
+        # The style's reshape (at the given strength) moves the stylized face and, so that a
+        # partial strength does not show the photo's own eyes through, the photo under it.
+        reshape = self.style.config.reshape
+        spec = reshape.scaled(strength) if reshape is not None and strength > 0 else None
+        if spec is not None and not spec.is_identity:
+            maps = [[reshape_maps(a.landmarks_in_crop, res, spec) for a in al] for al in aligned]
+            heads = [[warp_crop(h, m) for h, m in zip(hs, ms)] for hs, ms in zip(heads, maps)]
+            bases = [[warp_crop(a.crop, m) for a, m in zip(al, ms)] for al, ms in zip(aligned, maps)]
+        else:
+            maps, bases = None, [[a.crop for a in al] for al in aligned]
         notices = [[] if fs or self.detector is None else ["no face found; stylized the full image only"]
                    for fs in faces]
         if head_only:
-            return [StylizeResult(None, None, [blend(a.crop, h, strength) for a, h in zip(al, hs)], fs, ns)
-                    for al, hs, fs, ns in zip(aligned, heads, faces, notices)]
+            return [StylizeResult(None, None, [blend(b, h, strength) for b, h in zip(bs, hs)], fs, ns)
+                    for bs, hs, fs, ns in zip(bases, heads, faces, notices)]
         fulls = self._full_frames(frames) if strength > 0 else frames
         results = []
-        for rgb, out, al, hs, fs, ns in zip(frames, fulls, aligned, heads, faces, notices):
-            for a, h in zip(al, hs):
+        for rgb, out, al, bs, hs, fs, ns in zip(frames, fulls, aligned, bases, heads, faces, notices):
+            base = rgb
+            for a, b, h in zip(al, bs, hs):
                 out = paste_back(out, h, a.inverse, self._mask(res))
+                if maps is not None and strength < 1:
+                    base = paste_back(base, b, a.inverse, self._mask(res))
             # Blending the finished frame (not each part) keeps strength 0 an exact identity.
-            out = blend(rgb, out, strength)
-            results.append(StylizeResult(out, None, [blend(a.crop, h, strength) for a, h in zip(al, hs)], fs, ns))
+            out = blend(base, out, strength)
+            results.append(StylizeResult(out, None, [blend(b, h, strength) for b, h in zip(bs, hs)], fs, ns))
         return results
 
     def _full_frames(self, frames: list[np.ndarray]) -> list[np.ndarray]:

@@ -10,7 +10,8 @@
       "head": {"model": "translator", "config": {"tier": "small", ...}, "resolution": 256},
       "full": null,                   # null: the head network also does the full image
       "full_resolution": 512,         # long side the full image is processed at
-      "value_range": [-1, 1]          # network input/output range (RGB, NCHW)
+      "value_range": [-1, 1],         # network input/output range (RGB, NCHW)
+      "reshape": null                 # or {"eyes": 1.3, "jaw": 0.1, ...}: see face.reshape
     }
 
 ``model.safetensors`` holds the head weights under ``head.`` and, when the full-image network
@@ -31,6 +32,7 @@ import torch
 from torch import nn
 
 from ..errors import InputError
+from ..face.reshape import ReshapeSpec
 from ..io.checkpoints import load_into, load_state_dict_file
 from ..models.registry import create_model
 
@@ -72,6 +74,7 @@ class StyleConfig:
     full_resolution: int = 512
     value_range: tuple[float, float] = (-1.0, 1.0)
     extra: dict[str, Any] = field(default_factory=dict)
+    reshape: ReshapeSpec | None = None
 
     @classmethod
     def from_dict(cls, d: Any, source: str) -> StyleConfig:
@@ -94,6 +97,9 @@ class StyleConfig:
             raise InputError(f"bad style config {source}: full_resolution must be an integer") from None
         if not 32 <= full_res <= 8192:
             raise InputError(f"bad style config {source}: full_resolution {full_res} outside 32..8192")
+        reshape = d.get("reshape")
+        if reshape is not None:
+            reshape = ReshapeSpec.from_dict(reshape, f"style config {source} (reshape)")
         return cls(
             name=str(d["name"]),
             kind=kind,
@@ -103,11 +109,13 @@ class StyleConfig:
             full_resolution=full_res,
             value_range=tuple(d.get("value_range", (-1.0, 1.0))),  # type: ignore[arg-type]
             extra=dict(d.get("extra", {})),
+            reshape=reshape,
         )
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["value_range"] = list(self.value_range)
+        d["reshape"] = self.reshape.to_dict() if self.reshape else None
         return {"format": FORMAT_VERSION, **d}
 
 
