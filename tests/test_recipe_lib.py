@@ -196,3 +196,43 @@ def test_distil_fine_tunes_a_small_student_from_its_checkpoint(tmp_path: Path) -
     call = (tmp_path / "calls.txt").read_text().split()
     assert call[call.index("--tier") + 1] == "small" and call[call.index("--resume") + 1] == "from.pt"
     assert call[call.index("--lr-decay-steps") + 1] == "300" and call[call.index("--ema-decay") + 1] == "0.99"
+
+
+# Stand-in for the CLI in fit_reshape: `reshape` makes the folder, `eval` copies a prepared report.
+FAKE_CLI = r'''
+toonforge() {
+  echo "$*" >> calls.txt
+  local out="" args=("$@")
+  while [ $# -gt 0 ]; do [ "$1" = --out ] && out=$2; shift; done
+  mkdir -p "$out"
+  if [ "${args[0]}" = eval ]; then cp rows.json "$out/report.json"; else echo '{}' > "$out/config.json"; fi
+}
+'''
+
+
+def test_fit_reshape_scores_on_the_students_validation_split_and_keeps_identity(tmp_path: Path) -> None:
+    stems = [f"p{i:03d}" for i in range(120)]
+    _images(tmp_path / "pairs", stems)
+    _images(tmp_path / "raw", stems)
+    _images(tmp_path / "refs", [f"r{i}" for i in range(23)])
+    rows = [("none", 240.0, 0.960), ("big", 235.0, 0.955), ("huge", 230.0, 0.945), ("odd", 236.0, 0.970)]
+    (tmp_path / "rows.json").write_text(json.dumps(
+        {"rows": [{"name": n, "fd": fd, "identity": ident} for n, fd, ident in rows]}))
+    script = (FAKE_CLI + "fit_reshape st fit pairs raw refs 'none --none' 'big --eyes 1.5' "
+              "'huge --eyes 2.0 --jaw 0.3' 'odd --nose 0.9'")
+    result = _bash(script, tmp_path)
+    assert result.returncode == 0, result.stderr
+    # "huge" has the lowest FD but loses 0.015 identity: the fit keeps "big" (flags and all).
+    assert (tmp_path / "fit" / "chosen").read_text() == "big --eyes 1.5\n"
+    assert "reshape fit: big (FD 235.00, identity 0.955) against none (FD 240.00" in result.stdout
+    val = sorted(p.stem for p in (tmp_path / "fit" / "val-photos").iterdir())
+    assert val == split_names(stems, 0.05, seed=1)[1] and len(val) > 0
+    assert len(list((tmp_path / "fit" / "fit-refs").iterdir())) == 5  # every 5th of 23
+    calls = (tmp_path / "calls.txt").read_text().splitlines()
+    assert calls[:4] == ["reshape st --out fit/none --none", "reshape st --out fit/big --eyes 1.5",
+                         "reshape st --out fit/huge --eyes 2.0 --jaw 0.3", "reshape st --out fit/odd --nose 0.9"]
+    assert calls[4].startswith("eval --style fit/none fit/big fit/huge fit/odd --photos fit/val-photos "
+                               "--refs fit/fit-refs --out fit/eval")
+    # A rerun reuses the variants and the report.
+    assert _bash(script, tmp_path).returncode == 0
+    assert len((tmp_path / "calls.txt").read_text().splitlines()) == 5

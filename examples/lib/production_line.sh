@@ -158,3 +158,56 @@ distil_phase() {
   student=$(last_run "$OUT/runs/student$suffix" translator)
   [ -f "$OUT/student-$name.pt" ] || cp "$student/checkpoints/latest.pt" "$OUT/student-$name.pt"
 }
+
+# fit_reshape STYLE FIT PAIRS SRC_PHOTOS STYLE_REFS CANDIDATE... : choose a face reshape for STYLE by
+# FD-MNv2 on data the held-out eval never sees. The photos are the raw SRC_PHOTOS of the student's own
+# validation pairs (the 5% of PAIRS/photo split with seed 1, which train_student holds out); the
+# references every 5th image of STYLE_REFS (training references: the held-out ones stay for the
+# final eval). Each CANDIDATE is "NAME FLAGS..." for `toonforge reshape` ("none --none" is the
+# start). One `toonforge eval` measures them all into FIT/eval; the lowest FD among candidates that
+# keep identity within 0.01 of the first candidate wins: its name and flags go to FIT/chosen.
+fit_reshape() {
+  local style=$1 fit=$2 pairs=$3 src=$4 refs=$5 names=() cand
+  shift 5
+  python - "$pairs" "$src" "$refs" "$fit" <<'PY'
+import sys
+from pathlib import Path
+
+from toonforge.io.images import list_images
+from toonforge.training.paired_data import split_names
+
+pairs, src, refs, fit = (Path(a) for a in sys.argv[1:])
+_, val = split_names([p.stem for p in list_images(pairs)], 0.05, seed=1)
+raw = {p.stem: p for p in list_images(src)}
+for folder, files in ((fit / "val-photos", [raw[s] for s in val if s in raw]),
+                      (fit / "fit-refs", list_images(refs)[::5])):
+    folder.mkdir(parents=True, exist_ok=True)
+    for f in files:
+        if not (folder / f.name).exists():
+            (folder / f.name).symlink_to(f.resolve())
+    print(f"{folder}: {len(files)} images")
+PY
+  for cand in "$@"; do
+    read -r -a words <<<"$cand"
+    [ -f "$fit/${words[0]}/config.json" ] || toonforge reshape "$style" --out "$fit/${words[0]}" "${words[@]:1}"
+    names+=("$fit/${words[0]}")
+  done
+  printf '%s\n' "$@" >"$fit/candidates"
+  [ -f "$fit/eval/report.json" ] || toonforge eval --style "${names[@]}" --photos "$fit/val-photos" --refs "$fit/fit-refs" \
+    --out "$fit/eval" --backend onnx --threads 2 --speed-photos 0 --no-outputs --no-baseline --quiet \
+    --title "reshape fit: validation photos vs training references"
+  python - "$fit" <<'PY'
+import json
+import sys
+from pathlib import Path
+
+fit = Path(sys.argv[1])
+rows = json.loads((fit / "eval" / "report.json").read_text())["rows"]
+keep = [r for r in rows if r["identity"] >= rows[0]["identity"] - 0.01]
+best = min(keep, key=lambda r: r["fd"])
+print(f"reshape fit: {best['name']} (FD {best['fd']:.2f}, identity {best['identity']:.3f}) against "
+      f"{rows[0]['name']} (FD {rows[0]['fd']:.2f}, identity {rows[0]['identity']:.3f})")
+flags = dict(line.split(" ", 1) for line in (fit / "candidates").read_text().splitlines())
+(fit / "chosen").write_text(f"{best['name']} {flags[best['name']]}\n")
+PY
+}

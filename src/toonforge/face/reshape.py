@@ -40,7 +40,7 @@ __all__ = ["RESHAPE_LIMITS", "ReshapeSpec", "reshape_maps", "warp_crop"]
 # Allowed ranges: wide enough for caricature, narrow enough that nothing folds. The eye lenses
 # (radius at most half the eye distance) never overlap each other.
 RESHAPE_LIMITS: dict[str, tuple[float, float]] = {
-    "eyes": (1.0, 1.6),
+    "eyes": (1.0, 2.0),
     "eye_radius": (0.2, 0.5),
     "nose": (0.7, 1.0),
     "jaw": (0.0, 0.3),
