@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
-import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from ..face.reshape import RESHAPE_LIMITS
@@ -35,36 +33,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import InputError
     from ..face.reshape import ReshapeSpec
     from ..styles.registry import load_style
+    from ..styles.style import copy_style
 
     style = load_style(args.style)
-    if style.path is None:
-        raise InputError(f"style {args.style!r} has no folder to copy")
-    out = Path(args.out)
-    if out.resolve() == style.path.resolve():
-        raise InputError("--out is the style's own folder; write the copy somewhere else")
-    if out.exists() and not args.overwrite:
-        raise InputError(f"{out} already exists; pass --overwrite to replace it")
     spec = None if args.none else ReshapeSpec(eyes=args.eyes, eye_radius=args.eye_radius, nose=args.nose,
                                                jaw=args.jaw)
-    config = style.config
-    config.name = args.name or out.name
-    config.reshape = None if spec is None or spec.is_identity else spec
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        for f in style.path.iterdir():
-            if f.is_file():
-                shutil.copy2(f, tmp / f.name)
-        (tmp / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n", encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    config = replace(style.config, name=args.name or Path(args.out).name,
+                     reshape=None if spec is None or spec.is_identity else spec)
+    copy_style(style, args.out, config, overwrite=args.overwrite)
     what = "no reshape" if config.reshape is None else json.dumps(config.reshape.to_dict())
-    print(f"wrote style {config.name!r} to {out} ({what})")
+    print(f"wrote style {config.name!r} to {args.out} ({what})")
     return 0

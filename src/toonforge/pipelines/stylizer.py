@@ -232,7 +232,8 @@ class Stylizer:
         if spec is not None and not spec.is_identity:
             maps = [[reshape_maps(a.landmarks_in_crop, res, spec) for a in al] for al in aligned]
             heads = [[warp_crop(h, m) for h, m in zip(hs, ms)] for hs, ms in zip(heads, maps)]
-            bases = [[warp_crop(a.crop, m) for a, m in zip(al, ms)] for al, ms in zip(aligned, maps)]
+            bases = [[warp_crop(a.crop, m) if strength < 1 else a.crop for a, m in zip(al, ms)]
+                     for al, ms in zip(aligned, maps)]
         else:
             maps, bases = None, [[a.crop for a in al] for al in aligned]
         notices = [[] if fs or self.detector is None else ["no face found; stylized the full image only"]

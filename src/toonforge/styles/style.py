@@ -24,6 +24,8 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -202,6 +204,27 @@ class Style:
         return first if len(first) <= width else first[: width - 3].rstrip() + "..."
 
 
+@contextmanager
+def _new_folder(path: Path, overwrite: bool) -> Iterator[Path]:
+    """Yield a temporary folder beside ``path`` that replaces ``path`` when the block succeeds.
+
+    Refuses an existing ``path`` unless ``overwrite``; on any error the temporary folder is
+    removed and ``path`` is left as it was.
+    """
+    if path.exists() and not overwrite:
+        raise InputError(f"{path} already exists; pass --overwrite to replace it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        yield tmp
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
 def save_style(
     path: str | Path,
     config: StyleConfig,
@@ -218,11 +241,7 @@ def save_style(
     from safetensors.torch import save_file
 
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise InputError(f"{path} already exists; pass --overwrite to replace it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    try:
+    with _new_folder(path, overwrite) as tmp:
         tensors: dict[str, torch.Tensor] = {}
         for role, net in nets.items():
             if role not in ROLES:
@@ -233,10 +252,22 @@ def save_style(
             save_file(tensors, str(tmp / "model.safetensors"), metadata={"format": "toonforge-style-1"})
         (tmp / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n", encoding="utf-8")
         (tmp / "card.md").write_text(card, encoding="utf-8")
-        if path.exists():
-            shutil.rmtree(path)
-        os.replace(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    return path
+
+
+def copy_style(style: Style, path: str | Path, config: StyleConfig, *, overwrite: bool = False) -> Path:
+    """Copy a loaded style's folder (weights, card, ONNX files) to ``path`` with a new ``config``.
+
+    Atomic like :func:`save_style`; the source folder is never written to.
+    """
+    path = Path(path)
+    if style.path is None:
+        raise InputError(f"style {style.name!r} has no folder to copy")
+    if path.resolve() == style.path.resolve():
+        raise InputError("the copy would replace the style's own folder; write it somewhere else")
+    with _new_folder(path, overwrite) as tmp:
+        for f in style.path.iterdir():
+            if f.is_file():
+                shutil.copy2(f, tmp / f.name)
+        (tmp / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n", encoding="utf-8")
     return path
