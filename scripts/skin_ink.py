@@ -1,0 +1,58 @@
+"""How many ink strokes a style draws on smooth skin, from `toonforge eval` output folders.
+
+For every square photo in PHOTOS with a face (dlib, 68 points), the skin between brows and chin
+that `toonforge clean-pairs` cleans (`training.stroke_cleanup.skin_mask`: away from eyes, brows,
+nostrils, mouth and the face's outline) is located in each output of the same name. A pixel
+there is a stroke when it is more than --contrast grey levels darker than the output's grey
+closing by an 11 px disc (a black-hat transform: thin dark lines, not dark skin or broad
+shadow). Prints the mean and median share of stroke pixels per folder.
+Compare folders whose faces have the same geometry (the same reshape or none): a reshape moves
+the eyes over the mask.
+
+    python scripts/skin_ink.py work-data/photos/heldout-photos EVAL/outputs/STYLE_A EVAL/outputs/STYLE_B
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from toonforge.face.detector import create_detector
+from toonforge.io.images import list_images, load_image
+from toonforge.training.stroke_cleanup import skin_mask
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("photos", type=Path)
+    ap.add_argument("outputs", type=Path, nargs="+")
+    ap.add_argument("--contrast", type=int, default=40, help="grey levels below the closing that make a stroke")
+    args = ap.parse_args()
+    detector = create_detector("dlib")
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (11, 11))
+    shares: dict[Path, list[float]] = {o: [] for o in args.outputs}
+    for photo in list_images(args.photos):
+        rgb = load_image(photo).rgb
+        faces = detector(rgb)
+        if rgb.shape[0] != rgb.shape[1] or not faces or faces[0].landmarks.shape != (68, 2):
+            continue
+        for folder in args.outputs:
+            out_file = folder / f"{photo.stem}.png"
+            if not out_file.is_file():
+                continue
+            out = load_image(out_file).rgb
+            size = out.shape[0]
+            mask = skin_mask(faces[0].landmarks * (size / rgb.shape[0]), size, soften=0) > 0.5
+            grey = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY)
+            strokes = cv2.morphologyEx(grey, cv2.MORPH_BLACKHAT, disc) > args.contrast
+            shares[folder].append(float(strokes[mask].mean()))
+    for folder, values in shares.items():
+        print(f"{folder}: strokes on {100 * np.mean(values):.2f}% of skin pixels (median "
+              f"{100 * np.median(values):.2f}%, {len(values)} faces)")
+
+
+if __name__ == "__main__":
+    main()
