@@ -233,6 +233,10 @@ def test_fit_reshape_scores_on_the_students_validation_split_and_keeps_identity(
                          "reshape st --out fit/huge --eyes 2.0 --jaw 0.3", "reshape st --out fit/odd --nose 0.9"]
     assert calls[4].startswith("eval --style fit/none fit/big fit/huge fit/odd --photos fit/val-photos "
                                "--refs fit/fit-refs --out fit/eval")
-    # A rerun reuses the variants and the report.
+    # A rerun reuses the variants and the report; another candidate list evaluates again.
     assert _bash(script, tmp_path).returncode == 0
     assert len((tmp_path / "calls.txt").read_text().splitlines()) == 5
+    assert _bash(script + " 'tiny --eyes 1.1'", tmp_path).returncode == 0
+    calls = (tmp_path / "calls.txt").read_text().splitlines()
+    assert calls[5:] == ["reshape st --out fit/tiny --eyes 1.1"] + calls[6:] and calls[6].startswith("eval --style")
+    assert "fit/tiny" in calls[6] and "--overwrite" in calls[6]

@@ -193,9 +193,13 @@ PY
     names+=("$fit/${words[0]}")
   done
   printf '%s\n' "$@" >"$fit/candidates"
-  [ -f "$fit/eval/report.json" ] || toonforge eval --style "${names[@]}" --photos "$fit/val-photos" --refs "$fit/fit-refs" \
-    --out "$fit/eval" --backend onnx --threads 2 --speed-photos 0 --no-outputs --no-baseline --quiet \
-    --title "reshape fit: validation photos vs training references"
+  # The report is reused only for the same candidates (a changed list evaluates again).
+  if ! cmp -s "$fit/candidates" "$fit/eval/candidates"; then
+    toonforge eval --style "${names[@]}" --photos "$fit/val-photos" --refs "$fit/fit-refs" --out "$fit/eval" \
+      --backend onnx --threads 2 --speed-photos 0 --no-outputs --no-baseline --quiet --overwrite \
+      --title "reshape fit: validation photos vs training references"
+    cp "$fit/candidates" "$fit/eval/candidates"
+  fi
   python - "$fit" <<'PY'
 import json
 import sys
