@@ -7,10 +7,11 @@ import math
 import cv2
 import numpy as np
 
-__all__ = ["feather_mask", "paste_back"]
+__all__ = ["feather_mask", "paste_back", "smoothstep"]
 
 
-def _smoothstep(t: np.ndarray) -> np.ndarray:
+def smoothstep(t: np.ndarray) -> np.ndarray:
+    """3t^2 - 2t^3 of ``t`` clipped to [0, 1]: a ramp from 0 to 1 with flat ends (float array)."""
     t = np.clip(t, 0.0, 1.0)
     return t * t * (3.0 - 2.0 * t)
 
@@ -42,7 +43,7 @@ def feather_mask(size: int, *, margin: float = 0.06, blur: float = 0.04,
     def ramp(dist: np.ndarray) -> np.ndarray:
         if blur == 0:
             return (dist > margin).astype(np.float64)
-        return _smoothstep((dist - margin) / blur)
+        return smoothstep((dist - margin) / blur)
 
     if ellipse:
         dx = centres[None, :] - 0.5

@@ -33,6 +33,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
+from .paste import smoothstep
 from .types import five_points_f64
 
 __all__ = ["RESHAPE_LIMITS", "ReshapeSpec", "reshape_maps", "warp_crop"]
@@ -99,11 +100,6 @@ class ReshapeSpec:
                            jaw=self.jaw * t)
 
 
-def _smoothstep(t: np.ndarray) -> np.ndarray:
-    t = np.clip(t, 0.0, 1.0)
-    return t * t * (3.0 - 2.0 * t)
-
-
 def _lens(px: np.ndarray, py: np.ndarray, centre: np.ndarray, radius: float,
           scale: float) -> tuple[np.ndarray, np.ndarray]:
     """Offsets (dx, dy) of a radial lens magnifying ``scale`` times at ``centre``."""
@@ -153,8 +149,8 @@ def reshape_maps(landmarks: np.ndarray, size: int, spec: ReshapeSpec) -> tuple[n
         fx = (px - eye_mid[0]) * ax[0] + (py - eye_mid[1]) * ax[1]
         fy = (px - eye_mid[0]) * ay[0] + (py - eye_mid[1]) * ay[1]
         mouth_y = max(float((mouth - eye_mid) @ ay), 1.0)
-        rise = _smoothstep(fy / mouth_y)  # 0 at the eyes, 1 at the mouth
-        fade = 1.0 - _smoothstep((fy - 1.1 * mouth_y) / (0.4 * mouth_y))  # gone at the chin
+        rise = smoothstep(fy / mouth_y)  # 0 at the eyes, 1 at the mouth
+        fade = 1.0 - smoothstep((fy - 1.1 * mouth_y) / (0.4 * mouth_y))  # gone at the chin
         reach = 1.55 * iod  # no squeeze farther than this from the midline
         v = np.minimum(fx * fx / (reach * reach), 1.0)
         along = spec.jaw * rise * fade * fx * (1.0 - v) ** 2

@@ -229,13 +229,14 @@ class Stylizer:
         # partial strength does not show the photo's own eyes through, the photo under it.
         reshape = self.style.config.reshape
         spec = reshape.scaled(strength) if reshape is not None and strength > 0 else None
-        if spec is not None and not spec.is_identity:
+        bases = [[a.crop for a in al] for al in aligned]  # what each stylized face is blended with
+        reshaping = spec is not None and not spec.is_identity
+        warped_base = reshaping and strength < 1
+        if reshaping:
             maps = [[reshape_maps(a.landmarks_in_crop, res, spec) for a in al] for al in aligned]
             heads = [[warp_crop(h, m) for h, m in zip(hs, ms)] for hs, ms in zip(heads, maps)]
-            bases = [[warp_crop(a.crop, m) if strength < 1 else a.crop for a, m in zip(al, ms)]
-                     for al, ms in zip(aligned, maps)]
-        else:
-            maps, bases = None, [[a.crop for a in al] for al in aligned]
+            if warped_base:
+                bases = [[warp_crop(b, m) for b, m in zip(bs, ms)] for bs, ms in zip(bases, maps)]
         notices = [[] if fs or self.detector is None else ["no face found; stylized the full image only"]
                    for fs in faces]
         if head_only:
@@ -247,7 +248,7 @@ class Stylizer:
             base = rgb
             for a, b, h in zip(al, bs, hs):
                 out = paste_back(out, h, a.inverse, self._mask(res))
-                if maps is not None and strength < 1:
+                if warped_base:
                     base = paste_back(base, b, a.inverse, self._mask(res))
             # Blending the finished frame (not each part) keeps strength 0 an exact identity.
             out = blend(base, out, strength)
