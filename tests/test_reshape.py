@@ -17,7 +17,7 @@ from toonforge.pipelines.stylizer import Stylizer
 from toonforge.styles.style import Style
 
 SIZE = 256
-EXTREME = ReshapeSpec(**{k: (hi if k != "nose" else lo) for k, (lo, hi) in RESHAPE_LIMITS.items()})
+EXTREME = ReshapeSpec.extreme()
 
 
 def crop_landmarks(tilt_deg: float = 0.0) -> np.ndarray:
@@ -36,7 +36,7 @@ def identity_grid() -> tuple[np.ndarray, np.ndarray]:
 # ---- the spec ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("bad", [{"eyes": 2.1}, {"eyes": 0.9}, {"jaw": -0.1}, {"nose": 1.2},
                                  {"eye_radius": 0.9}, {"eyes": "big"}, {"eyes": float("nan")},
-                                 {"mouth": 1.0}, [1.3]])
+                                 {"ears": 1.0}, {"mouth": 0.6}, {"eye_height": 0.9}, {"chin": 0.4}, [1.3]])
 def test_bad_specs_are_one_line_input_errors(bad):
     with pytest.raises(InputError) as info:
         ReshapeSpec.from_dict(bad)
@@ -50,6 +50,13 @@ def test_spec_round_trip_and_scaling():
     assert spec.scaled(1.0) == spec
     half = spec.scaled(0.5)
     assert half.eyes == pytest.approx(1.2) and half.nose == pytest.approx(0.9) and half.jaw == pytest.approx(0.1)
+    tall = ReshapeSpec.from_dict({"eyes": 1.44, "eye_height": 1.21, "mouth": 0.81, "chin": 0.3})
+    assert ReshapeSpec.from_dict(tall.to_dict()) == tall and not ReshapeSpec(mouth=0.9).is_identity
+    half = tall.scaled(0.5)
+    assert (half.eye_height, half.mouth, half.chin) == pytest.approx((1.1, 0.9, 0.15))
+    assert ReshapeSpec(eye_height=1.5).is_identity  # a taller lens with no magnification is none
+    lo_hi = {k: (getattr(EXTREME, k) == lo, getattr(EXTREME, k) == hi) for k, (lo, hi) in RESHAPE_LIMITS.items()}
+    assert lo_hi["nose"] == lo_hi["mouth"] == (True, False) and lo_hi["chin"] == lo_hi["eye_height"] == (False, True)
 
 
 # ---- the warp ---------------------------------------------------------------------------------
@@ -78,6 +85,54 @@ def test_eye_is_magnified_by_the_factor_at_its_centre():
     after = (warp_crop(img, (mx, my))[..., 0] < 128).sum()
     assert after / before == pytest.approx((grown / 8) ** 2, rel=0.06)
     assert after / before > 1.3**2
+
+
+def step_along(mx: np.ndarray, my: np.ndarray, row: int, col: int, axis: np.ndarray) -> float:
+    """Length of the sampling step at (row, col) for one output pixel along ``axis``."""
+    jac = np.array([[np.gradient(m, axis=1)[row, col], np.gradient(m, axis=0)[row, col]] for m in (mx, my)])
+    return float(np.linalg.norm(jac @ axis))
+
+
+@pytest.mark.parametrize("tilt", [0.0, 12.0])
+def test_a_tall_eye_lens_magnifies_more_down_the_face_than_along_it(tilt):
+    lm = crop_landmarks(tilt)
+    mx, my = reshape_maps(lm, SIZE, ReshapeSpec(eyes=1.5, eye_height=1.4))
+    a = np.deg2rad(tilt)
+    along, down = np.array([np.cos(a), np.sin(a)]), np.array([-np.sin(a), np.cos(a)])
+    cx, cy = (int(round(v)) for v in lm[1])  # the right eye's centre, nearest pixel
+    assert step_along(mx, my, cy, cx, along) == pytest.approx(1 / 1.5, abs=0.02)
+    assert step_along(mx, my, cy, cx, down) == pytest.approx(1 / (1.5 * 1.4), abs=0.02)
+    # A dark disc on the eye grows taller than wide.
+    img = np.full((SIZE, SIZE), 255, np.uint8)
+    cv2.circle(img, (cx, cy), 6, 0, -1)
+    ys, xs = np.nonzero(warp_crop(img, (mx, my)) < 128)
+    pts = np.stack([xs - cx, ys - cy], axis=1)
+    # The lens formula sends radius 6 out to about 8.3 px across and 10.1 px down.
+    assert np.ptp(pts @ along) > 15 and np.ptp(pts @ down) > 1.2 * np.ptp(pts @ along)
+
+
+def test_a_mouth_below_one_shrinks_the_mouth_and_leaves_the_eyes():
+    lm = crop_landmarks()
+    mx, my = reshape_maps(lm, SIZE, ReshapeSpec(mouth=0.7))
+    gx, gy = identity_grid()
+    cx, cy = 128, 186
+    assert (mx[cy, cx + 1] - mx[cy, cx - 1]) / 2 == pytest.approx(1 / 0.7, abs=0.02)
+    img = np.full((SIZE, SIZE), 255, np.uint8)
+    cv2.ellipse(img, (cx, cy), (14, 5), 0, 0, 360, 0, -1)
+    assert (warp_crop(img, (mx, my)) < 128).sum() < 0.7 * (img < 128).sum()
+    assert np.abs(np.hypot(mx - gx, my - gy)[:140]).max() < 1e-6  # eyes and brows stay
+
+
+def test_chin_squeeze_narrows_the_jaw_below_the_mouth_only():
+    lm = crop_landmarks()
+    mx, my = reshape_maps(lm, SIZE, ReshapeSpec(chin=0.3))
+    gx, gy = identity_grid()
+    offset = mx - gx
+    assert offset[205, 80] < -2.0 and offset[205, 176] > 2.0  # the jaw line moves in
+    assert np.abs(offset[:187]).max() < 1e-6  # the mouth line and everything above stay
+    assert np.abs(my - gy).max() < 1e-4  # nothing moves up or down
+    jaw_only = reshape_maps(lm, SIZE, ReshapeSpec(jaw=0.3))[0] - gx
+    assert abs(jaw_only[186, 104]) > 1.0  # where the jaw squeeze does move the mouth
 
 
 def test_jaw_squeeze_pulls_the_cheeks_in_and_leaves_the_forehead():
@@ -161,10 +216,12 @@ def test_full_image_with_a_reshape(tiny_style, tmp_path, face_image):
 def test_reshape_command_writes_a_copy_and_keeps_the_source(tiny_style, tmp_path, capsys):
     before = (tiny_style / "config.json").read_bytes()
     out = tmp_path / "big-eyes"
-    assert main(["reshape", str(tiny_style), "--out", str(out), "--eyes", "1.3", "--jaw", "0.1"]) == 0
+    assert main(["reshape", str(tiny_style), "--out", str(out), "--eyes", "1.3", "--jaw", "0.1", "--eye-height", "1.2",
+                 "--mouth", "0.8", "--chin", "0.2"]) == 0
     assert (tiny_style / "config.json").read_bytes() == before
     loaded = Style.load(out)
-    assert loaded.name == "big-eyes" and loaded.config.reshape == ReshapeSpec(eyes=1.3, jaw=0.1)
+    assert loaded.name == "big-eyes"
+    assert loaded.config.reshape == ReshapeSpec(eyes=1.3, jaw=0.1, eye_height=1.2, mouth=0.8, chin=0.2)
     assert (out / "model.safetensors").read_bytes() == (tiny_style / "model.safetensors").read_bytes()
     capsys.readouterr()
     assert main(["reshape", str(tiny_style), "--out", str(out), "--eyes", "1.2"]) == 2

@@ -12,10 +12,11 @@ from ..face.reshape import RESHAPE_LIMITS
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "reshape", help="copy a style with a face reshape (anime-like eyes and jaw)",
+        "reshape", help="copy a style with a face reshape (anime-like eyes, mouth and chin)",
         description="Write a copy of STYLE to --out whose faces are reshaped after stylizing: each eye "
-        "magnified --eyes times at its centre, the nose --nose times, cheeks and jaw pulled towards the "
-        "midline by --jaw. The warp follows each face's landmarks and leaves the crop's border in place. "
+        "magnified --eyes times at its centre (and --eye-height times more from top to bottom), the nose "
+        "--nose times, the mouth --mouth times, cheeks and jaw pulled towards the midline by --jaw, the jaw "
+        "line below the mouth by --chin. The warp follows each face's landmarks and leaves the crop's border in place. "
         "The networks and ONNX files are copied unchanged. --none writes a copy without a reshape.",
     )
     p.add_argument("style", metavar="STYLE", help="style name or folder to copy")
@@ -23,8 +24,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--name", default=None, help="name of the new style (default: the folder's name)")
     for key, default, what in (("eyes", 1.0, "magnification at each eye centre"),
                                ("eye-radius", 0.45, "radius of the eye lens, in eye distances"),
+                               ("eye-height", 1.0, "the eye's vertical over horizontal magnification"),
                                ("nose", 1.0, "magnification at the nose tip"),
-                               ("jaw", 0.0, "squeeze of cheeks and jaw")):
+                               ("mouth", 1.0, "magnification at the mouth's centre"),
+                               ("jaw", 0.0, "squeeze of cheeks and jaw"),
+                               ("chin", 0.0, "squeeze of the jaw line below the mouth")):
         lo, hi = RESHAPE_LIMITS[key.replace("-", "_")]
         p.add_argument(f"--{key}", type=float, default=default, help=f"{what}, in [{lo}, {hi}] (default {default})")
     p.add_argument("--none", action="store_true", help="remove any reshape instead")
@@ -38,8 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from ..styles.style import copy_style
 
     style = load_style(args.style)
-    spec = None if args.none else ReshapeSpec(eyes=args.eyes, eye_radius=args.eye_radius, nose=args.nose,
-                                               jaw=args.jaw)
+    spec = None if args.none else ReshapeSpec(**{k: getattr(args, k) for k in RESHAPE_LIMITS})
     config = replace(style.config, name=args.name or Path(args.out).name,
                      reshape=None if spec is None or spec.is_identity else spec)
     copy_style(style, args.out, config, overwrite=args.overwrite)

@@ -1,4 +1,4 @@
-"""Landmark-driven face reshaping: larger eyes, a smaller nose, a narrower lower face.
+"""Landmark-driven face reshaping: larger eyes, a smaller nose and mouth, a narrower lower face.
 
 A texture translator (DCT-Net and the students distilled from it) keeps every pixel where it
 was, so it cannot give a face anime's proportions. A style may therefore carry a
@@ -6,21 +6,28 @@ was, so it cannot give a face anime's proportions. A style may therefore carry a
 warp built from the face's own five landmarks (eyes, nose tip, mouth corners, in crop pixels).
 
 The warp is a backward map ``src = p + offset(p)``: output pixel ``p`` takes its value from
-``src`` (bilinear). It is the sum of three parts, each zero away from its own region, so the
-crop's border (where it is feathered back into the photo) never moves:
+``src`` (bilinear). It is the sum of parts, each zero away from its own region, so the crop's
+border (where it is feathered back into the photo) never moves. Offsets are built in the face's
+own frame: ``x`` along the eye line, ``y`` down the face.
 
 * **eye lenses**: around each eye centre ``c``, ``src = c + (p - c) * (1 - k * (1 - u^2)^2)``
   with ``u = |p - c| / R`` (0 for ``u >= 1``) and ``k = 1 - 1 / eyes``: the eye is magnified
-  ``eyes`` times at its centre, falling smoothly to no change at radius ``R``;
-* **nose lens**: the same around the nose tip with ``nose`` (below 1 shrinks it);
-* **jaw squeeze**: along the eye line, ``src_x = x + jaw * v(y) * x * (1 - x^2 / X^2)^2`` for
-  ``|x| < X`` (x measured from the face's midline, ``X`` = 1.55 eye distances): sampling from
-  further out pulls the cheeks and jaw towards the midline; ``v`` rises from 0 at the eyes to 1
-  at the mouth and falls back to 0 at the chin, which keeps its point.
+  ``eyes`` times at its centre, falling smoothly to no change at radius ``R``. With
+  ``eye_height`` above 1 the vertical factor is ``eyes * eye_height`` (``k_y = 1 - 1 / (eyes *
+  eye_height)``): taller eyes, as anime draws them;
+* **nose and mouth lenses**: the same, isotropic, around the nose tip with ``nose`` and the
+  mouth's centre with ``mouth`` (below 1 shrinks them);
+* **jaw squeeze**: ``src_x = x + jaw * v(y) * x * (1 - x^2 / X^2)^2`` for ``|x| < X`` (x
+  measured from the face's midline, ``X`` = 1.55 eye distances; 1.3 for the chin): sampling from further out
+  pulls the cheeks and jaw towards the midline; ``v`` rises from 0 at the eyes to 1 at the
+  mouth and falls back to 0 at the chin, which keeps its point;
+* **chin squeeze**: the same squeeze with ``chin``, but ``v`` is 0 down to the mouth and rises
+  below it, so the jaw line narrows towards a pointed chin while the mouth and cheeks stay.
 
-Each part is one-to-one for the allowed parameter ranges (the radial maps and the squeeze are
-increasing along their axis), so no pixel folds over another; ``tests/test_reshape.py``
-checks the Jacobian on real-sized crops.
+Each part is one-to-one for the allowed parameter ranges (the lens maps have Jacobian
+determinant at least ``(1 - k_x)(1 - k_y)`` and the squeezes are increasing along their axis),
+so no pixel folds over another; ``tests/test_reshape.py`` checks the Jacobian of all parts at
+their extremes together on real-sized crops.
 """
 
 from __future__ import annotations
@@ -43,9 +50,13 @@ __all__ = ["RESHAPE_LIMITS", "ReshapeSpec", "reshape_maps", "warp_crop"]
 RESHAPE_LIMITS: dict[str, tuple[float, float]] = {
     "eyes": (1.0, 2.0),
     "eye_radius": (0.2, 0.5),
+    "eye_height": (1.0, 1.5),
     "nose": (0.7, 1.0),
+    "mouth": (0.7, 1.0),
     "jaw": (0.0, 0.3),
+    "chin": (0.0, 0.3),
 }
+_SHRINKING = ("nose", "mouth")  # the parameters whose extreme is their lower limit
 
 
 @dataclass(frozen=True)
@@ -55,14 +66,20 @@ class ReshapeSpec:
     Attributes:
         eyes: magnification at each eye centre (1 = none).
         eye_radius: radius of each eye lens, as a fraction of the distance between the eyes.
+        eye_height: the eye's vertical magnification over its horizontal one (1 = round lens).
         nose: magnification at the nose tip (below 1 makes it smaller).
+        mouth: magnification at the mouth's centre (below 1 makes it smaller).
         jaw: strength of the squeeze of cheeks and jaw towards the midline (0 = none).
+        chin: strength of the squeeze of the jaw line below the mouth (0 = none).
     """
 
     eyes: float = 1.0
     eye_radius: float = 0.45
+    eye_height: float = 1.0
     nose: float = 1.0
+    mouth: float = 1.0
     jaw: float = 0.0
+    chin: float = 0.0
 
     def __post_init__(self) -> None:
         for name, (lo, hi) in RESHAPE_LIMITS.items():
@@ -91,23 +108,36 @@ class ReshapeSpec:
 
     @property
     def is_identity(self) -> bool:
-        return self.eyes == 1.0 and self.nose == 1.0 and self.jaw == 0.0
+        return (self.eyes == 1.0 and self.nose == 1.0 and self.mouth == 1.0 and self.jaw == 0.0
+                and self.chin == 0.0)
 
     def scaled(self, t: float) -> ReshapeSpec:
         """The same reshape at a fraction ``t`` in [0, 1] of its strength (t=0: identity)."""
         t = min(max(float(t), 0.0), 1.0)
-        return ReshapeSpec(eyes=self.eyes ** t, eye_radius=self.eye_radius, nose=self.nose ** t,
-                           jaw=self.jaw * t)
+        return ReshapeSpec(eyes=self.eyes ** t, eye_radius=self.eye_radius, eye_height=self.eye_height ** t,
+                           nose=self.nose ** t, mouth=self.mouth ** t, jaw=self.jaw * t, chin=self.chin * t)
+
+    @classmethod
+    def extreme(cls) -> ReshapeSpec:
+        """Every part at the end of its range that moves pixels most (for tests and checks)."""
+        return cls(**{k: (lo if k in _SHRINKING else hi) for k, (lo, hi) in RESHAPE_LIMITS.items()})
 
 
-def _lens(px: np.ndarray, py: np.ndarray, centre: np.ndarray, radius: float,
-          scale: float) -> tuple[np.ndarray, np.ndarray]:
-    """Offsets (dx, dy) of a radial lens magnifying ``scale`` times at ``centre``."""
-    k = 1.0 - 1.0 / scale
-    rx, ry = px - centre[0], py - centre[1]
+def _lens(fx: np.ndarray, fy: np.ndarray, centre: np.ndarray, radius: float,
+          scale_x: float, scale_y: float) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets along the face's axes of a lens magnifying ``scale_x`` by ``scale_y`` times at
+    ``centre`` (face-frame coordinates, like ``fx`` and ``fy``)."""
+    rx, ry = fx - centre[0], fy - centre[1]
     u2 = np.minimum((rx * rx + ry * ry) / (radius * radius), 1.0)
-    shrink = -k * (1.0 - u2) ** 2  # src = c + r * (1 + shrink)
-    return rx * shrink, ry * shrink
+    falloff = (1.0 - u2) ** 2  # src = c + r * (1 - k * falloff), per axis
+    return -rx * (1.0 - 1.0 / scale_x) * falloff, -ry * (1.0 - 1.0 / scale_y) * falloff
+
+
+def _squeeze(fx: np.ndarray, weight: np.ndarray, reach: float) -> np.ndarray:
+    """Offset along the eye line pulling content towards the midline ``fx = 0``, by ``weight``
+    (0..0.3) times ``fx`` near it, fading to none at ``|fx| = reach``."""
+    v = np.minimum(fx * fx / (reach * reach), 1.0)
+    return weight * fx * (1.0 - v) ** 2
 
 
 def reshape_maps(landmarks: np.ndarray, size: int, spec: ReshapeSpec) -> tuple[np.ndarray, np.ndarray]:
@@ -124,39 +154,41 @@ def reshape_maps(landmarks: np.ndarray, size: int, spec: ReshapeSpec) -> tuple[n
         the input at ``(map_x[row, col], map_y[row, col])``, as ``cv2.remap`` takes them.
     """
     pts = five_points_f64(landmarks)
-    eye_l, eye_r, nose = pts[0], pts[1], pts[2]
-    mouth = (pts[3] + pts[4]) * 0.5
+    eye_l, eye_r = pts[0], pts[1]
     eye_mid = (eye_l + eye_r) * 0.5
     iod = max(float(np.hypot(*(eye_r - eye_l))), 1.0)
+    # The face's own frame: x along the eye line, y down the face, origin between the eyes (the
+    # crop is upright, but a face need not be exactly so).
+    ax = (eye_r - eye_l) / iod
+    ay = np.array([-ax[1], ax[0]])
+    frame = np.stack([ax, ay])
+    fpts = (pts - eye_mid) @ frame.T  # the five points in the face frame
+    mouth = (fpts[3] + fpts[4]) * 0.5
     grid = np.arange(size, dtype=np.float64)
     px, py = np.meshgrid(grid, grid)
-    dx = np.zeros_like(px)
-    dy = np.zeros_like(py)
-    if spec.eyes != 1.0:
-        for eye in (eye_l, eye_r):
-            ox, oy = _lens(px, py, eye, spec.eye_radius * iod, spec.eyes)
-            dx += ox
-            dy += oy
-    if spec.nose != 1.0:
-        ox, oy = _lens(px, py, nose, 0.35 * iod, spec.nose)
-        dx += ox
-        dy += oy
+    fx = (px - eye_mid[0]) * ax[0] + (py - eye_mid[1]) * ax[1]
+    fy = (px - eye_mid[0]) * ay[0] + (py - eye_mid[1]) * ay[1]
+    along = np.zeros_like(px)  # offsets in the face frame
+    down = np.zeros_like(px)
+    lenses = [(fpts[2], 0.35, spec.nose, spec.nose), (mouth, 0.4, spec.mouth, spec.mouth)]
+    lenses += [(eye, spec.eye_radius, spec.eyes, spec.eyes * spec.eye_height) for eye in fpts[:2]]
+    for centre, radius, scale_x, scale_y in lenses:
+        if scale_x != 1.0 or scale_y != 1.0:
+            ox, oy = _lens(fx, fy, centre, radius * iod, scale_x, scale_y)
+            along += ox
+            down += oy
+    mouth_y = max(float(mouth[1]), 1.0)
+    reach = 1.55 * iod  # no squeeze farther than this from the midline
+    fade = 1.0 - smoothstep((fy - 1.1 * mouth_y) / (0.4 * mouth_y))  # gone at the chin
     if spec.jaw > 0.0:
-        # Work in the face's own frame: x along the eye line, y down the face (the crop is
-        # upright, but a face need not be exactly so).
-        ax = (eye_r - eye_l) / iod
-        ay = np.array([-ax[1], ax[0]])
-        fx = (px - eye_mid[0]) * ax[0] + (py - eye_mid[1]) * ax[1]
-        fy = (px - eye_mid[0]) * ay[0] + (py - eye_mid[1]) * ay[1]
-        mouth_y = max(float((mouth - eye_mid) @ ay), 1.0)
         rise = smoothstep(fy / mouth_y)  # 0 at the eyes, 1 at the mouth
-        fade = 1.0 - smoothstep((fy - 1.1 * mouth_y) / (0.4 * mouth_y))  # gone at the chin
-        reach = 1.55 * iod  # no squeeze farther than this from the midline
-        v = np.minimum(fx * fx / (reach * reach), 1.0)
-        along = spec.jaw * rise * fade * fx * (1.0 - v) ** 2
-        dx += along * ax[0]
-        dy += along * ax[1]
-    return (px + dx).astype(np.float32), (py + dy).astype(np.float32)
+        along += _squeeze(fx, spec.jaw * rise * fade, reach)
+    if spec.chin > 0.0:
+        below = smoothstep((fy - mouth_y) / (0.3 * mouth_y))  # 0 down to the mouth line
+        along += _squeeze(fx, spec.chin * below * fade, 0.85 * reach)  # the jaw below the mouth is narrower
+    map_x = px + along * ax[0] + down * ay[0]
+    map_y = py + along * ax[1] + down * ay[1]
+    return map_x.astype(np.float32), map_y.astype(np.float32)
 
 
 def warp_crop(crop: np.ndarray, maps: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
