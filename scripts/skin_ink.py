@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from toonforge.face.detector import create_detector
+from toonforge.face.landmarks68 import Landmarks68
 from toonforge.io.images import list_images, load_image
 from toonforge.training.stroke_cleanup import skin_mask
 
@@ -31,13 +31,13 @@ def main() -> None:
     ap.add_argument("outputs", type=Path, nargs="+")
     ap.add_argument("--contrast", type=int, default=40, help="grey levels below the closing that make a stroke")
     args = ap.parse_args()
-    detector = create_detector("dlib")
+    find_landmarks = Landmarks68()
     disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (11, 11))
     shares: dict[Path, list[float]] = {o: [] for o in args.outputs}
     for photo in list_images(args.photos):
         rgb = load_image(photo).rgb
-        faces = detector(rgb)
-        if rgb.shape[0] != rgb.shape[1] or not faces or faces[0].landmarks.shape != (68, 2):
+        landmarks = find_landmarks(rgb) if rgb.shape[0] == rgb.shape[1] else None
+        if landmarks is None:
             continue
         for folder in args.outputs:
             out_file = folder / f"{photo.stem}.png"
@@ -45,7 +45,7 @@ def main() -> None:
                 continue
             out = load_image(out_file).rgb
             size = out.shape[0]
-            mask = skin_mask(faces[0].landmarks * (size / rgb.shape[0]), size, soften=0) > 0.5
+            mask = skin_mask(landmarks * (size / rgb.shape[0]), size, soften=0) > 0.5
             grey = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY)
             strokes = cv2.morphologyEx(grey, cv2.MORPH_BLACKHAT, disc) > args.contrast
             shares[folder].append(float(strokes[mask].mean()))

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from toonforge.errors import InputError
+from toonforge.face.landmarks68 import Landmarks68
 from toonforge.face.region_mask import fallback_mask, region_mask, region_polygon, write_region_masks
 from toonforge.face.types import Face
 
@@ -117,3 +118,12 @@ def test_real_photo_mask(tmp_path):
     m = np.asarray(Image.open(tmp_path / "m" / f"{photo.stem}.png").convert("L")).astype(np.float32) / 255
     h, w = m.shape
     assert m[h // 2, w // 2] > 0.9 and 0.1 < m.mean() < 0.9
+
+
+def test_landmarks68_takes_the_first_face_with_68_points():
+    five = Face(box=np.zeros(4, np.float32), landmarks=np.ones((5, 2), np.float32), score=1.0)
+    first = Face(box=np.zeros(4, np.float32), landmarks=np.full((68, 2), 2, np.float32), score=1.0)
+    second = Face(box=np.zeros(4, np.float32), landmarks=np.full((68, 2), 3, np.float32), score=1.0)
+    rgb = np.zeros((8, 8, 3), np.uint8)
+    assert Landmarks68(lambda _: [five, first, second])(rgb).tolist() == first.landmarks.tolist()
+    assert Landmarks68(lambda _: [five])(rgb) is None and Landmarks68(lambda _: [])(rgb) is None

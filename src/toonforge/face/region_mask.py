@@ -18,15 +18,13 @@ claims most of the frame as "face", so the background term constrains only the b
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from ..errors import InputError
-from .types import Face
+from .landmarks68 import Detector, FaceJobReport, Landmarks68
 
 __all__ = ["MaskReport", "fallback_mask", "region_mask", "region_polygon", "write_region_masks"]
 
@@ -93,16 +91,7 @@ def fallback_mask(shape: tuple[int, int], feather: float = 0.06) -> np.ndarray:
     return _feathered(hard, feather * w)
 
 
-@dataclass
-class MaskReport:
-    """What :func:`write_region_masks` did: counts, and the stems of photos with no face."""
-
-    written: int = 0
-    skipped: int = 0
-    no_face: list[str] = field(default_factory=list)
-
-
-Detector = Callable[[np.ndarray], list[Face]]
+MaskReport = FaceJobReport  # what write_region_masks did
 
 
 def write_region_masks(photo_dir: str | os.PathLike[str], mask_dir: str | os.PathLike[str], *,
@@ -129,19 +118,16 @@ def write_region_masks(photo_dir: str | os.PathLike[str], mask_dir: str | os.Pat
     out = Path(mask_dir)
     out.mkdir(parents=True, exist_ok=True)
     report = MaskReport()
+    find_landmarks = Landmarks68(detector)
     for path in tqdm(photos, desc="face masks", unit="img", disable=not progress):
         target = out / f"{path.stem}.png"
         if target.exists():
             report.skipped += 1
             continue
-        if detector is None:
-            from .detector import create_detector
-
-            detector = create_detector("dlib")
         rgb = load_image(path).rgb
-        faces = [f for f in detector(rgb) if f.landmarks.shape == (68, 2)]
-        if faces:
-            mask = region_mask(faces[0].landmarks, rgb.shape[:2], **geometry)
+        landmarks = find_landmarks(rgb)
+        if landmarks is not None:
+            mask = region_mask(landmarks, rgb.shape[:2], **geometry)
         else:
             mask = fallback_mask(rgb.shape[:2], geometry.get("feather", 0.06))
             report.no_face.append(path.stem)

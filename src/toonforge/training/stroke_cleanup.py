@@ -14,13 +14,13 @@ Everything is in the aligned crop's pixels; landmarks are dlib's 68 points (iBUG
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from ..errors import InputError
+from ..face.landmarks68 import FaceJobReport, Landmarks68
 
 __all__ = ["CleanReport", "clean_pairs", "remove_skin_strokes", "skin_mask"]
 
@@ -84,13 +84,7 @@ def remove_skin_strokes(target: np.ndarray, mask: np.ndarray, width: int = 7) ->
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
-@dataclass
-class CleanReport:
-    """What :func:`clean_pairs` did: counts, and the stems whose photo showed no face."""
-
-    written: int = 0
-    skipped: int = 0
-    no_face: list[str] = field(default_factory=list)
+CleanReport = FaceJobReport  # what clean_pairs did
 
 
 def clean_pairs(pairs: str | os.PathLike[str], out: str | os.PathLike[str], *, width: int = 7,
@@ -116,6 +110,7 @@ def clean_pairs(pairs: str | os.PathLike[str], out: str | os.PathLike[str], *, w
     (dst / "photo").mkdir(parents=True, exist_ok=True)
     (dst / "style").mkdir(parents=True, exist_ok=True)
     report = CleanReport()
+    find_landmarks = Landmarks68(detector)
     for photo in tqdm(photos, desc="cleaning pairs", unit="pair", disable=not progress):
         style = src / "style" / photo.name
         cleaned = dst / "style" / photo.name
@@ -124,18 +119,14 @@ def clean_pairs(pairs: str | os.PathLike[str], out: str | os.PathLike[str], *, w
             continue
         if not style.is_file():
             raise InputError(f"{photo.name} has no target in {src / 'style'}")
-        if detector is None:
-            from ..face.detector import create_detector
-
-            detector = create_detector("dlib")
         rgb, drawing = load_image(photo).rgb, load_image(style).rgb
         if rgb.shape[0] != rgb.shape[1]:
             raise InputError(f"{photo.name}: pairs must be square aligned crops, got {rgb.shape[1]}x{rgb.shape[0]}")
         if drawing.shape != rgb.shape:
             raise InputError(f"{photo.name}: photo {rgb.shape[:2]} and target {drawing.shape[:2]} differ in size")
-        faces = [f for f in detector(rgb) if np.asarray(f.landmarks).shape == (68, 2)]
-        if faces:
-            drawing = remove_skin_strokes(drawing, skin_mask(faces[0].landmarks, rgb.shape[0]), width)
+        landmarks = find_landmarks(rgb)
+        if landmarks is not None:
+            drawing = remove_skin_strokes(drawing, skin_mask(landmarks, rgb.shape[0]), width)
         else:
             report.no_face.append(photo.stem)
         link = dst / "photo" / photo.name
