@@ -11,8 +11,9 @@ __all__ = ["feather_mask", "paste_back", "smoothstep"]
 
 
 def smoothstep(t: np.ndarray) -> np.ndarray:
-    """3t^2 - 2t^3 of ``t`` clipped to [0, 1]: a ramp from 0 to 1 with flat ends (float array)."""
-    t = np.clip(t, 0.0, 1.0)
+    """3t^2 - 2t^3 of ``t`` clipped to [0, 1]: a ramp from 0 to 1 with flat ends (a float NumPy
+    array or torch tensor, returned as the same kind)."""
+    t = t.clip(0.0, 1.0)
     return t * t * (3.0 - 2.0 * t)
 
 

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
@@ -43,7 +43,9 @@ from ..errors import InputError
 from .paste import smoothstep
 from .types import five_points_f64
 
-__all__ = ["RESHAPE_LIMITS", "ReshapeSpec", "reshape_maps", "warp_crop"]
+__all__ = ["RESHAPE_LIMITS", "ReshapeSpec", "reshape_maps", "warp_crop", "warp_grid"]
+
+Array = TypeVar("Array")  # a NumPy float array or a torch tensor
 
 # Allowed ranges: wide enough for caricature, narrow enough that nothing folds. The eye lenses
 # (radius at most half the eye distance) never overlap each other.
@@ -123,21 +125,71 @@ class ReshapeSpec:
         return cls(**{k: (lo if k in _SHRINKING else hi) for k, (lo, hi) in RESHAPE_LIMITS.items()})
 
 
-def _lens(fx: np.ndarray, fy: np.ndarray, centre: np.ndarray, radius: float,
-          scale_x: float, scale_y: float) -> tuple[np.ndarray, np.ndarray]:
+# The warp's arithmetic below uses only operators, indexing and ``.clip``, so the same code runs
+# on NumPy arrays (the stylizer) and on torch tensors (``export.reshape_onnx`` traces it to ONNX).
+def _lens(fx: Array, fy: Array, centre: Array, radius: Array, scale_x: float,
+          scale_y: float) -> tuple[Array, Array]:
     """Offsets along the face's axes of a lens magnifying ``scale_x`` by ``scale_y`` times at
     ``centre`` (face-frame coordinates, like ``fx`` and ``fy``)."""
     rx, ry = fx - centre[0], fy - centre[1]
-    u2 = np.minimum((rx * rx + ry * ry) / (radius * radius), 1.0)
+    u2 = ((rx * rx + ry * ry) / (radius * radius)).clip(None, 1.0)
     falloff = (1.0 - u2) ** 2  # src = c + r * (1 - k * falloff), per axis
     return -rx * (1.0 - 1.0 / scale_x) * falloff, -ry * (1.0 - 1.0 / scale_y) * falloff
 
 
-def _squeeze(fx: np.ndarray, weight: np.ndarray, reach: float) -> np.ndarray:
+def _squeeze(fx: Array, weight: Array, reach: Array) -> Array:
     """Offset along the eye line pulling content towards the midline ``fx = 0``, by ``weight``
     (0..0.3) times ``fx`` near it, fading to none at ``|fx| = reach``."""
-    v = np.minimum(fx * fx / (reach * reach), 1.0)
+    v = (fx * fx / (reach * reach)).clip(None, 1.0)
     return weight * fx * (1.0 - v) ** 2
+
+
+def warp_grid(px: Array, py: Array, points: Array, spec: ReshapeSpec) -> tuple[Array, Array]:
+    """Where each output pixel samples the input: :func:`reshape_maps` for any pixel grid.
+
+    Args:
+        px, py: output pixel coordinates (any equal shapes), NumPy float arrays or torch tensors.
+        points: ``(5, 2)`` landmarks in the same pixel frame (the order of ``five_points``), of
+            the same kind as ``px``.
+        spec: the reshape.
+
+    Returns:
+        ``(src_x, src_y)`` shaped like ``px``.
+    """
+    eye_l, eye_r = points[0], points[1]
+    mid = (eye_l + eye_r) * 0.5
+    d = eye_r - eye_l
+    iod = ((d * d).sum() ** 0.5).clip(1.0, None)
+    # The face's own frame: x along the eye line, y down the face, origin between the eyes (the
+    # crop is upright, but a face need not be exactly so).
+    ax0, ax1 = d[0] / iod, d[1] / iod
+
+    def frame(x, y):
+        return (x - mid[0]) * ax0 + (y - mid[1]) * ax1, (y - mid[1]) * ax0 - (x - mid[0]) * ax1
+
+    fx, fy = frame(px, py)
+    eyes = [frame(p[0], p[1]) for p in (eye_l, eye_r)]
+    nose = frame(points[2, 0], points[2, 1])
+    mouth = frame((points[3, 0] + points[4, 0]) * 0.5, (points[3, 1] + points[4, 1]) * 0.5)
+    along = fx * 0.0  # offsets in the face frame
+    down = fy * 0.0
+    lenses = [(nose, 0.35, spec.nose, spec.nose), (mouth, 0.4, spec.mouth, spec.mouth)]
+    lenses += [(eye, spec.eye_radius, spec.eyes, spec.eyes * spec.eye_height) for eye in eyes]
+    for centre, radius, scale_x, scale_y in lenses:
+        if scale_x != 1.0 or scale_y != 1.0:
+            ox, oy = _lens(fx, fy, centre, radius * iod, scale_x, scale_y)
+            along = along + ox
+            down = down + oy
+    mouth_y = mouth[1].clip(1.0, None)
+    reach = 1.55 * iod  # no squeeze farther than this from the midline
+    fade = 1.0 - smoothstep((fy - 1.1 * mouth_y) / (0.4 * mouth_y))  # gone at the chin
+    if spec.jaw > 0.0:
+        rise = smoothstep(fy / mouth_y)  # 0 at the eyes, 1 at the mouth
+        along = along + _squeeze(fx, spec.jaw * rise * fade, reach)
+    if spec.chin > 0.0:
+        below = smoothstep((fy - mouth_y) / (0.3 * mouth_y))  # 0 down to the mouth line
+        along = along + _squeeze(fx, spec.chin * below * fade, 0.85 * reach)  # the jaw below the mouth is narrower
+    return px + along * ax0 - down * ax1, py + along * ax1 + down * ax0
 
 
 def reshape_maps(landmarks: np.ndarray, size: int, spec: ReshapeSpec) -> tuple[np.ndarray, np.ndarray]:
@@ -153,41 +205,11 @@ def reshape_maps(landmarks: np.ndarray, size: int, spec: ReshapeSpec) -> tuple[n
         ``(map_x, map_y)``, each ``(size, size)`` float32: output pixel ``(row, col)`` samples
         the input at ``(map_x[row, col], map_y[row, col])``, as ``cv2.remap`` takes them.
     """
-    pts = five_points_f64(landmarks)
-    eye_l, eye_r = pts[0], pts[1]
-    eye_mid = (eye_l + eye_r) * 0.5
-    iod = max(float(np.hypot(*(eye_r - eye_l))), 1.0)
-    # The face's own frame: x along the eye line, y down the face, origin between the eyes (the
-    # crop is upright, but a face need not be exactly so).
-    ax = (eye_r - eye_l) / iod
-    ay = np.array([-ax[1], ax[0]])
-    frame = np.stack([ax, ay])
-    fpts = (pts - eye_mid) @ frame.T  # the five points in the face frame
-    mouth = (fpts[3] + fpts[4]) * 0.5
     grid = np.arange(size, dtype=np.float64)
     px, py = np.meshgrid(grid, grid)
-    fx = (px - eye_mid[0]) * ax[0] + (py - eye_mid[1]) * ax[1]
-    fy = (px - eye_mid[0]) * ay[0] + (py - eye_mid[1]) * ay[1]
-    along = np.zeros_like(px)  # offsets in the face frame
-    down = np.zeros_like(px)
-    lenses = [(fpts[2], 0.35, spec.nose, spec.nose), (mouth, 0.4, spec.mouth, spec.mouth)]
-    lenses += [(eye, spec.eye_radius, spec.eyes, spec.eyes * spec.eye_height) for eye in fpts[:2]]
-    for centre, radius, scale_x, scale_y in lenses:
-        if scale_x != 1.0 or scale_y != 1.0:
-            ox, oy = _lens(fx, fy, centre, radius * iod, scale_x, scale_y)
-            along += ox
-            down += oy
-    mouth_y = max(float(mouth[1]), 1.0)
-    reach = 1.55 * iod  # no squeeze farther than this from the midline
-    fade = 1.0 - smoothstep((fy - 1.1 * mouth_y) / (0.4 * mouth_y))  # gone at the chin
-    if spec.jaw > 0.0:
-        rise = smoothstep(fy / mouth_y)  # 0 at the eyes, 1 at the mouth
-        along += _squeeze(fx, spec.jaw * rise * fade, reach)
-    if spec.chin > 0.0:
-        below = smoothstep((fy - mouth_y) / (0.3 * mouth_y))  # 0 down to the mouth line
-        along += _squeeze(fx, spec.chin * below * fade, 0.85 * reach)  # the jaw below the mouth is narrower
-    map_x = px + along * ax[0] + down * ay[0]
-    map_y = py + along * ax[1] + down * ay[1]
+    if spec.is_identity:
+        return px.astype(np.float32), py.astype(np.float32)
+    map_x, map_y = warp_grid(px, py, five_points_f64(landmarks), spec)
     return map_x.astype(np.float32), map_y.astype(np.float32)
 
 

@@ -15,7 +15,8 @@
     }
 
 ``model.safetensors`` holds the head weights under ``head.`` and, when the full-image network
-is separate, its weights under ``full.``. ONNX exports are ``head.onnx`` / ``full.onnx``.
+is separate, its weights under ``full.``. ONNX exports are ``head.onnx`` / ``full.onnx``, and
+``reshape.onnx`` (``export.reshape_onnx``) in a style with a reshape.
 """
 
 from __future__ import annotations
@@ -258,7 +259,9 @@ def save_style(
 def copy_style(style: Style, path: str | Path, config: StyleConfig, *, overwrite: bool = False) -> Path:
     """Copy a loaded style's folder (weights, card, ONNX files) to ``path`` with a new ``config``.
 
-    Atomic like :func:`save_style`; the source folder is never written to.
+    Atomic like :func:`save_style`; the source folder is never written to. ``reshape.onnx`` is
+    written afresh from ``config.reshape`` (and left out when there is none), so it always
+    matches the copy's config.
     """
     path = Path(path)
     if style.path is None:
@@ -266,8 +269,12 @@ def copy_style(style: Style, path: str | Path, config: StyleConfig, *, overwrite
     if path.resolve() == style.path.resolve():
         raise InputError("the copy would replace the style's own folder; write it somewhere else")
     with _new_folder(path, overwrite) as tmp:
+        from ..export.reshape_onnx import RESHAPE_ONNX, export_reshape_onnx
+
         for f in style.path.iterdir():
-            if f.is_file():
+            if f.is_file() and f.name != RESHAPE_ONNX:
                 shutil.copy2(f, tmp / f.name)
+        if config.reshape is not None:
+            export_reshape_onnx(config.reshape, tmp / RESHAPE_ONNX)
         (tmp / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n", encoding="utf-8")
     return path
