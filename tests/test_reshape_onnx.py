@@ -62,3 +62,17 @@ def test_style_copies_carry_a_reshape_graph_that_matches_their_config(tiny_style
     for folder, spec in ((big, ReshapeSpec(eyes=1.8)), (tall, ReshapeSpec(eyes=1.5, eye_height=1.3))):
         ref = warp_crop(img, reshape_maps(lm, 256, spec))
         assert np.abs(run_reshape_onnx(folder / RESHAPE_ONNX, img, lm) - ref).max() < 0.05
+
+
+@pytest.mark.parametrize("name", ["anime", "cartoon", "classic", "colour-sketch", "sketch"])
+def test_shipped_styles_carry_the_reshape_graph_of_their_config(name):
+    from toonforge.styles.registry import load_style
+
+    style = load_style(name)
+    graph = style.path / RESHAPE_ONNX
+    if style.config.reshape is None:
+        assert not graph.exists()
+        return
+    img, lm = smooth_image(256), crop_landmarks()
+    ref = warp_crop(img, reshape_maps(lm, 256, style.config.reshape))
+    assert np.abs(run_reshape_onnx(graph, img, lm) - ref).max() < 0.05
