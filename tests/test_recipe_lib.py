@@ -182,6 +182,7 @@ def test_sharpen_grows_the_small_student_then_resumes_its_own_run(tmp_path: Path
     assert opt(calls[0], "--lr-decay-steps") == "800" and opt(calls[0], "--gan-start") == "0"
     assert (opt(calls[0], "--inputs"), opt(calls[0], "--targets")) == ("pairs/photo", "pairs/style")
     assert (opt(calls[0], "--steps"), opt(calls[0], "--max-minutes"), opt(calls[0], "--seed")) == ("1600", "40", "1")
+    assert opt(calls[0], "--val-fraction") == "0.05"  # the split fit_reshape takes too
     assert opt(calls[1], "--resume") == "runs/hd/00000-translator" and "--init-from" not in calls[1]
     # A written style folder means done: nothing trains.
     (tmp_path / "style-hd").mkdir()

@@ -73,15 +73,17 @@ make_pairs() {
 # 256 px, batch 8, for STEPS steps (at most MINUTES per call) in RUNS, writing the style folder
 # STYLE_OUT named NAME (with its ONNX head) when it ends; ARGS choose the tier and the start.
 # Returns at once when STYLE_OUT is already written (the step is done).
-# --seed 1: the 5% validation split hashes names with the seed, and seed 0 would pick exactly the
-# held-out photos removed above.
+# STUDENT_SEED (1) and STUDENT_VAL (0.05): the validation split hashes names with the seed, and seed 0
+# would pick exactly the held-out photos removed above; fit_reshape takes the same split.
+STUDENT_SEED=${STUDENT_SEED:-1}
+STUDENT_VAL=${STUDENT_VAL:-0.05}
 train_student() {
   local pairs=$1 runs=$2 out=$3 name=$4 steps=$5 minutes=$6
   shift 6
   [ -f "$out/config.json" ] && return 0
   toonforge train-translator --inputs "$pairs/photo" --targets "$pairs/style" --size 256 --steps "$steps" \
-    --batch-size 8 --workers 1 --seed 1 --max-minutes "$minutes" --runs "$runs" --device "$DEVICE" \
-    --style-out "$out" --style-name "$name" "$@"
+    --batch-size 8 --workers 1 --seed "$STUDENT_SEED" --val-fraction "$STUDENT_VAL" --max-minutes "$minutes" \
+    --runs "$runs" --device "$DEVICE" --style-out "$out" --style-name "$name" "$@"
 }
 
 # distil PAIRS RUNS STYLE_OUT NAME STEPS MINUTES [FROM] : stage 3, the small-tier translator trained
@@ -161,7 +163,7 @@ distil_phase() {
 
 # fit_reshape STYLE FIT PAIRS SRC_PHOTOS STYLE_REFS CANDIDATE... : choose a face reshape for STYLE by
 # FD-MNv2 on data the held-out eval never sees. The photos are the raw SRC_PHOTOS of the student's own
-# validation pairs (the 5% of PAIRS/photo split with seed 1, which train_student holds out); the
+# validation pairs (PAIRS/photo split as train_student splits it: STUDENT_VAL, STUDENT_SEED); the
 # references every 5th image of STYLE_REFS (training references: the held-out ones stay for the
 # final eval). Each CANDIDATE is "NAME FLAGS..." for `toonforge reshape` ("none --none" is the
 # start). One `toonforge eval` measures them all into FIT/eval; the lowest FD among candidates that
@@ -169,15 +171,15 @@ distil_phase() {
 fit_reshape() {
   local style=$1 fit=$2 pairs=$3 src=$4 refs=$5 names=() cand
   shift 5
-  python - "$pairs" "$src" "$refs" "$fit" <<'PY'
+  python - "$pairs" "$src" "$refs" "$fit" "$STUDENT_VAL" "$STUDENT_SEED" <<'PY'
 import sys
 from pathlib import Path
 
 from toonforge.io.images import list_images
 from toonforge.training.paired_data import split_names
 
-pairs, src, refs, fit = (Path(a) for a in sys.argv[1:])
-_, val = split_names([p.stem for p in list_images(pairs)], 0.05, seed=1)
+pairs, src, refs, fit = (Path(a) for a in sys.argv[1:5])
+_, val = split_names([p.stem for p in list_images(pairs)], float(sys.argv[5]), seed=int(sys.argv[6]))
 raw = {p.stem: p for p in list_images(src)}
 for folder, files in ((fit / "val-photos", [raw[s] for s in val if s in raw]),
                       (fit / "fit-refs", list_images(refs)[::5])):
