@@ -17,7 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "magnified --eyes times at its centre (and --eye-height times more from top to bottom), the nose "
         "--nose times, the mouth --mouth times, cheeks and jaw pulled towards the midline by --jaw, the jaw "
         "line below the mouth by --chin. The warp follows each face's landmarks and leaves the crop's border in place. "
-        "The networks and ONNX files are copied unchanged. --none writes a copy without a reshape.",
+        "The networks and their ONNX files are copied unchanged; reshape.onnx, the warp as an ONNX graph for apps, is "
+        "written for the new reshape. --none writes a copy without a reshape.",
     )
     p.add_argument("style", metavar="STYLE", help="style name or folder to copy")
     p.add_argument("--out", type=Path, required=True, help="the new style folder")
