@@ -1,0 +1,45 @@
+"""examples/onnx_head.py, the app's chain (head.onnx, then reshape.onnx), gives the stylizer's faces."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import FixedDetector
+from toonforge.cli.main import main
+from toonforge.export.onnx_export import export_onnx
+from toonforge.pipelines.stylizer import Stylizer
+from toonforge.styles.style import Style
+
+pytest.importorskip("onnxruntime")
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "onnx_head.py"
+
+
+def load_example():
+    spec = importlib.util.spec_from_file_location("onnx_head_example", EXAMPLE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("reshape", [[], ["--eyes", "1.8", "--eye-height", "1.3", "--mouth", "0.8"]],
+                         ids=["plain", "reshaped"])
+def test_the_onnx_only_chain_draws_what_the_stylizer_draws(tiny_style, tmp_path, face_image, reshape):
+    export_onnx(Style.load(tiny_style).build_net("head"), tiny_style / "head.onnx")
+    folder = tmp_path / "app-style"
+    assert main(["reshape", str(tiny_style), "--out", str(folder), *(reshape or ["--none"])]) == 0
+    img, face = face_image
+    drawn = load_example().draw_face(folder, img, face.landmarks)
+    stylizer = Stylizer(Style.load(folder), backend="onnx", detector=FixedDetector([face]))
+    expected = stylizer(img, head_only=True).heads[0]
+    assert drawn.shape == expected.shape and drawn.dtype == np.uint8
+    diff = np.abs(drawn.astype(int) - expected)
+    # The stylizer rounds to uint8 before it warps; the app chain warps floats, then rounds.
+    assert diff.max() <= (1 if not reshape else 3) and diff.mean() < 0.3
+    if reshape:
+        plain = Stylizer(Style.load(tiny_style), backend="onnx", detector=FixedDetector([face]))
+        moved = np.abs(plain(img, head_only=True).heads[0].astype(int) - drawn)
+        assert moved.max() > 8 and moved.mean() > 5 * diff.mean()  # the warp did move the face
