@@ -54,7 +54,7 @@ def test_spec_round_trip_and_scaling():
     assert ReshapeSpec.from_dict(tall.to_dict()) == tall and not ReshapeSpec(mouth=0.9).is_identity
     half = tall.scaled(0.5)
     assert (half.eye_height, half.mouth, half.chin) == pytest.approx((1.1, 0.9, 0.15))
-    assert ReshapeSpec(eye_height=1.5).is_identity  # a taller lens with no magnification is none
+    assert ReshapeSpec(eye_radius=0.3).is_identity and not ReshapeSpec(eye_height=1.2).is_identity
     lo_hi = {k: (getattr(EXTREME, k) == lo, getattr(EXTREME, k) == hi) for k, (lo, hi) in RESHAPE_LIMITS.items()}
     assert lo_hi["nose"] == lo_hi["mouth"] == (True, False) and lo_hi["chin"] == lo_hi["eye_height"] == (False, True)
 
@@ -109,6 +109,14 @@ def test_a_tall_eye_lens_magnifies_more_down_the_face_than_along_it(tilt):
     pts = np.stack([xs - cx, ys - cy], axis=1)
     # The lens formula sends radius 6 out to about 8.3 px across and 10.1 px down.
     assert np.ptp(pts @ along) > 15 and np.ptp(pts @ down) > 1.2 * np.ptp(pts @ along)
+
+
+def test_eye_height_alone_stretches_the_eyes_vertically_only():
+    lm = crop_landmarks()
+    mx, my = reshape_maps(lm, SIZE, ReshapeSpec(eye_height=1.3))
+    cx, cy = 96, 122
+    assert (mx[cy, cx + 1] - mx[cy, cx - 1]) / 2 == pytest.approx(1.0, abs=1e-3)
+    assert (my[cy + 1, cx] - my[cy - 1, cx]) / 2 == pytest.approx(1 / 1.3, abs=0.01)
 
 
 def test_a_mouth_below_one_shrinks_the_mouth_and_leaves_the_eyes():

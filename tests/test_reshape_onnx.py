@@ -48,7 +48,7 @@ def test_onnx_reshape_follows_the_landmarks_given_at_run_time(extreme_onnx):
 
 def test_an_identity_reshape_has_no_graph(tmp_path):
     with pytest.raises(InputError, match="moves nothing"):
-        export_reshape_onnx(ReshapeSpec(eye_height=1.3), tmp_path / RESHAPE_ONNX)
+        export_reshape_onnx(ReshapeSpec(eye_radius=0.3), tmp_path / RESHAPE_ONNX)
     assert not (tmp_path / RESHAPE_ONNX).exists()
 
 

@@ -18,16 +18,17 @@ own frame: ``x`` along the eye line, ``y`` down the face.
 * **nose and mouth lenses**: the same, isotropic, around the nose tip with ``nose`` and the
   mouth's centre with ``mouth`` (below 1 shrinks them);
 * **jaw squeeze**: ``src_x = x + jaw * v(y) * x * (1 - x^2 / X^2)^2`` for ``|x| < X`` (x
-  measured from the face's midline, ``X`` = 1.55 eye distances; 1.3 for the chin): sampling from further out
-  pulls the cheeks and jaw towards the midline; ``v`` rises from 0 at the eyes to 1 at the
+  measured from the face's midline, ``X`` = 1.55 eye distances, 1.3 for the chin): sampling
+  from further out pulls the cheeks and jaw towards the midline; ``v`` rises from 0 at the eyes to 1 at the
   mouth and falls back to 0 at the chin, which keeps its point;
 * **chin squeeze**: the same squeeze with ``chin``, but ``v`` is 0 down to the mouth and rises
   below it, so the jaw line narrows towards a pointed chin while the mouth and cheeks stay.
 
-Each part is one-to-one for the allowed parameter ranges (the lens maps have Jacobian
-determinant at least ``(1 - k_x)(1 - k_y)`` and the squeezes are increasing along their axis),
-so no pixel folds over another; ``tests/test_reshape.py`` checks the Jacobian of all parts at
-their extremes together on real-sized crops.
+Each part is one-to-one for the allowed parameter ranges (a magnifying lens's Jacobian
+determinant is at least ``(1 - k_x)(1 - k_y)``, a shrinking one's radial slope at least
+``1 - 0.8 |k|``, and the squeezes are increasing along their axis), so no pixel folds over
+another; ``tests/test_reshape.py`` checks the Jacobian of all parts at their extremes together
+on real-sized crops.
 """
 
 from __future__ import annotations
@@ -68,7 +69,8 @@ class ReshapeSpec:
     Attributes:
         eyes: magnification at each eye centre (1 = none).
         eye_radius: radius of each eye lens, as a fraction of the distance between the eyes.
-        eye_height: the eye's vertical magnification over its horizontal one (1 = round lens).
+        eye_height: the eye's vertical magnification over its horizontal one (1 = round lens;
+            with ``eyes`` 1 it stretches the eyes vertically only).
         nose: magnification at the nose tip (below 1 makes it smaller).
         mouth: magnification at the mouth's centre (below 1 makes it smaller).
         jaw: strength of the squeeze of cheeks and jaw towards the midline (0 = none).
@@ -110,8 +112,8 @@ class ReshapeSpec:
 
     @property
     def is_identity(self) -> bool:
-        return (self.eyes == 1.0 and self.nose == 1.0 and self.mouth == 1.0 and self.jaw == 0.0
-                and self.chin == 0.0)
+        return (self.eyes == 1.0 and self.eye_height == 1.0 and self.nose == 1.0 and self.mouth == 1.0
+                and self.jaw == 0.0 and self.chin == 0.0)
 
     def scaled(self, t: float) -> ReshapeSpec:
         """The same reshape at a fraction ``t`` in [0, 1] of its strength (t=0: identity)."""
