@@ -21,8 +21,8 @@ import cv2
 import numpy as np
 
 from toonforge.face.landmarks68 import Landmarks68
+from toonforge.face.skin import skin_mask
 from toonforge.io.images import list_images, load_image
-from toonforge.training.stroke_cleanup import skin_mask
 
 
 def main() -> None:

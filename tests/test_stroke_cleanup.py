@@ -99,3 +99,57 @@ def test_clean_pairs_cli_errors_are_one_line(tmp_path, capsys):
     assert main(["clean-pairs", "--pairs", str(tmp_path / "pairs"), "--out", str(tmp_path / "pairs")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "pairs folder itself" in err
+
+
+# ---- a style's own skin cleanup in the stylizer ----------------------------------------------
+def portrait_with_a_cheek_stroke() -> tuple[np.ndarray, Face]:
+    """A flat 256 px 'photo' whose face has face68()'s landmarks, with a thin dark line across
+    the left cheek and a wide dark patch (hair) above the face."""
+    img = np.full((SIZE, SIZE, 3), 200, np.uint8)
+    img[158:162, 66:104] = 40  # 4 px: 1 px in a 64 px head crop
+    img[8:40, 60:200] = 30
+    lm = face68().astype(np.float32)
+    return img, Face(box=np.array([56, 90, 200, 217], np.float32), landmarks=lm, score=1.0)
+
+
+def test_a_style_with_clean_skin_closes_cheek_strokes_in_the_stylizer(tiny_style, tmp_path):
+    from test_reshape import passthrough
+    from toonforge.pipelines.stylizer import Stylizer
+    from toonforge.styles.style import Style
+
+    img, face = portrait_with_a_cheek_stroke()
+    assert main(["reshape", str(tiny_style), "--out", str(tmp_path / "clean"), "--none", "--clean-skin", "3"]) == 0
+    clean = Style.load(tmp_path / "clean")
+    assert clean.config.clean_skin == 3 and Style.load(tiny_style).config.clean_skin is None
+
+    def head(style, f=face, strength=1.0):
+        s = passthrough(Stylizer(style, backend="torch", detector=FixedDetector([f])))
+        return s(img, head_only=True, strength=strength).heads[0].astype(int)
+
+    plain, cleaned = head(Style.load(tiny_style)), head(clean)
+    cheek = (slice(38, 42), slice(18, 25))  # the stroke, in 64 px crop pixels
+    assert plain[cheek].min() < 150 and cleaned[cheek].min() > 185  # the stroke is gone
+    assert np.array_equal(plain[:14], cleaned[:14])  # hair and forehead stay as drawn
+    assert np.array_equal(head(clean, strength=0.0), head(Style.load(tiny_style), strength=0.0))
+    # Five landmarks give no skin mask: the drawing is left as it is.
+    five = Face(box=face.box, landmarks=face.five_points(), score=1.0)
+    assert np.array_equal(head(clean, five), head(Style.load(tiny_style), five))
+    # A copy keeps the setting unless told otherwise; 0 turns it off.
+    assert main(["reshape", str(tmp_path / "clean"), "--out", str(tmp_path / "kept"), "--eyes", "1.2"]) == 0
+    assert Style.load(tmp_path / "kept").config.clean_skin == 3
+    assert main(["reshape", str(tmp_path / "clean"), "--out", str(tmp_path / "off"), "--clean-skin", "0"]) == 0
+    assert Style.load(tmp_path / "off").config.clean_skin is None
+
+
+@pytest.mark.parametrize("bad", [8, 1, 17, "7", True, 7.0])
+def test_a_bad_clean_skin_in_config_json_is_a_one_line_error(tiny_style, bad):
+    import json
+
+    from toonforge.styles.style import Style
+
+    cfg = json.loads((tiny_style / "config.json").read_text())
+    cfg["clean_skin"] = bad
+    (tiny_style / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(InputError, match="clean_skin") as info:
+        Style.load(tiny_style)
+    assert "\n" not in str(info.value)

@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..face.reshape import RESHAPE_LIMITS
+from ..face.skin import CLEAN_SKIN_WIDTHS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,20 +34,30 @@ def register(sub: argparse._SubParsersAction) -> None:
         lo, hi = RESHAPE_LIMITS[key.replace("-", "_")]
         p.add_argument(f"--{key}", type=float, default=default, help=f"{what}, in [{lo}, {hi}] (default {default})")
     p.add_argument("--none", action="store_true", help="remove any reshape instead")
+    lo, hi = CLEAN_SKIN_WIDTHS
+    p.add_argument("--clean-skin", type=int, default=None, metavar="WIDTH",
+                   help=f"also close ink strokes narrower than WIDTH px (odd, {lo}..{hi}) on the skin of each drawn "
+                   "face (needs 68-point landmarks, as the default dlib detector gives); 0 turns it off; "
+                   "default: as STYLE has it")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..face.reshape import ReshapeSpec
+    from ..face.skin import check_clean_skin
     from ..styles.registry import load_style
     from ..styles.style import copy_style
 
     style = load_style(args.style)
     spec = None if args.none else ReshapeSpec(**{k: getattr(args, k) for k in RESHAPE_LIMITS})
+    clean = style.config.clean_skin if args.clean_skin is None else args.clean_skin
     config = replace(style.config, name=args.name or Path(args.out).name,
-                     reshape=None if spec is None or spec.is_identity else spec)
+                     reshape=None if spec is None or spec.is_identity else spec,
+                     clean_skin=check_clean_skin(clean, "--clean-skin") if clean else None)
     copy_style(style, args.out, config, overwrite=args.overwrite)
     what = "no reshape" if config.reshape is None else json.dumps(config.reshape.to_dict())
+    if config.clean_skin:
+        what += f"; skin strokes under {config.clean_skin} px closed"
     print(f"wrote style {config.name!r} to {args.out} ({what})")
     return 0

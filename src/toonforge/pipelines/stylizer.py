@@ -2,9 +2,10 @@
 
 Full-image mode (DCT-Net style): the whole frame goes through the style's full-image network
 at its working resolution; every detected face is aligned FFHQ-style, stylized by the head
-network at the head resolution, reshaped if the style says so (``face.reshape``: larger eyes,
-a narrower jaw), and pasted back through a feathered mask with the inverse warp. Head-only mode
-returns the stylized aligned crops. ``strength`` blends toward the input and scales the reshape.
+network at the head resolution, cleaned of ink strokes on the skin and reshaped if the style
+says so (``face.skin``; ``face.reshape``: larger eyes, a narrower jaw), and pasted back through
+a feathered mask with the inverse warp. Head-only mode returns the stylized aligned crops.
+``strength`` blends toward the input and scales the reshape.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from ..face.align import align_face
 from ..face.detector import FaceDetector, create_detector
 from ..face.paste import feather_mask, paste_back
 from ..face.reshape import reshape_maps, warp_crop
+from ..face.skin import clean_drawn_face
 from ..face.types import Face
 from ..io.images import LoadedImage, resize_rgb, scaled_size
 from ..styles.registry import load_style
@@ -225,6 +227,10 @@ class Stylizer:
         flat = [a.crop for per_frame in aligned for a in per_frame]
         flat_heads = iter(self._translate_chunked("head", flat) if flat else [])
         heads = [[next(flat_heads) for _ in per_frame] for per_frame in aligned]
+        width = self.style.config.clean_skin
+        if width and strength > 0:  # the style's own post-process: ink strokes off the skin
+            heads = [[clean_drawn_face(h, a.landmarks_in_crop, width) for h, a in zip(hs, al)]
+                     for hs, al in zip(heads, aligned)]
         # The style's reshape (at the given strength) moves the stylized face and, so that a
         # partial strength does not show the photo's own eyes through, the photo under it.
         reshape = self.style.config.reshape

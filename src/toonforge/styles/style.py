@@ -11,7 +11,8 @@
       "full": null,                   # null: the head network also does the full image
       "full_resolution": 512,         # long side the full image is processed at
       "value_range": [-1, 1],         # network input/output range (RGB, NCHW)
-      "reshape": null                 # or {"eyes": 1.3, "jaw": 0.1, ...}: see face.reshape
+      "reshape": null,                # or {"eyes": 1.3, "jaw": 0.1, ...}: see face.reshape
+      "clean_skin": null              # or 7: close ink strokes under 7 px on skin (face.skin)
     }
 
 ``model.safetensors`` holds the head weights under ``head.`` and, when the full-image network
@@ -36,6 +37,7 @@ from torch import nn
 
 from ..errors import InputError
 from ..face.reshape import ReshapeSpec
+from ..face.skin import check_clean_skin
 from ..io.checkpoints import load_into, load_state_dict_file
 from ..models.registry import create_model
 
@@ -78,6 +80,7 @@ class StyleConfig:
     value_range: tuple[float, float] = (-1.0, 1.0)
     extra: dict[str, Any] = field(default_factory=dict)
     reshape: ReshapeSpec | None = None
+    clean_skin: int | None = None
 
     @classmethod
     def from_dict(cls, d: Any, source: str) -> StyleConfig:
@@ -103,6 +106,9 @@ class StyleConfig:
         reshape = d.get("reshape")
         if reshape is not None:
             reshape = ReshapeSpec.from_dict(reshape, f"style config {source} (reshape)")
+        clean_skin = d.get("clean_skin")
+        if clean_skin is not None:
+            clean_skin = check_clean_skin(clean_skin, f"style config {source} (clean_skin)")
         return cls(
             name=str(d["name"]),
             kind=kind,
@@ -113,6 +119,7 @@ class StyleConfig:
             value_range=tuple(d.get("value_range", (-1.0, 1.0))),  # type: ignore[arg-type]
             extra=dict(d.get("extra", {})),
             reshape=reshape,
+            clean_skin=clean_skin,
         )
 
     def to_dict(self) -> dict[str, Any]:
