@@ -1,7 +1,8 @@
 """What an app does with a style folder: draw one face with ONNX Runtime alone.
 
 A style folder ships ``head.onnx`` (the network that draws an aligned face) and, when the style
-reshapes faces, ``reshape.onnx`` (the landmark warp that follows it). An app runs its own face
+reshapes faces, ``reshape.onnx`` (the landmark warp that follows it); a style with
+``"clean_skin"`` also closes ink strokes on the skin in between, with OpenCV. An app runs its own face
 detector and the FFHQ alignment (``toonforge.face.align``, a similarity transform from five
 landmarks), then these two graphs; PyTorch is not needed. This script does exactly that, so
 that app makers can read the whole chain in one page; ``tests/test_onnx_head_example.py``
@@ -21,6 +22,7 @@ import numpy as np
 import onnxruntime as ort
 
 from toonforge.face.align import align_face
+from toonforge.face.skin import clean_drawn_face
 from toonforge.face.types import five_points
 
 
@@ -41,10 +43,20 @@ def draw_face(style_dir: Path, rgb: np.ndarray, landmarks: np.ndarray) -> np.nda
     x = (aligned.crop.astype(np.float32) / 255.0 * (hi - lo) + lo).transpose(2, 0, 1)[None]
     head = ort.InferenceSession(str(style_dir / "head.onnx"), providers=["CPUExecutionProvider"])
     y = head.run(None, {head.get_inputs()[0].name: np.ascontiguousarray(x)})[0]
+    if config.get("clean_skin"):
+        # Not a graph: a grey closing and a median on the skin mask (OpenCV; port face/skin.py).
+        drawn = to_uint8(y, lo, hi)
+        drawn = clean_drawn_face(drawn, aligned.landmarks_in_crop, config["clean_skin"])
+        y = (drawn.astype(np.float32) / 255.0 * (hi - lo) + lo).transpose(2, 0, 1)[None]
     if config.get("reshape"):
         warp = ort.InferenceSession(str(style_dir / "reshape.onnx"), providers=["CPUExecutionProvider"])
         points = five_points(aligned.landmarks_in_crop).astype(np.float32)  # in crop pixels
         y = warp.run(None, {"image": y, "landmarks": points})[0]
+    return to_uint8(y, lo, hi)
+
+
+def to_uint8(y: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """``(1, 3, S, S)`` float in [lo, hi] -> ``(S, S, 3)`` uint8."""
     return np.clip(np.rint((y[0].transpose(1, 2, 0) - lo) / (hi - lo) * 255.0), 0, 255).astype(np.uint8)
 
 

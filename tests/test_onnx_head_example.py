@@ -25,13 +25,17 @@ def load_example():
     return module
 
 
-@pytest.mark.parametrize("reshape", [[], ["--eyes", "1.8", "--eye-height", "1.3", "--mouth", "0.8"]],
-                         ids=["plain", "reshaped"])
+@pytest.mark.parametrize("reshape", [[], ["--eyes", "1.8", "--eye-height", "1.3", "--mouth", "0.8"],
+                                     ["--eyes", "1.5", "--clean-skin", "3"]],
+                         ids=["plain", "reshaped", "clean-skin"])
 def test_the_onnx_only_chain_draws_what_the_stylizer_draws(tiny_style, tmp_path, face_image, reshape):
+    from test_stroke_cleanup import portrait_with_a_cheek_stroke
+
     export_onnx(Style.load(tiny_style).build_net("head"), tiny_style / "head.onnx")
     folder = tmp_path / "app-style"
     assert main(["reshape", str(tiny_style), "--out", str(folder), *(reshape or ["--none"])]) == 0
-    img, face = face_image
+    # 68 landmarks where the style cleans skin (it needs them), five otherwise.
+    img, face = portrait_with_a_cheek_stroke() if "--clean-skin" in reshape else face_image
     drawn = load_example().draw_face(folder, img, face.landmarks)
     stylizer = Stylizer(Style.load(folder), backend="onnx", detector=FixedDetector([face]))
     expected = stylizer(img, head_only=True).heads[0]
