@@ -17,11 +17,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from toonforge.face.landmarks68 import Landmarks68
-from toonforge.face.skin import skin_mask
+from toonforge.face.skin import skin_mask, stroke_share
 from toonforge.io.images import list_images, load_image
 
 
@@ -32,7 +31,6 @@ def main() -> None:
     ap.add_argument("--contrast", type=int, default=40, help="grey levels below the closing that make a stroke")
     args = ap.parse_args()
     find_landmarks = Landmarks68()
-    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (11, 11))
     shares: dict[Path, list[float]] = {o: [] for o in args.outputs}
     for photo in list_images(args.photos):
         rgb = load_image(photo).rgb
@@ -46,9 +44,7 @@ def main() -> None:
             out = load_image(out_file).rgb
             size = out.shape[0]
             mask = skin_mask(landmarks * (size / rgb.shape[0]), size, soften=0) > 0.5
-            grey = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY)
-            strokes = cv2.morphologyEx(grey, cv2.MORPH_BLACKHAT, disc) > args.contrast
-            shares[folder].append(float(strokes[mask].mean()))
+            shares[folder].append(stroke_share(out, mask, contrast=args.contrast))
     for folder, values in shares.items():
         print(f"{folder}: strokes on {100 * np.mean(values):.2f}% of skin pixels (median "
               f"{100 * np.median(values):.2f}%, {len(values)} faces)")

@@ -153,3 +153,19 @@ def test_a_bad_clean_skin_in_config_json_is_a_one_line_error(tiny_style, bad):
     with pytest.raises(InputError, match="clean_skin") as info:
         Style.load(tiny_style)
     assert "\n" not in str(info.value)
+
+
+def test_stroke_share_counts_thin_dark_lines_not_dark_areas():
+    from toonforge.face.skin import stroke_share
+
+    img = np.full((64, 64, 3), 200, np.uint8)
+    mask = np.zeros((64, 64), bool)
+    mask[10:50, 10:50] = True  # 1,600 pixels
+    assert stroke_share(img, mask) == 0.0
+    img[20:22, 10:50] = 60  # a 2 px line: 80 pixels inside the mask
+    assert stroke_share(img, mask) == pytest.approx(80 / 1600)
+    img[36:54, :] = 60  # an 18 px dark band: wider than the 11 px disc, not a stroke
+    assert stroke_share(img, mask) == pytest.approx(80 / 1600, abs=0.005)
+    img[20:22, 10:50] = 180  # a faint line (20 levels): below the contrast
+    assert stroke_share(img, mask) < 0.02
+    assert stroke_share(img, np.zeros_like(mask)) == 0.0

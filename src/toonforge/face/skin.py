@@ -20,7 +20,8 @@ import numpy as np
 
 from ..errors import InputError
 
-__all__ = ["CLEAN_SKIN_WIDTHS", "check_clean_skin", "clean_drawn_face", "remove_skin_strokes", "skin_mask"]
+__all__ = ["CLEAN_SKIN_WIDTHS", "check_clean_skin", "clean_drawn_face", "remove_skin_strokes", "skin_mask",
+           "stroke_share"]
 
 CLEAN_SKIN_WIDTHS = (3, 15)  # allowed stroke widths (odd) for a style's "clean_skin"
 
@@ -110,3 +111,24 @@ def clean_drawn_face(drawing: np.ndarray, landmarks: np.ndarray, width: int) -> 
     size = drawing.shape[0]
     # The mask's 2 px soft edge was set on 256 px crops: keep its share of the face at any size.
     return remove_skin_strokes(drawing, skin_mask(landmarks, size, soften=2.0 * size / 256), width)
+
+
+def stroke_share(drawing: np.ndarray, mask: np.ndarray, *, contrast: int = 40, disc: int = 11) -> float:
+    """Share of the pixels in ``mask`` that are drawn as thin dark strokes.
+
+    A pixel is a stroke when it is more than ``contrast`` grey levels darker than the drawing's
+    grey closing by a ``disc`` px disc (a black-hat transform): lines narrower than the disc
+    count, dark skin or a broad shadow does not.
+
+    Args:
+        drawing: ``(S, S, 3)`` uint8 RGB.
+        mask: ``(S, S)`` bool, e.g. ``skin_mask(...) > 0.5``.
+
+    Returns:
+        A share in [0, 1] (0 for an empty mask).
+    """
+    if not mask.any():
+        return 0.0
+    grey = cv2.cvtColor(drawing, cv2.COLOR_RGB2GRAY)
+    strokes = cv2.morphologyEx(grey, cv2.MORPH_BLACKHAT, _disc(disc // 2)) > contrast
+    return float(strokes[mask].mean())
