@@ -206,8 +206,9 @@ cp "$OUT/reshape-fit2/eval/report.md" docs/anime/reshape/fit2.md
 
 # 11. Smooth skin without a fine-tune of the sharpened student: step 5 again (small-hd grown from
 #     the 4,800-step small student, 1,600 steps, lr 3e-4 falling over the last 800, adversarial
-#     x0.05 from step 0), but on the cleaned pairs of step 9, given step 8's reshape, and evaluated
-#     with the stroke count beside the shipped style.
+#     x0.05 from step 0; 86-98 min), but on the cleaned pairs of step 9, given step 8's reshape, and
+#     evaluated with the stroke count beside the shipped style. Not shipped: 45% fewer skin strokes
+#     (1.99% against 3.63%) and it passes the flat-fill look test (3.95), but FD is 8.9 worse.
 sharpen "$OUT/pairs-clean" "$OUT/runs/student-anime-cleanhd" "$OUT/style-anime-cleanhd" anime "$ANIME_HD_STEPS" \
   "$STUDENT_MINUTES" "$OUT/student-anime.pt"
 read -r _ chosen <"$FIT/chosen"
