@@ -29,6 +29,8 @@
 #      pairs, with the reshape of step 8, and evaluated (docs/anime/clean-hd/).
 #  12. skin cleanup in the stylizer instead of in the pairs ("clean_skin"), widths scored on the
 #      validation photos with the stroke count (docs/anime/clean-skin/stylizer-fit.md).
+#  13. a second judge beside FD: a linear probe on MobileNetV2 features, training anime faces vs
+#      training photos, scoring the held-out outputs of steps 8, 9 and 11 (docs/anime/probe.txt).
 # Every step resumes: rerun the script after a stop. The defaults are the CPU run of
 # docs/anime/README.md (2-core CPU); on a GPU scale them, e.g. DEVICE=cuda ANIME_A_STEPS=6000
 # ANIME_B_STEPS=10000 ANIME_STEPS=20000 ANIME_STUDENT_STEPS=8000 (untried).
@@ -240,3 +242,11 @@ done
 cp "$SKIN/eval/report.md" docs/anime/clean-skin/stylizer-fit.md
 python scripts/skin_ink.py "$FIT/val-photos" "$SKIN"/eval/outputs/{eyes2.0,cs5,cs7,cs9,cs11} \
   | tee docs/anime/clean-skin/stylizer-fit-ink.txt
+
+# 13. A second judge: a logistic-regression probe on MobileNetV2 pooled features, fitted on 1,500
+#     training anime faces against 1,500 training photos (every 5th held back to check it), scores
+#     the held-out outputs of the earlier evals (3 min). It ranks the styles as FD does.
+python scripts/anime_probe.py --refs "$OUT/train-anime" --photos "$PHOTOS/train-photos-src" \
+  "$OUT"/eval-anime-cleanhd/outputs/{style-anime-shaped,style-anime-cleanhd-shaped,style-teacher-anime,classic} \
+  "$OUT"/eval-anime-clean2/outputs/style-anime-{clean2,clean}-shaped "$OUT/eval-anime-shaped/outputs/style-anime-hd" \
+  "$PHOTOS/heldout-photos" "$REFS" 2>/dev/null | tee docs/anime/probe.txt
