@@ -25,6 +25,18 @@ def _private_onnx_cache(tmp_path_factory):
         os.environ["TOONFORGE_CACHE"] = old
 
 
+def load_repo_file(relative: str):
+    """Import a file of the repository that is not in the package (``scripts/``, ``examples/``)
+    as a module, by its path relative to the repository root."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / relative
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def shared_data(sub: str) -> Path:
     """A folder under ../shared/data, or skip the test with the reason."""
     p = SHARED_DATA / sub

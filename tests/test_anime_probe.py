@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "anime_probe.py"
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("anime_probe", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from conftest import load_repo_file
 
 
 def test_the_probe_points_from_photos_to_references():
-    probe = load_script()
+    probe = load_repo_file("scripts/anime_probe.py")
     rng = np.random.default_rng(3)
     direction = rng.normal(size=32)
     pos = rng.normal(size=(200, 32)) + 0.4 * direction

@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from conftest import FixedDetector
+from conftest import FixedDetector, load_repo_file
 from toonforge.cli.main import main
 from toonforge.export.onnx_export import export_onnx
 from toonforge.pipelines.stylizer import Stylizer
 from toonforge.styles.style import Style
 
 pytest.importorskip("onnxruntime")
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "onnx_head.py"
-
-
-def load_example():
-    spec = importlib.util.spec_from_file_location("onnx_head_example", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.parametrize("reshape", [[], ["--eyes", "1.8", "--eye-height", "1.3", "--mouth", "0.8"],
@@ -36,7 +25,7 @@ def test_the_onnx_only_chain_draws_what_the_stylizer_draws(tiny_style, tmp_path,
     assert main(["reshape", str(tiny_style), "--out", str(folder), *(reshape or ["--none"])]) == 0
     # 68 landmarks where the style cleans skin (it needs them), five otherwise.
     img, face = portrait_with_a_cheek_stroke() if "--clean-skin" in reshape else face_image
-    drawn = load_example().draw_face(folder, img, face.landmarks)
+    drawn = load_repo_file("examples/onnx_head.py").draw_face(folder, img, face.landmarks)
     stylizer = Stylizer(Style.load(folder), backend="onnx", detector=FixedDetector([face]))
     expected = stylizer(img, head_only=True).heads[0]
     assert drawn.shape == expected.shape and drawn.dtype == np.uint8
