@@ -39,20 +39,23 @@ def draw_face(style_dir: Path, rgb: np.ndarray, landmarks: np.ndarray) -> np.nda
     size = config["head"]["resolution"]
     lo, hi = config.get("value_range", (-1.0, 1.0))
     aligned = align_face(rgb, landmarks, size)
-    # uint8 HWC -> float NCHW in the network's value range, and back.
-    x = (aligned.crop.astype(np.float32) / 255.0 * (hi - lo) + lo).transpose(2, 0, 1)[None]
     head = ort.InferenceSession(str(style_dir / "head.onnx"), providers=["CPUExecutionProvider"])
-    y = head.run(None, {head.get_inputs()[0].name: np.ascontiguousarray(x)})[0]
+    y = head.run(None, {head.get_inputs()[0].name: to_network(aligned.crop, lo, hi)})[0]
     if config.get("clean_skin"):
         # Not a graph: a grey closing and a median on the skin mask (OpenCV; port face/skin.py).
         drawn = to_uint8(y, lo, hi)
         drawn = clean_drawn_face(drawn, aligned.landmarks_in_crop, config["clean_skin"])
-        y = (drawn.astype(np.float32) / 255.0 * (hi - lo) + lo).transpose(2, 0, 1)[None]
+        y = to_network(drawn, lo, hi)
     if config.get("reshape"):
         warp = ort.InferenceSession(str(style_dir / "reshape.onnx"), providers=["CPUExecutionProvider"])
         points = five_points(aligned.landmarks_in_crop).astype(np.float32)  # in crop pixels
         y = warp.run(None, {"image": y, "landmarks": points})[0]
     return to_uint8(y, lo, hi)
+
+
+def to_network(rgb: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """``(S, S, 3)`` uint8 -> ``(1, 3, S, S)`` float32 in the network's value range [lo, hi]."""
+    return np.ascontiguousarray((rgb.astype(np.float32) / 255.0 * (hi - lo) + lo).transpose(2, 0, 1)[None])
 
 
 def to_uint8(y: np.ndarray, lo: float, hi: float) -> np.ndarray:

@@ -37,7 +37,7 @@ def load_folder(folder: Path, limit: int | None, side: int = 256) -> list[np.nda
     return images
 
 
-def fit_probe(pos: np.ndarray, neg: np.ndarray, l2: float = 1e-2) -> tuple[np.ndarray, np.ndarray, float]:
+def fit_probe(pos: np.ndarray, neg: np.ndarray, l2: float = 1e-2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(mean, scale, weights+bias) of a logistic regression on standardised features."""
     x = np.concatenate([pos, neg])
     mean, scale = x.mean(0), x.std(0) + 1e-6

@@ -1,12 +1,11 @@
 """How many ink strokes a style draws on smooth skin, from `toonforge eval` output folders.
 
 For every square photo in PHOTOS with a face (dlib, 68 points), the skin between brows and chin
-that `toonforge clean-pairs` cleans (`training.stroke_cleanup.skin_mask`: away from eyes, brows,
-nostrils, mouth and the face's outline) is located in each output of the same name. A pixel
-there is a stroke when it is more than --contrast grey levels darker than the output's grey
-closing by an 11 px disc (a black-hat transform: thin dark lines, not dark skin or broad
-shadow). Prints the mean and median share of stroke pixels per folder.
-Compare folders whose faces have the same geometry (the same reshape or none): a reshape moves
+that `toonforge clean-pairs` cleans (`face.skin.skin_mask`: away from eyes, brows,
+nostrils, mouth and the face's outline) is located in each output of the same name, and
+`face.skin.stroke_share` counts the thin dark strokes there (more than --contrast grey levels
+below the output's grey closing by an 11 px disc). Prints the mean and median share of stroke
+pixels per folder. Compare folders whose faces have the same geometry (the same reshape or none): a reshape moves
 the eyes over the mask.
 
     python scripts/skin_ink.py work-data/photos/heldout-photos EVAL/outputs/STYLE_A EVAL/outputs/STYLE_B
