@@ -9,6 +9,8 @@ that app makers can read the whole chain in one page; ``tests/test_onnx_head_exa
 checks that it gives what ``toonforge stylize --head-only --backend onnx`` gives.
 
     python examples/onnx_head.py PHOTO --style anime --out face.png
+
+``FaceDrawer`` opens the graphs once; an app keeps one for all its faces and frames.
 """
 
 from __future__ import annotations
@@ -26,31 +28,47 @@ from toonforge.face.skin import clean_drawn_face
 from toonforge.face.types import five_points
 
 
-def draw_face(style_dir: Path, rgb: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-    """The style's drawing of one face: ``(S, S, 3)`` uint8, S the style's head resolution.
+class FaceDrawer:
+    """A style's ONNX graphs, opened once, drawing one aligned face per call.
 
     Args:
         style_dir: a style folder with ``config.json`` and ``head.onnx`` (and ``reshape.onnx``
             if its config has a reshape).
-        rgb: ``(H, W, 3)`` uint8 photo.
-        landmarks: ``(68, 2)`` or ``(5, 2)`` landmarks of the face, in photo pixels.
+        threads: ONNX Runtime intra-op threads (0: its default).
     """
-    config = json.loads((style_dir / "config.json").read_text())
-    size = config["head"]["resolution"]
-    lo, hi = config.get("value_range", (-1.0, 1.0))
-    aligned = align_face(rgb, landmarks, size)
-    head = ort.InferenceSession(str(style_dir / "head.onnx"), providers=["CPUExecutionProvider"])
-    y = head.run(None, {head.get_inputs()[0].name: to_network(aligned.crop, lo, hi)})[0]
-    if config.get("clean_skin"):
-        # Not a graph: a grey closing and a median on the skin mask (OpenCV; port face/skin.py).
-        drawn = to_uint8(y, lo, hi)
-        drawn = clean_drawn_face(drawn, aligned.landmarks_in_crop, config["clean_skin"])
-        y = to_network(drawn, lo, hi)
-    if config.get("reshape"):
-        warp = ort.InferenceSession(str(style_dir / "reshape.onnx"), providers=["CPUExecutionProvider"])
-        points = five_points(aligned.landmarks_in_crop).astype(np.float32)  # in crop pixels
-        y = warp.run(None, {"image": y, "landmarks": points})[0]
-    return to_uint8(y, lo, hi)
+
+    def __init__(self, style_dir: Path, threads: int = 0) -> None:
+        self.config = json.loads((style_dir / "config.json").read_text())
+        self.size = self.config["head"]["resolution"]
+        self.lo, self.hi = self.config.get("value_range", (-1.0, 1.0))
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        self.head = open_session(style_dir / "head.onnx", options)
+        self.warp = open_session(style_dir / "reshape.onnx", options) if self.config.get("reshape") else None
+
+    def __call__(self, rgb: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+        """The style's drawing of one face: ``(S, S, 3)`` uint8, S the style's head resolution.
+
+        Args:
+            rgb: ``(H, W, 3)`` uint8 photo.
+            landmarks: ``(68, 2)`` or ``(5, 2)`` landmarks of the face, in photo pixels.
+        """
+        lo, hi = self.lo, self.hi
+        aligned = align_face(rgb, landmarks, self.size)
+        y = self.head.run(None, {self.head.get_inputs()[0].name: to_network(aligned.crop, lo, hi)})[0]
+        if self.config.get("clean_skin"):
+            # Not a graph: a grey closing and a median on the skin mask (OpenCV; port face/skin.py).
+            drawn = clean_drawn_face(to_uint8(y, lo, hi), aligned.landmarks_in_crop, self.config["clean_skin"])
+            y = to_network(drawn, lo, hi)
+        if self.warp is not None:
+            points = five_points(aligned.landmarks_in_crop).astype(np.float32)  # in crop pixels
+            y = self.warp.run(None, {"image": y, "landmarks": points})[0]
+        return to_uint8(y, lo, hi)
+
+
+def open_session(path: Path, options: ort.SessionOptions) -> ort.InferenceSession:
+    """One ONNX Runtime session on the CPU; a video app keeps it for every frame."""
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 def to_network(rgb: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -67,7 +85,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("photo", type=Path)
     ap.add_argument("--style", default="anime", help="style name or folder (default anime)")
-    ap.add_argument("--out", type=Path, required=True, help="the face drawing to write (PNG)")
+    ap.add_argument("--out", type=Path, required=True,
+                    help="the face drawing to write (PNG); further faces go to NAME-2.png, NAME-3.png, ...")
     args = ap.parse_args()
     from toonforge.errors import ToonforgeError
     from toonforge.face.detector import create_detector
@@ -82,11 +101,14 @@ def main() -> int:
         faces = create_detector("dlib")(rgb)  # an app would use its own detector here
         if not faces:
             raise ToonforgeError(f"no face found in {args.photo}")
-        save_image(args.out, draw_face(style.path, rgb, faces[0].landmarks))
+        draw = FaceDrawer(style.path)  # sessions opened once, for every face
+        for i, face in enumerate(faces, 1):
+            out = args.out if i == 1 else args.out.with_name(f"{args.out.stem}-{i}{args.out.suffix}")
+            save_image(out, draw(rgb, face.landmarks))
+            print(f"wrote {out}")
     except ToonforgeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"wrote {args.out}")
     return 0
 
 
