@@ -63,10 +63,12 @@ teacher_phase() {
   if [ -n "$copy" ] && [ ! -f "$copy" ]; then cp "$run/checkpoints/latest.pt" "$copy"; fi
 }
 
-# make_pairs TEACHER PHOTOS OUT : the teacher's photo/style pairs. The inputs are aligned crops
-# already, so --crop full (a square kept as is). Resumes from OUT's manifest.
+# make_pairs TEACHER PHOTOS OUT [SIZE] : the teacher's photo/style pairs. The inputs are aligned
+# crops already, so --crop full (a square kept as is). SIZE: the pairs' side (default: the size the
+# teacher trained at). Resumes from OUT's manifest.
 make_pairs() {
-  toonforge translate --model "$1" --in "$2" --out "$3" --crop full --batch-size 8 --device "$DEVICE" --quiet
+  toonforge translate --model "$1" --in "$2" --out "$3" --crop full ${4:+--size "$4"} --batch-size 8 \
+    --device "$DEVICE" --quiet
 }
 
 # train_student PAIRS RUNS STYLE_OUT NAME STEPS MINUTES ARGS... : `train-translator` on PAIRS at
