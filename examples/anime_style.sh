@@ -31,6 +31,7 @@
 #      validation photos with the stroke count (docs/anime/clean-skin/stylizer-fit.md).
 #  13. a second judge beside FD: a linear probe on MobileNetV2 features, training anime faces vs
 #      training photos, scoring the held-out outputs of steps 8, 9 and 11 (docs/anime/probe.txt).
+# The line with a U-GAT-IT teacher, which reshapes faces but needs a GPU: examples/anime_ugatit.sh.
 # Every step resumes: rerun the script after a stop. The defaults are the CPU run of
 # docs/anime/README.md (2-core CPU); on a GPU scale them, e.g. DEVICE=cuda ANIME_A_STEPS=6000
 # ANIME_B_STEPS=10000 ANIME_STEPS=20000 ANIME_STUDENT_STEPS=8000 (untried).
