@@ -243,6 +243,23 @@ def test_reshape_command_writes_a_copy_and_keeps_the_source(tiny_style, tmp_path
     assert Style.load(tmp_path / "plain").config.reshape is None
 
 
+def test_parts_not_given_keep_the_source_reshape(tiny_style, tmp_path, capsys):
+    shaped, clean, more = tmp_path / "shaped", tmp_path / "clean", tmp_path / "more"
+    assert main(["reshape", str(tiny_style), "--out", str(shaped), "--eyes", "1.5", "--eye-height", "1.3"]) == 0
+    # Adding skin cleanup alone must not drop the eyes (it used to write "no reshape").
+    assert main(["reshape", str(shaped), "--out", str(clean), "--clean-skin", "5"]) == 0
+    assert Style.load(clean).config.reshape == ReshapeSpec(eyes=1.5, eye_height=1.3)
+    assert Style.load(clean).config.clean_skin == 5
+    assert main(["reshape", str(clean), "--out", str(more), "--mouth", "0.8", "--eyes", "1.2"]) == 0
+    assert Style.load(more).config.reshape == ReshapeSpec(eyes=1.2, eye_height=1.3, mouth=0.8)
+    assert Style.load(more).config.clean_skin == 5
+    capsys.readouterr()
+    assert main(["reshape", str(shaped), "--out", str(tmp_path / "both"), "--none", "--eye-height", "1.2"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--none removes the reshape; it cannot take --eye-height too" in err
+    assert not (tmp_path / "both").exists()
+
+
 def test_a_bad_reshape_in_config_json_is_a_one_line_error(tiny_style):
     cfg = json.loads((tiny_style / "config.json").read_text())
     cfg["reshape"] = {"eyes": 1.3, "ears": 2}

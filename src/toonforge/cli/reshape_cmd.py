@@ -19,7 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--nose times, the mouth --mouth times, cheeks and jaw pulled towards the midline by --jaw, the jaw "
         "line below the mouth by --chin. The warp follows each face's landmarks and leaves the crop's border in place. "
         "The networks and their ONNX files are copied unchanged; reshape.onnx, the warp as an ONNX graph for apps, is "
-        "written for the new reshape. --none writes a copy without a reshape.",
+        "written for the new reshape. Parts not given keep STYLE's own reshape (so --clean-skin alone keeps "
+        "it); --none writes a copy without a reshape.",
     )
     p.add_argument("style", metavar="STYLE", help="style name or folder to copy")
     p.add_argument("--out", type=Path, required=True, help="the new style folder")
@@ -32,8 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                                ("jaw", 0.0, "squeeze of cheeks and jaw"),
                                ("chin", 0.0, "squeeze of the jaw line below the mouth")):
         lo, hi = RESHAPE_LIMITS[key.replace("-", "_")]
-        p.add_argument(f"--{key}", type=float, default=default, help=f"{what}, in [{lo}, {hi}] (default {default})")
-    p.add_argument("--none", action="store_true", help="remove any reshape instead")
+        p.add_argument(f"--{key}", type=float, default=None,
+                       help=f"{what}, in [{lo}, {hi}] (default: as STYLE has it, else {default})")
+    p.add_argument("--none", action="store_true", help="remove any reshape instead (no part may be given)")
     lo, hi = CLEAN_SKIN_WIDTHS
     p.add_argument("--clean-skin", type=int, default=None, metavar="WIDTH",
                    help=f"also close ink strokes narrower than WIDTH px (odd, {lo}..{hi}) on the skin of each drawn "
@@ -44,13 +46,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..errors import InputError
     from ..face.reshape import ReshapeSpec
     from ..face.skin import check_clean_skin
     from ..styles.registry import load_style
     from ..styles.style import copy_style
 
+    parts = {k: getattr(args, k) for k in RESHAPE_LIMITS if getattr(args, k) is not None}
+    if args.none and parts:
+        raise InputError(f"--none removes the reshape; it cannot take --{next(iter(parts)).replace('_', '-')} too")
     style = load_style(args.style)
-    spec = None if args.none else ReshapeSpec(**{k: getattr(args, k) for k in RESHAPE_LIMITS})
+    spec = None if args.none else replace(style.config.reshape or ReshapeSpec(), **parts)
     clean = style.config.clean_skin if args.clean_skin is None else args.clean_skin
     config = replace(style.config, name=args.name or Path(args.out).name,
                      reshape=None if spec is None or spec.is_identity else spec,
