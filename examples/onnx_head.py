@@ -57,8 +57,10 @@ class FaceDrawer:
         aligned = align_face(rgb, landmarks, self.size)
         y = self.head.run(None, {self.head.get_inputs()[0].name: to_network(aligned.crop, lo, hi)})[0]
         if self.config.get("clean_skin"):
-            # Not a graph: a grey closing and a median on the skin mask (OpenCV; port face/skin.py).
-            drawn = clean_drawn_face(to_uint8(y, lo, hi), aligned.landmarks_in_crop, self.config["clean_skin"])
+            # Not a graph: a grey closing and a median on the skin mask, sparing the photo's own
+            # thin lines (OpenCV; port face/skin.py).
+            drawn = clean_drawn_face(to_uint8(y, lo, hi), aligned.crop, aligned.landmarks_in_crop,
+                                     self.config["clean_skin"])
             y = to_network(drawn, lo, hi)
         if self.warp is not None:
             points = five_points(aligned.landmarks_in_crop).astype(np.float32)  # in crop pixels

@@ -102,34 +102,50 @@ def test_clean_pairs_cli_errors_are_one_line(tmp_path, capsys):
 
 
 # ---- a style's own skin cleanup in the stylizer ----------------------------------------------
-def portrait_with_a_cheek_stroke() -> tuple[np.ndarray, Face]:
+def portrait_with_a_cheek_stroke(stroke: bool = True) -> tuple[np.ndarray, Face]:
     """A flat 256 px 'photo' whose face has face68()'s landmarks, with a thin dark line across
-    the left cheek and a wide dark patch (hair) above the face."""
+    the left cheek (unless ``stroke`` is False) and a wide dark patch (hair) above the face."""
     img = np.full((SIZE, SIZE, 3), 200, np.uint8)
-    img[158:162, 66:104] = 40  # 4 px: 1 px in a 64 px head crop
+    if stroke:
+        img[158:162, 66:104] = 40  # 4 px: 1 px in a 64 px head crop
     img[8:40, 60:200] = 30
     lm = face68().astype(np.float32)
     return img, Face(box=np.array([56, 90, 200, 217], np.float32), landmarks=lm, score=1.0)
 
 
+CHEEK = (slice(39, 40), slice(18, 25))  # the stroke, in 64 px crop pixels
+
+
+def inking(stylizer):
+    """The network as a passthrough that draws a 1 px ink line across the left cheek of each crop."""
+    def translate(role, images):
+        out = [im.copy() for im in images]
+        for im in out:
+            im[CHEEK] = 40
+        return out
+    stylizer._translate = translate
+    return stylizer
+
+
 def test_a_style_with_clean_skin_closes_cheek_strokes_in_the_stylizer(tiny_style, tmp_path):
-    from test_reshape import passthrough
     from toonforge.pipelines.stylizer import Stylizer
     from toonforge.styles.style import Style
 
-    img, face = portrait_with_a_cheek_stroke()
+    img, face = portrait_with_a_cheek_stroke(stroke=False)  # smooth skin: the ink is the network's
     assert main(["reshape", str(tiny_style), "--out", str(tmp_path / "clean"), "--none", "--clean-skin", "3"]) == 0
     clean = Style.load(tmp_path / "clean")
     assert clean.config.clean_skin == 3 and Style.load(tiny_style).config.clean_skin is None
 
-    def head(style, f=face, strength=1.0):
-        s = passthrough(Stylizer(style, backend="torch", detector=FixedDetector([f])))
-        return s(img, head_only=True, strength=strength).heads[0].astype(int)
+    def head(style, f=face, strength=1.0, photo=img):
+        s = inking(Stylizer(style, backend="torch", detector=FixedDetector([f])))
+        return s(photo, head_only=True, strength=strength).heads[0].astype(int)
 
     plain, cleaned = head(Style.load(tiny_style)), head(clean)
-    cheek = (slice(38, 42), slice(18, 25))  # the stroke, in 64 px crop pixels
-    assert plain[cheek].min() < 150 and cleaned[cheek].min() > 185  # the stroke is gone
+    assert plain[CHEEK].max() < 60 and cleaned[CHEEK].min() > 185  # the stroke is gone
     assert np.array_equal(plain[:14], cleaned[:14])  # hair and forehead stay as drawn
+    # A line the photo has itself (a glasses rim, a hair) is the person's, not ink: it stays.
+    lined, _ = portrait_with_a_cheek_stroke()
+    assert np.array_equal(head(clean, photo=lined)[CHEEK], plain[CHEEK])
     assert np.array_equal(head(clean, strength=0.0), head(Style.load(tiny_style), strength=0.0))
     # Five landmarks give no skin mask: the drawing is left as it is.
     five = Face(box=face.box, landmarks=face.five_points(), score=1.0)
@@ -169,3 +185,19 @@ def test_stroke_share_counts_thin_dark_lines_not_dark_areas():
     img[20:22, 10:50] = 180  # a faint line (20 levels): below the contrast
     assert stroke_share(img, mask) < 0.02
     assert stroke_share(img, np.zeros_like(mask)) == 0.0
+
+
+def test_photo_lines_marks_thin_dark_lines_grown_by_two_pixels_not_dark_areas():
+    from toonforge.face.skin import photo_lines
+
+    photo = np.full((SIZE, SIZE, 3), 190, np.uint8)
+    photo[100:103, 40:120] = 60  # a 3 px rim
+    photo[150:230, 40:200] = 60  # a dark area (hair, a shadow)
+    photo[60:62, 150:200] = 170  # a faint line: 20 grey levels, under the contrast
+    lines = photo_lines(photo, 7)
+    assert lines.dtype == np.float32 and set(np.unique(lines)) <= {0.0, 1.0}
+    assert lines[100:103, 45:115].min() == 1 and lines[98, 60] == 1 and lines[105, 60] == 0  # grown 2 px
+    assert lines[170:210, 60:180].max() == 0 and lines[55:68, 150:200].max() == 0
+    # Grown in proportion at other crop sizes.
+    half = photo_lines(np.ascontiguousarray(photo[::2, ::2]), 7)
+    assert half[49, 30] == 1 and half[52, 30] == 1 and half[48, 30] == 0 and half[53, 30] == 0  # 1 px at 128

@@ -9,8 +9,10 @@ closing, then a 5x5 median, blended in through the soft mask).
 
 Two users: ``training.stroke_cleanup`` cleans a teacher's pair targets before distillation, and
 a style whose config sets ``"clean_skin"`` cleans each drawn face crop in the stylizer
-(:func:`clean_drawn_face`). Everything is in aligned-crop pixels; landmarks are dlib's 68
-points (iBUG 300-W).
+(:func:`clean_drawn_face`). The stylizer keeps the lines the photo itself has (:func:`photo_lines`:
+glasses frames, stray hairs), so only the ink the network added to smooth skin is closed; without
+that, the lower rim of glasses, which crosses the cheek, was erased (docs/anime/README.md, step
+14). Everything is in aligned-crop pixels; landmarks are dlib's 68 points (iBUG 300-W).
 """
 
 from __future__ import annotations
@@ -20,10 +22,11 @@ import numpy as np
 
 from ..errors import InputError
 
-__all__ = ["CLEAN_SKIN_WIDTHS", "check_clean_skin", "clean_drawn_face", "remove_skin_strokes", "skin_mask",
-           "stroke_share"]
+__all__ = ["CLEAN_SKIN_WIDTHS", "LINE_CONTRAST", "check_clean_skin", "clean_drawn_face", "photo_lines",
+           "remove_skin_strokes", "skin_mask", "stroke_share"]
 
 CLEAN_SKIN_WIDTHS = (3, 15)  # allowed stroke widths (odd) for a style's "clean_skin"
+LINE_CONTRAST = 40  # grey levels below the black-hat's closing that make a pixel part of a thin dark line
 
 
 # Features whose lines are kept: landmark indices and how far around them (in eye distances).
@@ -94,11 +97,34 @@ def check_clean_skin(width: object, where: str = "clean_skin") -> int:
     return width
 
 
-def clean_drawn_face(drawing: np.ndarray, landmarks: np.ndarray, width: int) -> np.ndarray:
-    """Close the ink strokes on the skin of one drawn aligned face crop.
+def _thin_dark_lines(grey: np.ndarray, disc: int, contrast: int) -> np.ndarray:
+    """``(H, W)`` bool: pixels more than ``contrast`` darker than the grey closing by a ``disc`` px
+    disc (a black-hat transform): lines narrower than the disc, not dark areas."""
+    return cv2.morphologyEx(grey, cv2.MORPH_BLACKHAT, _disc(disc // 2)) > contrast
+
+
+def photo_lines(photo: np.ndarray, width: int) -> np.ndarray:
+    """Where the photo itself has thin dark lines that a stroke cleanup of ``width`` px would close.
+
+    Args:
+        photo: ``(S, S, 3)`` uint8 RGB, the aligned photo crop the drawing was made from.
+        width: the cleanup's stroke width in pixels (odd).
+
+    Returns:
+        ``(S, S)`` float32 in {0, 1}: lines darker than :data:`LINE_CONTRAST` grey levels against
+        their surroundings, grown by 2 px at 256 px (the drawn line need not sit on the same pixels).
+    """
+    lines = _thin_dark_lines(cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY), width, LINE_CONTRAST).astype(np.uint8)
+    return cv2.dilate(lines, _disc(max(1, round(2 * photo.shape[0] / 256)))).astype(np.float32)
+
+
+def clean_drawn_face(drawing: np.ndarray, photo: np.ndarray, landmarks: np.ndarray, width: int) -> np.ndarray:
+    """Close the ink strokes on the skin of one drawn aligned face crop, keeping the photo's own lines.
 
     Args:
         drawing: ``(S, S, 3)`` uint8 RGB, the style network's drawing of the aligned face.
+        photo: ``(S, S, 3)`` uint8 RGB, the aligned photo crop it was drawn from; its thin dark
+            lines (:func:`photo_lines`: glasses, hairs) are left as drawn.
         landmarks: the face's landmarks in crop pixels; with fewer than 68 points (a 5-point
             detector) there is no skin mask and the drawing is returned as it is.
         width: the widest stroke closed, in pixels (odd).
@@ -110,10 +136,11 @@ def clean_drawn_face(drawing: np.ndarray, landmarks: np.ndarray, width: int) -> 
         return drawing
     size = drawing.shape[0]
     # The mask's 2 px soft edge was set on 256 px crops: keep its share of the face at any size.
-    return remove_skin_strokes(drawing, skin_mask(landmarks, size, soften=2.0 * size / 256), width)
+    mask = skin_mask(landmarks, size, soften=2.0 * size / 256) * (1.0 - photo_lines(photo, width))
+    return remove_skin_strokes(drawing, mask, width)
 
 
-def stroke_share(drawing: np.ndarray, mask: np.ndarray, *, contrast: int = 40, disc: int = 11) -> float:
+def stroke_share(drawing: np.ndarray, mask: np.ndarray, *, contrast: int = LINE_CONTRAST, disc: int = 11) -> float:
     """Share of the pixels in ``mask`` that are drawn as thin dark strokes.
 
     A pixel is a stroke when it is more than ``contrast`` grey levels darker than the drawing's
@@ -129,6 +156,4 @@ def stroke_share(drawing: np.ndarray, mask: np.ndarray, *, contrast: int = 40, d
     """
     if not mask.any():
         return 0.0
-    grey = cv2.cvtColor(drawing, cv2.COLOR_RGB2GRAY)
-    strokes = cv2.morphologyEx(grey, cv2.MORPH_BLACKHAT, _disc(disc // 2)) > contrast
-    return float(strokes[mask].mean())
+    return float(_thin_dark_lines(cv2.cvtColor(drawing, cv2.COLOR_RGB2GRAY), disc, contrast)[mask].mean())

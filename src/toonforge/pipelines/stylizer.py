@@ -229,7 +229,7 @@ class Stylizer:
         heads = [[next(flat_heads) for _ in per_frame] for per_frame in aligned]
         width = self.style.config.clean_skin
         if width and strength > 0:  # the style's own post-process: ink strokes off the skin
-            heads = [[clean_drawn_face(h, a.landmarks_in_crop, width) for h, a in zip(hs, al)]
+            heads = [[clean_drawn_face(h, a.crop, a.landmarks_in_crop, width) for h, a in zip(hs, al)]
                      for hs, al in zip(heads, aligned)]
         # The style's reshape (at the given strength) moves the stylized face and, so that a
         # partial strength does not show the photo's own eyes through, the photo under it.
