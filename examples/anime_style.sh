@@ -31,6 +31,9 @@
 #      validation photos with the stroke count (docs/anime/clean-skin/stylizer-fit.md).
 #  13. a second judge beside FD: a linear probe on MobileNetV2 features, training anime faces vs
 #      training photos, scoring the held-out outputs of steps 8, 9 and 11 (docs/anime/probe.txt).
+#  14. (a person, not run here) blind A/B sheets of two styles' head-only outputs of the same held-out
+#      photos, `python scripts/ab_sheets.py make A B --out DIR --seed S`, rated into a picks file and
+#      unblinded with `python scripts/ab_sheets.py score DIR PICKS` (docs/anime/README.md, step 14).
 # The line with a U-GAT-IT teacher, which reshapes faces but needs a GPU: examples/anime_ugatit.sh.
 # Every step resumes: rerun the script after a stop. The defaults are the CPU run of
 # docs/anime/README.md (2-core CPU); on a GPU scale them, e.g. DEVICE=cuda ANIME_A_STEPS=6000
