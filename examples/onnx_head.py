@@ -44,6 +44,7 @@ class FaceDrawer:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         self.head = open_session(style_dir / "head.onnx", options)
+        self.head_input = self.head.get_inputs()[0].name
         self.warp = open_session(style_dir / "reshape.onnx", options) if self.config.get("reshape") else None
 
     def __call__(self, rgb: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
@@ -55,7 +56,7 @@ class FaceDrawer:
         """
         lo, hi = self.lo, self.hi
         aligned = align_face(rgb, landmarks, self.size)
-        y = self.head.run(None, {self.head.get_inputs()[0].name: to_network(aligned.crop, lo, hi)})[0]
+        y = self.head.run(None, {self.head_input: to_network(aligned.crop, lo, hi)})[0]
         if self.config.get("clean_skin"):
             # Not a graph: a grey closing and a median on the skin mask, sparing the photo's own
             # thin lines (OpenCV; port face/skin.py).
