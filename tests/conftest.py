@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-import numpy as np
-import pytest
-import torch
+# One OpenMP thread for torch here and in every CLI subprocess a test starts: the tests run tiny
+# models, where a second thread gains little on 2 cores and, on a loaded machine, spins against
+# the other processes (one trainer test took 147 s instead of 11.5 s). Set before torch is imported.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -21,6 +21,10 @@ from toonforge.training.translator_task import TranslatorTask, TranslatorTrainCo
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# One torch thread, no oneDNN: these tiny models train many steps, and a second thread only adds
+# contention (147 s against 11.5 s for one test on a loaded 2-core machine).
+pytestmark = pytest.mark.usefixtures("small_model_cpu")
+
 
 def make_pairs(root: Path, n: int = 12, size: int = 32) -> tuple[Path, Path]:
     """Inputs: smooth random images; targets: a simple learnable map (inverted colours)."""
@@ -118,7 +122,7 @@ def test_init_from_refuses_another_tier_in_one_line(tmp_path):
                 LoopConfig(total_steps=1, batch_size=2, progress=False, tensorboard=False),
                 runs_root=tmp_path / "runs")
     ckpt = res.run_dir / "checkpoints" / "latest.pt"
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), OMP_NUM_THREADS="1")
     for source, says in ((ckpt, "does not fit the architecture"), (tmp_path / "nope.pt", "no such")):
         cmd = _cli(tmp_path, inp, tgt, 2, "--init-from", str(source))
         cmd[cmd.index("--tier") + 1] = "small-hd"
@@ -158,7 +162,7 @@ def _cli(tmp_path: Path, inp: Path, tgt: Path, steps: int, *extra: str) -> list[
 @pytest.mark.slow
 def test_kill_and_resume_via_cli(tmp_path):
     inp, tgt = make_pairs(tmp_path, n=8)
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), OMP_NUM_THREADS="1")
     proc = subprocess.Popen(_cli(tmp_path, inp, tgt, 100000), env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     ckpt = None

@@ -16,6 +16,10 @@ from toonforge.training.generator_file import load_generator_file, read_generato
 from toonforge.training.loop import LoopConfig, train
 from toonforge.training.ugatit_task import UGATITTask, UGATITTrainConfig
 
+# One torch thread, no oneDNN: these tiny models train many steps, and a second thread only adds
+# contention (147 s against 11.5 s for one test on a loaded 2-core machine).
+pytestmark = pytest.mark.usefixtures("small_model_cpu")
+
 
 class MeanStdFeatures:
     """A trivial FD extractor (per-channel mean and std), instead of the real MobileNetV2."""
