@@ -39,7 +39,7 @@ import torch
 from toonforge.io.files import atomic_output
 from toonforge.io.images import list_images, load_image, save_image
 from toonforge.models.features.mobilenetv2 import WEIGHTS_FILE, WEIGHTS_PACKAGE, imagenet_weights_path
-from toonforge.training.paired_data import square_resize
+from toonforge.io.images import square_resize
 
 kit, photos, styles = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
 n, quality, n_styles, size, site = (int(a) for a in sys.argv[4:9])

@@ -54,7 +54,7 @@ def shared_data(sub: str) -> Path:
 @pytest.fixture
 def tiny_style(tmp_path: Path) -> Path:
     """A style folder with a seeded, untrained tiny translator (64 px heads). For tests only."""
-    from toonforge.models.registry import create_model
+    from toonforge.models.factory import create_model
     from toonforge.styles.style import NetSpec, StyleConfig, save_style
 
     torch.manual_seed(0)

@@ -12,7 +12,7 @@ from toonforge.evaluation.report import EvalReport, StyleRow
 from toonforge.evaluation.runner import backend_summary
 from toonforge.export.onnx_export import export_onnx, read_weights_digest
 from toonforge.io.checkpoints import weights_sha256
-from toonforge.models.registry import create_model
+from toonforge.models.factory import create_model
 from toonforge.pipelines import backends
 from toonforge.pipelines.stylizer import Stylizer
 from toonforge.styles.registry import load_style

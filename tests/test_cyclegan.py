@@ -12,9 +12,9 @@ from PIL import Image
 from torch import nn
 
 from toonforge.cli.main import main
-from toonforge.models.registry import create_model
+from toonforge.models.factory import create_model
+from toonforge.models.generator_file import load_generator_file
 from toonforge.training.cyclegan_task import CycleGANConfig, CycleGANTask, ImagePool, cycle_generator_losses
-from toonforge.training.generator_file import load_generator_file
 from toonforge.training.loop import LoopConfig, train
 
 pytestmark = pytest.mark.usefixtures("small_model_cpu")

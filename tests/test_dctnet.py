@@ -14,8 +14,8 @@ from test_cyclegan import MeanColour, make_domains
 from toonforge.cli.main import main
 from toonforge.errors import InputError
 from toonforge.losses.perceptual import PerceptualLoss
+from toonforge.models.generator_file import load_generator_file
 from toonforge.training.dctnet_task import DCTNetConfig, DCTNetTask, _UnionDomain, geometry_expansion
-from toonforge.training.generator_file import load_generator_file
 from toonforge.training.loop import LoopConfig, train
 
 pytestmark = pytest.mark.usefixtures("small_model_cpu")

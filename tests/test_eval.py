@@ -11,9 +11,9 @@ from PIL import Image
 
 from conftest import shared_data, synthetic_face
 from toonforge.cli.main import main
+from toonforge.evaluation.card import END, START, fill_metrics, metrics_section
 from toonforge.evaluation.report import EvalReport, StyleRow
 from toonforge.evaluation.sheet import contact_sheet, pick_evenly
-from toonforge.styles.card import END, START, fill_metrics, metrics_section
 
 
 def run(args, capsys):

@@ -7,7 +7,7 @@ import torch
 
 from toonforge.errors import InputError
 from toonforge.export.onnx_export import check_parity, export_onnx
-from toonforge.models.registry import create_model, list_models
+from toonforge.models.factory import create_model, list_models
 from toonforge.models.translator import TIERS, Translator
 
 GENERATORS = [("translator", {"tier": t}) for t in TIERS] + [("texture_unet", {})]
@@ -19,6 +19,7 @@ SMALL = {
     "ugatit_discriminator": {"base_channels": 8, "n_layers": 5},
     "resnet_generator": {"base_channels": 8, "n_blocks": 2},
     "projected_discriminator": {"head_channels": 8},
+    "hierarchical-encoder": {"size": 64, "num_ws": 4, "style_dim": 16},
 }
 
 
@@ -47,7 +48,8 @@ def test_every_model_forward_backward(name):
     grads = [p.grad for p in net.parameters() if p.requires_grad]
     assert grads and all(g is not None and torch.isfinite(g).all() for g in grads)
     rebuilt = create_model(name, **net.config)
-    assert sum(p.numel() for p in rebuilt.parameters()) == sum(p.numel() for p in net.parameters())
+    assert rebuilt.config == net.config
+    assert {k: v.shape for k, v in rebuilt.state_dict().items()} == {k: v.shape for k, v in net.state_dict().items()}
 
 
 @pytest.mark.parametrize("name,cfg", GENERATORS)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from toonforge.models.registry import create_model, list_models
+from toonforge.models.factory import create_model, list_models
 from toonforge.models.stylegan2 import Discriminator, Generator, minibatch_stddev
 from toonforge.models.stylegan2.layers import ModulatedConv2d
 from toonforge.models.stylegan2.ops import fused_leaky_relu, make_kernel, upfirdn2d

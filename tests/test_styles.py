@@ -11,7 +11,7 @@ from safetensors.torch import save_file
 
 from toonforge.errors import CheckpointError, InputError
 from toonforge.io.checkpoints import load_state_dict_file
-from toonforge.models.registry import create_model
+from toonforge.models.factory import create_model
 from toonforge.styles import available_styles, load_style
 from toonforge.styles.style import NetSpec, Style, StyleConfig, save_style
 

@@ -114,9 +114,9 @@ def test_stage2_generator_file_runs_as_a_teacher_style(tmp_path, face_image):
     """A U-GAT-IT generator file (NamedTuple outputs) wrapped as a style runs in the Stylizer."""
     import torch
 
-    from toonforge.models.registry import create_model
+    from toonforge.models.factory import create_model
+    from toonforge.models.generator_file import save_generator_file
     from toonforge.training.export_style import write_generator_style
-    from toonforge.training.generator_file import save_generator_file
 
     torch.manual_seed(0)
     net = create_model("ugatit_generator", light=True, base_channels=8, n_blocks=1, img_size=64).eval()

@@ -16,7 +16,8 @@ from torch import nn
 from conftest import FacesOnlyOn, shared_data, synthetic_face
 from toonforge.cli.main import main
 from toonforge.errors import CheckpointError
-from toonforge.models.registry import create_model
+from toonforge.models.factory import create_model
+from toonforge.models.generator_file import load_generator_file, save_generator_file
 from toonforge.pipelines.translate import (
     generator_output,
     resolve_generator,
@@ -24,7 +25,6 @@ from toonforge.pipelines.translate import (
     square_image,
     translate_folder,
 )
-from toonforge.training.generator_file import load_generator_file, save_generator_file
 
 pytestmark = pytest.mark.usefixtures("small_model_cpu")
 SIZE = 32

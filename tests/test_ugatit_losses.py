@@ -6,13 +6,13 @@ import pytest
 import torch
 
 from toonforge.errors import InputError
+from toonforge.losses.pixel import total_variation
 from toonforge.losses.translation import (
     background_loss,
     cam_loss,
     cycle_loss,
     identity_loss,
     mask_regularizer,
-    total_variation,
 )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from toonforge.models.registry import create_model
+from toonforge.models.factory import create_model
 from toonforge.models.ugatit import (
     ILN,
     AdaLIN,

@@ -12,7 +12,7 @@ from PIL import Image
 
 from toonforge.cli.main import main
 from toonforge.errors import InputError
-from toonforge.training.generator_file import load_generator_file, read_generator_meta
+from toonforge.models.generator_file import load_generator_file, read_generator_meta
 from toonforge.training.loop import LoopConfig, train
 from toonforge.training.ugatit_task import UGATITTask, UGATITTrainConfig
 

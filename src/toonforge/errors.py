@@ -27,3 +27,13 @@ class MissingDependencyError(ToonforgeError):
     """An optional dependency (an extra) is needed for the requested feature."""
 
     exit_code = 2
+
+
+def first_line(exc: BaseException | str) -> str:
+    """The first non-empty line of an exception's message (its type name when it has none), so a
+    third-party error fits the one-line ``error:`` rule."""
+    text = exc if isinstance(exc, str) else str(exc)
+    for line in text.strip().splitlines():
+        if line.strip():
+            return line.strip()
+    return type(exc).__name__ if isinstance(exc, BaseException) else ""

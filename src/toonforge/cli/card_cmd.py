@@ -29,9 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import InputError
+    from ..evaluation.card import write_card_metrics
     from ..evaluation.report import EvalReport
     from ..evaluation.runner import evaluate, style_label
-    from ..styles.card import write_card_metrics
     from ..styles.registry import load_style
 
     style = load_style(args.style)

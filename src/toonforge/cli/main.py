@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from ..errors import ToonforgeError
+from ..errors import ToonforgeError, first_line
 from . import (
     align_cmd,
     app_cmd,
@@ -77,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # internal failure: one line unless debugging
         if os.environ.get("TOONFORGE_DEBUG"):
             raise
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        msg = first_line(exc)
         print(f"error: internal failure ({type(exc).__name__}: {msg}); "
               "rerun with TOONFORGE_DEBUG=1 for details", file=sys.stderr)
         return 1

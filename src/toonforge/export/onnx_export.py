@@ -50,10 +50,6 @@ class ParityReport:
     def ok(self) -> bool:
         return all(v <= self.tolerance for v in self.max_abs_diff.values())
 
-    @property
-    def worst(self) -> float:
-        return max(self.max_abs_diff.values())
-
 
 def export_onnx(net: nn.Module, path: str | Path, *, sample_size: int = 256, overwrite: bool = False) -> Path:
     """Write ``net`` (input (N,3,H,W) in [-1,1]) to ``path`` with dynamic N, H and W.

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import CheckpointError, InputError, MissingDependencyError
+from ..errors import CheckpointError, InputError, MissingDependencyError, first_line
 from ..models.image_output import generator_output
 
 
@@ -76,7 +76,7 @@ class OnnxRunner:
         try:
             self.session = ort.InferenceSession(str(path), opts, providers=providers)
         except Exception as exc:
-            raise CheckpointError(f"cannot load ONNX model {path.name}: {str(exc).splitlines()[0]}") from None
+            raise CheckpointError(f"cannot load ONNX model {path.name}: {first_line(exc)}") from None
         self.input_name = self.session.get_inputs()[0].name
         self.stride = stride
 

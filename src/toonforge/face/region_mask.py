@@ -109,8 +109,7 @@ def write_region_masks(photo_dir: str | os.PathLike[str], mask_dir: str | os.Pat
     """
     from tqdm.auto import tqdm
 
-    from ..io.images import list_images, load_image, save_image
-    from ..training.paired_data import square_resize
+    from ..io.images import list_images, load_image, save_image, square_resize
 
     photos = list_images(photo_dir)
     if not photos:

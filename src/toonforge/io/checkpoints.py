@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, first_line
 
 # Globals a tensor-only pickle needs; everything else is refused.
 SAFE_GLOBALS: frozenset[tuple[str, str]] = frozenset(
@@ -89,7 +89,7 @@ def load_state_dict_file(path: str | Path, *, allow_pickle: bool = False) -> dic
     except CheckpointError:
         raise
     except Exception as exc:  # noqa: BLE001  (corrupt file, wrong format, unsafe global)
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise CheckpointError(f"cannot load {path.name}: {first}") from None
     if isinstance(data, dict) and "state_dict" in data and isinstance(data["state_dict"], dict):
         data = data["state_dict"]

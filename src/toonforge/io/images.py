@@ -22,10 +22,13 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from toonforge.errors import InputError
 from toonforge.io.files import atomic_output
 
-__all__ = ["DEFAULT_MAX_PIXELS", "IMAGE_EXTENSIONS", "SAVE_EXTENSIONS", "LoadedImage",
-           "list_images", "load_image", "load_image_bytes", "resize_rgb", "save_image"]
+__all__ = ["DEFAULT_MAX_PIXELS", "IMAGE_EXTENSIONS", "LUMA_601", "SAVE_EXTENSIONS", "LoadedImage",
+           "list_images", "load_image", "load_image_bytes", "resize_rgb", "save_image", "square_resize"]
 
 DEFAULT_MAX_PIXELS = 50_000_000
+
+# ITU-R BT.601 luma weights (R, G, B): grey = 0.299 R + 0.587 G + 0.114 B, for metrics and losses alike.
+LUMA_601: tuple[float, float, float] = (0.299, 0.587, 0.114)
 
 # Extensions that list_images picks up (all of them decode with Pillow).
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(
@@ -289,3 +292,18 @@ def resize_rgb(rgb: np.ndarray, size: tuple[int, int], *, fast_upscale: bool = F
     shrinking = w * h < rgb.shape[0] * rgb.shape[1]
     interp = cv2.INTER_AREA if shrinking else (cv2.INTER_LINEAR if fast_upscale else cv2.INTER_CUBIC)
     return cv2.resize(rgb, (w, h), interpolation=interp)
+
+
+def square_resize(rgb: np.ndarray, size: int) -> np.ndarray:
+    """Centre-crop (H, W, 3) uint8 to a square, then resize to (size, size, 3) uint8.
+
+    INTER_AREA when shrinking, bicubic when enlarging.
+    """
+    h, w = rgb.shape[:2]
+    side = min(h, w)
+    y0, x0 = (h - side) // 2, (w - side) // 2
+    sq = rgb[y0:y0 + side, x0:x0 + side]
+    if side == size:
+        return np.ascontiguousarray(sq)
+    interp = cv2.INTER_AREA if side > size else cv2.INTER_CUBIC
+    return cv2.resize(sq, (size, size), interpolation=interp)

@@ -28,7 +28,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, first_line
 
 __all__ = ["OUTPUT_EXTENSIONS", "VideoInfo", "VideoWriter", "check_output", "iter_media", "probe_video",
            "read_frames", "to_stored", "to_upright", "video_codec"]
@@ -70,8 +70,7 @@ class VideoInfo:
 
 
 def _describe(exc: BaseException) -> str:
-    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-    return str(text).strip().splitlines()[0]
+    return first_line(getattr(exc, "strerror", None) or exc)
 
 
 def _open_input(path: Path) -> av.container.InputContainer:

@@ -26,3 +26,17 @@ def l1_loss(pred: torch.Tensor, target: torch.Tensor,
         raise InputError(f"l1_loss: mask must have {diff.ndim} dims, got {tuple(mask.shape)}")
     mask = mask.to(diff.dtype).expand_as(diff)
     return (diff * mask).sum() / mask.sum().clamp_min(1e-8)
+
+
+def total_variation(x: torch.Tensor, power: int = 1) -> torch.Tensor:
+    """Total variation of (N, C, H, W): the mean ``|difference| ** power`` between vertically
+    adjacent pixels plus the same between horizontally adjacent ones; a scalar, 0 for a constant
+    image (or a 1x1 one). ``power`` 1 (absolute, used on blend masks) or 2 (squared, DCT-Net's
+    smoothness term on the generator's output)."""
+    if x.ndim != 4:
+        raise InputError(f"total_variation takes (N, C, H, W), got {tuple(x.shape)}")
+    if power not in (1, 2):
+        raise InputError(f"total_variation power must be 1 or 2, got {power}")
+    dy = (x[:, :, 1:, :] - x[:, :, :-1, :]).abs().pow(power).mean() if x.shape[2] > 1 else x.new_zeros(())
+    dx = (x[:, :, :, 1:] - x[:, :, :, :-1]).abs().pow(power).mean() if x.shape[3] > 1 else x.new_zeros(())
+    return dy + dx

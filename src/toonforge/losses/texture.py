@@ -6,7 +6,8 @@
 * **Texture** (:func:`texture_representation`): a random colour shift to one grey channel (a
   random convex mix of R, G and B), so a second discriminator judges strokes and high-frequency
   texture without being able to use colour or brightness.
-* :func:`total_variation` keeps the generator's output free of high-frequency artefacts.
+* :func:`~toonforge.losses.pixel.total_variation` (``power=2``) keeps the generator's output free of
+  high-frequency artefacts.
 * **Colour** (:func:`chroma_lowpass`, :func:`colour_loss`): the YCbCr chroma of an image,
   average-pooled, so a loss can keep the photo's colours (skin tone, hair, lips) at low
   resolution while leaving brightness, lines and fine texture free. Not in DCT-Net: our
@@ -23,11 +24,11 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import InputError
-from ..metrics.sharpness import LUMA_601
+from ..io.images import LUMA_601
 
 __all__ = ["GREY_WEIGHT_RANGES", "box_mean", "chroma_lowpass", "color_shift", "colour_loss", "guided_filter",
            "luma_601", "random_grey_weights", "relative_chroma_lowpass", "surface_representation",
-           "texture_representation", "total_variation"]
+           "texture_representation"]
 
 # Ranges of the random channel weights, centred near the luma coefficients (0.299, 0.587, 0.114)
 # with a spread of +-0.1, the values used by White-box Cartoonization.
@@ -111,15 +112,6 @@ def texture_representation(x: torch.Tensor, generator: torch.Generator | None = 
     (N, 1, H, W) in [-1, 1]; weights from :func:`random_grey_weights`."""
     _check_images(x, "texture_representation input")
     return color_shift(x, random_grey_weights(x.shape[0], generator, x.device))
-
-
-def total_variation(x: torch.Tensor) -> torch.Tensor:
-    """Mean squared difference between horizontally and vertically adjacent pixels (summed over
-    the two directions) of (N, C, H, W); a scalar, 0 for a constant image."""
-    _check_images(x, "total_variation input")
-    dh = (x[:, :, 1:, :] - x[:, :, :-1, :]).pow(2).mean() if x.shape[2] > 1 else x.new_zeros(())
-    dw = (x[:, :, :, 1:] - x[:, :, :, :-1]).pow(2).mean() if x.shape[3] > 1 else x.new_zeros(())
-    return dh + dw
 
 
 def luma_601(x: torch.Tensor) -> torch.Tensor:

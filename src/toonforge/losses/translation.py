@@ -11,9 +11,9 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import InputError
+from .pixel import total_variation
 
-__all__ = ["background_loss", "cam_loss", "cycle_loss", "identity_loss", "mask_regularizer",
-           "total_variation"]
+__all__ = ["background_loss", "cam_loss", "cycle_loss", "identity_loss", "mask_regularizer"]
 
 
 def cycle_loss(reconstructed: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
@@ -56,13 +56,6 @@ def background_loss(output: torch.Tensor, inputs: torch.Tensor, mask: torch.Tens
     weight = 1.0 - mask
     diff = (output - inputs).abs() * weight
     return diff.sum() / (weight.sum() * output.shape[1] + eps)
-
-
-def total_variation(x: torch.Tensor) -> torch.Tensor:
-    """Mean absolute difference between vertical and horizontal neighbours of (N, C, H, W)."""
-    dy = (x[:, :, 1:, :] - x[:, :, :-1, :]).abs().mean() if x.shape[2] > 1 else x.new_zeros(())
-    dx = (x[:, :, :, 1:] - x[:, :, :, :-1]).abs().mean() if x.shape[3] > 1 else x.new_zeros(())
-    return dy + dx
 
 
 def mask_regularizer(mask: torch.Tensor, tv_weight: float = 1.0) -> torch.Tensor:

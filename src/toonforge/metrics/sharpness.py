@@ -18,10 +18,9 @@ from collections.abc import Iterable
 import numpy as np
 
 from toonforge.errors import InputError
+from toonforge.io.images import LUMA_601
 
 __all__ = ["LUMA_601", "grey_601", "laplacian_sharpness", "mean_sharpness"]
-
-LUMA_601: tuple[float, float, float] = (0.299, 0.587, 0.114)
 
 
 def grey_601(image: np.ndarray) -> np.ndarray:

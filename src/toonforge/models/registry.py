@@ -1,18 +1,18 @@
-"""A registry of network families keyed by name, and one ``create_model`` to build them.
+"""The name -> class table of network families, filled by the families themselves.
 
-Every registered class records its constructor arguments in ``self.config`` (a JSON-able
-dict), so ``create_model(name, **model.config)`` rebuilds the same architecture. Style
-folders store exactly that pair (name, config) in their ``config.json``.
+Each family module decorates its classes with :func:`register_model`; this module imports no
+family, so there is no import cycle. :mod:`toonforge.models.factory` imports every family and
+builds models by name (``create_model``). Every registered class records its constructor
+arguments in ``self.config`` (a JSON-able dict), so ``create_model(name, **model.config)``
+rebuilds the same architecture; style folders store exactly that pair in their ``config.json``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from torch import nn
-
-from ..errors import InputError
 
 _MODELS: dict[str, type[nn.Module]] = {}
 T = TypeVar("T", bound=type[nn.Module])
@@ -31,26 +31,6 @@ def register_model(name: str) -> Callable[[T], T]:
     return wrap
 
 
-def _import_families() -> None:
-    # Importing the family packages runs their @register_model decorators.
-    from . import cyclegan, discriminators, stylegan2, translator, ugatit, unet  # noqa: F401
-
-
-def list_models() -> list[str]:
-    """Names of all registered network families, sorted."""
-    _import_families()
-    return sorted(_MODELS)
-
-
-def create_model(name: str, **config: Any) -> nn.Module:
-    """Build the network registered as ``name`` with constructor arguments ``config``.
-
-    Raises InputError for an unknown name or arguments the family does not accept.
-    """
-    _import_families()
-    if name not in _MODELS:
-        raise InputError(f"unknown model {name!r}; known models: {', '.join(sorted(_MODELS))}")
-    try:
-        return _MODELS[name](**config)
-    except TypeError as exc:
-        raise InputError(f"bad config for model {name!r}: {exc}") from None
+def registered() -> dict[str, type[nn.Module]]:
+    """The classes registered so far, by name (only the families imported so far)."""
+    return dict(_MODELS)

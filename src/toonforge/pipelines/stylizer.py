@@ -271,7 +271,3 @@ class Stylizer:
         if styl[0].shape[:2] != (h, w):
             styl = [resize_rgb(s, (w, h), fast_upscale=True) for s in styl]
         return styl
-
-    def _full_frame(self, rgb: np.ndarray) -> np.ndarray:
-        """The whole frame through the full-image network at its working resolution."""
-        return self._full_frames([rgb])[0]

@@ -18,7 +18,6 @@ without a record (say, from a run killed between the two writes) is reported and
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -29,8 +28,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import CheckpointError, InputError
+from ..errors import CheckpointError, InputError, first_line
 from ..io.images import load_image, save_image
+from ..io.jsonl import append_jsonl, read_jsonl
 from ..models.image_output import generator_output
 from .crops import LazyDetector, collect_photos, face_crop, read_or_report, square_image
 from .tensors import from_network, to_network
@@ -78,7 +78,7 @@ def run_generator(net: nn.Module, crops: list[np.ndarray], device: torch.device 
     try:
         y = generator_output(net(x))
     except RuntimeError as exc:
-        raise InputError(f"the generator cannot run on {tuple(x.shape)}: {str(exc).splitlines()[0]}") from None
+        raise InputError(f"the generator cannot run on {tuple(x.shape)}: {first_line(exc)}") from None
     if tuple(y.shape) != tuple(x.shape):
         raise CheckpointError(f"the generator returned {tuple(y.shape)} for input {tuple(x.shape)}")
     return from_network(y.float().cpu().numpy())
@@ -86,27 +86,7 @@ def run_generator(net: nn.Module, crops: list[np.ndarray], device: torch.device 
 
 def _read_manifest(path: Path) -> list[dict]:
     """Records of a manifest; a torn last line (a killed run) is ignored."""
-    records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(rec, dict) and "stem" in rec and "crop" in rec:
-            records.append(rec)
-    return records
-
-
-def _append(path: Path, record: dict) -> None:
-    with open(path, "a+b") as fh:
-        fh.seek(0, os.SEEK_END)
-        if fh.tell():
-            fh.seek(-1, os.SEEK_END)
-            if fh.read(1) != b"\n":
-                fh.write(b"\n")  # after a torn line
-        fh.write((json.dumps(record) + "\n").encode("utf-8"))
-        fh.flush()
-        os.fsync(fh.fileno())
+    return [rec for rec in read_jsonl(path) if "stem" in rec and "crop" in rec]
 
 
 def _check_out(out: Path, identity: dict) -> list[dict]:
@@ -169,8 +149,8 @@ def translate_folder(
     from tqdm import tqdm
 
     from ..export.runtime import resolve_device
+    from ..models.generator_file import load_generator_file
     from ..stylegan.sampling import file_sha256
-    from ..training.generator_file import load_generator_file
 
     if crop not in CROPS:
         raise InputError(f"crop must be one of {', '.join(CROPS)}, got {crop!r}")
@@ -208,7 +188,7 @@ def translate_folder(
             folder = dirs[rec["crop"]]
             save_image(folder / "photo" / f"{rec['stem']}.png", photo)
             save_image(folder / "style" / f"{rec['stem']}.png", style)
-            _append(out / MANIFEST, rec)
+            append_jsonl(out / MANIFEST, [rec])
             done[(rec["crop"], rec["stem"])] = rec
             report.made += 1
         pending.clear()

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import InputError
+from ..errors import InputError, first_line
 from ..face.types import five_points_f64
 from ..io.files import atomic_output, atomic_write_text
 
@@ -262,7 +262,7 @@ def load_direction(path: str | Path) -> Direction:
     try:
         v = torch.from_numpy(np.load(p, allow_pickle=False).astype(np.float32))
     except Exception as exc:  # noqa: BLE001
-        raise InputError(f"cannot read direction {p.name}: {str(exc).splitlines()[0] if str(exc) else exc}") from None
+        raise InputError(f"cannot read direction {p.name}: {first_line(exc)}") from None
     while v.ndim > 1 and v.shape[0] == 1:
         v = v[0]
     norm = float(v.norm()) if v.numel() else 0.0

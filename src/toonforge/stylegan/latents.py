@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import InputError
+from ..errors import InputError, first_line
 from ..models.stylegan2 import Generator
 from .mixing import mix_codes
 
@@ -86,8 +86,7 @@ def load_latents(path: str | Path) -> torch.Tensor:
     except InputError:
         raise
     except Exception as exc:  # noqa: BLE001  (corrupt file, pickled array)
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"cannot read latents {p.name}: {msg}") from None
+        raise InputError(f"cannot read latents {p.name}: {first_line(exc)}") from None
     if arr.ndim not in (2, 3) or arr.shape[0] == 0:
         raise InputError(f"{p.name}: expected codes (N, num_ws, D) or (N, D), got {tuple(arr.shape)}")
     if not torch.isfinite(arr).all():

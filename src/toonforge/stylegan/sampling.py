@@ -17,8 +17,6 @@ is refused unless ``overwrite``.
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -31,6 +29,7 @@ import torch
 from ..errors import CheckpointError, InputError
 from ..io.checkpoints import weights_sha256
 from ..io.images import save_image
+from ..io.jsonl import append_jsonl, read_jsonl
 from ..models.stylegan2 import Generator, load_generator
 from .fusion import check_same_architecture
 from .latents import RenderSettings, check_latents, load_latents, render, truncation_center
@@ -68,29 +67,7 @@ def _resolve(gen: Generator | str | Path) -> tuple[Generator, dict[str, Any]]:
 
 def read_manifest(out_dir: str | Path) -> list[dict[str, Any]]:
     """The manifest's entries in order (an unfinished last line from an interrupted run is ignored)."""
-    p = Path(out_dir) / MANIFEST
-    if not p.is_file():
-        return []
-    entries = []
-    for line in p.read_text(encoding="utf-8").splitlines():
-        try:
-            entries.append(json.loads(line))
-        except ValueError:
-            continue
-    return [e for e in entries if isinstance(e, dict) and "name" in e]
-
-
-def _append(path: Path, entries: Sequence[dict[str, Any]]) -> None:
-    """Append whole lines with one write call (O_APPEND), then fsync."""
-    if not entries:
-        return
-    data = "".join(json.dumps(e, sort_keys=True) + "\n" for e in entries).encode("utf-8")
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    return [e for e in read_jsonl(Path(out_dir) / MANIFEST) if "name" in e]
 
 
 def _identity(entry: dict[str, Any]) -> dict[str, Any]:
@@ -180,7 +157,7 @@ def sample_dataset(
     done = [it for it in items if not overwrite and all((out / f).is_file() for f in it[3].values())]
     todo = [it for it in items if overwrite or not all((out / f).is_file() for f in it[3].values())]
     out.mkdir(parents=True, exist_ok=True)
-    _append(manifest, [entry(it) for it in done if it[0] not in recorded])
+    append_jsonl(manifest, [entry(it) for it in done if it[0] not in recorded])
     report = SampleReport(skipped=[it[0] for it in done], manifest=manifest)
     centers = {s: truncation_center(G) for s, G in gens.items()}
     bar = tqdm(total=len(todo), unit="img", disable=not progress or not todo, file=sys.stderr)
@@ -192,7 +169,7 @@ def sample_dataset(
         for k, it in enumerate(chunk):
             for side, rel in it[3].items():
                 save_image(out / rel, images[side][k], overwrite=True)
-        _append(manifest, [entry(it) for it in chunk])
+        append_jsonl(manifest, [entry(it) for it in chunk])
         report.written.extend(it[0] for it in chunk)
         bar.update(len(chunk))
     bar.close()

@@ -39,7 +39,7 @@ from ..errors import InputError
 from ..face.reshape import ReshapeSpec
 from ..face.skin import check_clean_skin
 from ..io.checkpoints import load_into, load_state_dict_file
-from ..models.registry import create_model
+from ..models.factory import create_model
 
 FORMAT_VERSION = 1
 KINDS = ("network", "filter")

@@ -20,7 +20,7 @@ from torch import nn
 from ..errors import InputError
 from ..losses.adversarial import d_loss, g_loss
 from ..metrics.features import FeatureExtractor
-from ..models.registry import create_model
+from ..models.factory import create_model
 from .augment import AugmentConfig
 from .stage2_common import SnapshotHooks, Stage2Snapshots, build_validator, unpaired_split
 from .task import Phase, TrainingTask

@@ -55,10 +55,11 @@ from torch import nn
 
 from ..errors import InputError
 from ..losses.adversarial import d_loss, g_loss
+from ..losses.pixel import total_variation
 from ..losses.structure import flat_fill_target
-from ..losses.texture import colour_loss, surface_representation, texture_representation, total_variation
+from ..losses.texture import colour_loss, surface_representation, texture_representation
 from ..metrics.features import FeatureExtractor
-from ..models.registry import create_model
+from ..models.factory import create_model
 from .ada import augment
 from .augment import AugmentConfig
 from .stage2_common import SnapshotHooks, Stage2Snapshots, build_validator, unpaired_split
@@ -286,7 +287,7 @@ class DCTNetTask(SnapshotHooks, TrainingTask):
             target = flat_fill_target(fake.detach(), c.structure_cell, c.structure_ink)
             terms["structure"] = c.w_structure * (fake - target).abs().mean()
         if c.w_tv > 0:
-            terms["tv"] = c.w_tv * total_variation(fake)
+            terms["tv"] = c.w_tv * total_variation(fake, power=2)
         if c.w_colour > 0:
             terms["colour"] = c.w_colour * colour_loss(fake, photo, relative=c.colour_relative)
         total = sum(terms.values(), fake.new_zeros(()))

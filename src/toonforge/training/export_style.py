@@ -71,7 +71,7 @@ def write_generator_style(generator_file: Path, out: Path, *, name: str, full_re
     Used to evaluate a stage-2 teacher with ``toonforge eval`` next to the distilled styles;
     teachers are large (U-GAT-IT light is 10.6M parameters) and are not shipped.
     """
-    from .generator_file import load_generator_file, read_generator_meta
+    from ..models.generator_file import load_generator_file, read_generator_meta
 
     model, config, info = read_generator_meta(generator_file)
     net, _ = load_generator_file(generator_file)

@@ -8,13 +8,12 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from toonforge.errors import InputError
-from toonforge.io.images import IMAGE_EXTENSIONS, load_image
+from toonforge.io.images import IMAGE_EXTENSIONS, load_image, square_resize
 from toonforge.training.augment import AugmentConfig, augment_pair
 
 log = logging.getLogger(__name__)
@@ -27,21 +26,6 @@ def _index_folder(folder: Path) -> dict[str, Path]:
         if f.suffix.lower() in IMAGE_EXTENSIONS and not f.name.startswith(".") and f.is_file():
             found.setdefault(f.stem, f)
     return found
-
-
-def square_resize(rgb: np.ndarray, size: int) -> np.ndarray:
-    """Centre-crop (H, W, 3) uint8 to a square, then resize to (size, size, 3) uint8.
-
-    INTER_AREA when shrinking, bicubic when enlarging.
-    """
-    h, w = rgb.shape[:2]
-    side = min(h, w)
-    y0, x0 = (h - side) // 2, (w - side) // 2
-    sq = rgb[y0:y0 + side, x0:x0 + side]
-    if side == size:
-        return np.ascontiguousarray(sq)
-    interp = cv2.INTER_AREA if side > size else cv2.INTER_CUBIC
-    return cv2.resize(sq, (size, size), interpolation=interp)
 
 
 def to_tensor(rgb: np.ndarray) -> torch.Tensor:

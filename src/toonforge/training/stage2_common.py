@@ -27,7 +27,7 @@ from torch import nn
 
 from ..errors import InputError
 from ..metrics.features import FeatureExtractor
-from .generator_file import GENERATOR_FILE, save_generator_file
+from ..models.generator_file import GENERATOR_FILE, save_generator_file
 from .translation_eval import TranslationValidator
 from .unpaired_data import DomainFolder, split_domain
 

@@ -22,7 +22,7 @@ from ..errors import InputError
 from ..losses.adversarial import d_loss, g_loss
 from ..losses.edge import edge_promoting_d_loss, edge_smooth_tensor
 from ..losses.pixel import l1_loss
-from ..models.registry import create_model
+from ..models.factory import create_model
 from .augment import AugmentConfig
 from .paired_data import PairedFolder, split_names
 from .task import Phase, TrainingTask

@@ -34,7 +34,7 @@ from ..errors import InputError
 from ..losses.adversarial import d_loss, g_loss
 from ..losses.translation import background_loss, cam_loss, cycle_loss, identity_loss, mask_regularizer
 from ..metrics.features import FeatureExtractor
-from ..models.registry import create_model
+from ..models.factory import create_model
 from ..models.ugatit import clip_rho, min_input_size
 from .augment import AugmentConfig
 from .stage2_common import SnapshotHooks, Stage2Snapshots, build_validator, unpaired_split

@@ -17,9 +17,9 @@ import torch
 from torch.utils.data import Dataset
 
 from ..errors import InputError
-from ..io.images import list_images, load_image
+from ..io.images import list_images, load_image, square_resize
 from .augment import AugmentConfig, augment_pair
-from .paired_data import item_rng, split_names, square_resize, to_tensor
+from .paired_data import item_rng, split_names, to_tensor
 
 __all__ = ["DomainFolder", "UnpairedFolders", "split_domain"]
 

@@ -29,18 +29,13 @@ from typing import Any
 
 import torch
 
-from ...errors import CheckpointError
+from ...errors import CheckpointError, first_line
 from ...io.checkpoints import check_fit
 from ...io.files import atomic_output
 from .discriminator import Discriminator
 from .generator import Generator, channel_table
 
 _MULTIPLIERS = (2, 1, 4, 8)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def read_checkpoint(path: str | Path, *, allow_pickle: bool = False) -> tuple[dict[str, Any], dict[str, str]]:
@@ -72,7 +67,7 @@ def read_checkpoint(path: str | Path, *, allow_pickle: bool = False) -> tuple[di
     except CheckpointError:
         raise
     except Exception as exc:  # noqa: BLE001  (corrupt file, or a global outside the allow-list)
-        raise CheckpointError(f"cannot load {path.name}: {_first_line(exc)}") from None
+        raise CheckpointError(f"cannot load {path.name}: {first_line(exc)}") from None
     if not isinstance(data, dict):
         raise CheckpointError(f"{path.name} holds a {type(data).__name__}, not a dict of weights")
     return data, {}
@@ -181,7 +176,7 @@ def _build(cls: type, model: str, config: dict[str, Any], state: dict[str, torch
     try:
         net = cls(**config)
     except (TypeError, ValueError) as exc:
-        raise CheckpointError(f"{what}: bad {model} config: {_first_line(exc)}") from None
+        raise CheckpointError(f"{what}: bad {model} config: {first_line(exc)}") from None
     state = _fill_fixed_buffers(net, state)
     check_fit(net, state, what)
     net.load_state_dict(state, strict=True)

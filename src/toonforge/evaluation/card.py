@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import InputError
-from ..evaluation.report import EvalReport
 from ..io.files import atomic_write_text
+from .report import EvalReport
 
 START = "<!-- toonforge:metrics:start -->"
 END = "<!-- toonforge:metrics:end -->"

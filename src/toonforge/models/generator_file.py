@@ -68,7 +68,7 @@ def load_generator_file(path: str | os.PathLike[str], device: str | torch.device
     """Rebuild the generator of ``path`` in eval mode; returns (net, info)."""
     from safetensors.torch import load_file
 
-    from ..models.registry import create_model
+    from .factory import create_model
 
     name, config, info = read_generator_meta(path)
     net = create_model(name, **config)
