@@ -18,7 +18,7 @@ import torch
 from toonforge.export.onnx_export import export_onnx
 from toonforge.export.runtime import OnnxRunner
 from toonforge.metrics.speed import time_interleaved
-from toonforge.models.registry import create_model
+from toonforge.models.factory import create_model
 
 CANDIDATES = {
     "reference (texture_unet 32ch/4rb)": ("texture_unet", {}),
