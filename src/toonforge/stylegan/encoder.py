@@ -15,7 +15,6 @@ Widths scale with ``G.style_dim`` so tiny test generators get tiny encoders.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,9 +22,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import CheckpointError, InputError, first_line
-from ..io.files import atomic_output
+from ..errors import CheckpointError, InputError
 from ..models.encoders import HierarchicalEncoder, split_groups
+from ..models.model_file import load_model, read_model_meta, save_model
 from ..models.stylegan2 import Generator
 from .inversion import InversionResult, default_perceptual, frozen, invert_optimize, prepare_target
 
@@ -138,29 +137,23 @@ def invert_encoder(G: Generator, encoder: HierarchicalEncoder, target: torch.Ten
 
 
 def save_encoder(path: str | Path, encoder: HierarchicalEncoder) -> Path:
-    """Write the encoder's weights and config to a ``.safetensors`` file (atomically)."""
-    from safetensors.torch import save_file
-
+    """Write the encoder as a model file (``.safetensors``: weights and config), atomically."""
     p = Path(path)
     if p.suffix.lower() != ".safetensors":
         raise InputError(f"save the encoder to a .safetensors file, got {p.name}")
-    tensors = {k: v.detach().cpu().contiguous() for k, v in encoder.state_dict().items()}
-    meta = {"toonforge_model": "zplus_encoder", "config": json.dumps(encoder.config)}
-    with atomic_output(p) as tmp:
-        save_file(tensors, str(tmp), metadata=meta)
-    return p
+    return save_model(p, encoder)
 
 
 def load_encoder(path: str | Path) -> HierarchicalEncoder:
     """Read an encoder written by :func:`save_encoder` (eval mode, CPU); one-line CheckpointError otherwise."""
-    from ..models.stylegan2.checkpoint import read_checkpoint
-
-    state, meta = read_checkpoint(path)
-    if meta.get("toonforge_model") != "zplus_encoder":
-        raise CheckpointError(f"{Path(path).name} is not a toonforge Z+ encoder")
+    p = Path(path)
+    if not p.is_file():
+        raise CheckpointError(f"encoder file not found: {p}")
     try:
-        enc = HierarchicalEncoder(**json.loads(meta["config"]))
-        enc.load_state_dict(state, strict=True)
-    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise CheckpointError(f"{Path(path).name}: bad encoder file ({first_line(exc)})") from None
-    return enc.eval()
+        meta = read_model_meta(p)
+    except CheckpointError:
+        meta = None
+    if meta is None or meta.model != "hierarchical-encoder":
+        raise CheckpointError(f"{p.name} is not a toonforge Z+ encoder")
+    net, _, _ = load_model(p, expect="hierarchical-encoder")
+    return net

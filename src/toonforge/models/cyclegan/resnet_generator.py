@@ -50,8 +50,6 @@ class ResnetGenerator(nn.Module):
         if min(in_channels, out_channels, base_channels) < 1 or n_blocks < 0:
             raise InputError(f"ResnetGenerator: bad sizes in={in_channels} out={out_channels} "
                              f"base={base_channels} blocks={n_blocks}")
-        self.config = {"in_channels": in_channels, "out_channels": out_channels,
-                       "base_channels": base_channels, "n_blocks": n_blocks}
         c = base_channels
         layers: list[nn.Module] = [nn.ReflectionPad2d(3), nn.Conv2d(in_channels, c, 7), *_norm_act(c)]
         for mult in (1, 2):  # two stride-2 downsamplings

@@ -5,6 +5,6 @@ from .patch import PatchDiscriminator
 from .projected import ProjectedDiscriminator
 
 register_model("patch_discriminator")(PatchDiscriminator)
-register_model("projected_discriminator")(ProjectedDiscriminator)
+register_model("projected_discriminator", exclude=("backbone",))(ProjectedDiscriminator)
 
 __all__ = ["PatchDiscriminator", "ProjectedDiscriminator"]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm as _sn
@@ -34,10 +32,6 @@ class PatchDiscriminator(nn.Module):
             raise InputError(f"PatchDiscriminator: n_layers must be >= 1, got {n_layers}")
         if norm not in NORMS:
             raise InputError(f"PatchDiscriminator: norm must be one of {NORMS}, got {norm!r}")
-        self.config: dict[str, Any] = {
-            "in_channels": in_channels, "base_channels": base_channels, "n_layers": n_layers,
-            "spectral_norm": spectral_norm, "norm": norm,
-        }
         self.n_layers = n_layers
 
         def conv(cin: int, cout: int, k: int, s: int, p: int) -> nn.Module:

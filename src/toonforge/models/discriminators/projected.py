@@ -10,7 +10,6 @@ line art and photographic skin, and only the heads learn (2.7M weights at the de
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import torch
 from torch import nn
@@ -44,7 +43,6 @@ class ProjectedDiscriminator(nn.Module):
         layers = tuple(sorted({int(i) for i in layers}))
         if not layers or layers[0] < 1 or layers[-1] > 17:
             raise InputError(f"projected discriminator layers must be in 1..17, got {list(layers)}")
-        self.config: dict[str, Any] = {"layers": list(layers), "head_channels": head_channels}
         # The trunk is kept out of the module tree, so neither its weights nor their optimiser
         # entries go into checkpoints (it is ImageNet's, rebuilt on construction): a DCT-Net
         # checkpoint with it grew from 34 to 73 MB. ``_apply`` still moves it with the heads.

@@ -42,7 +42,6 @@ class HierarchicalEncoder(nn.Module):
         if size < 16 or size & (size - 1) or num_ws < 3:
             raise ValueError(f"need a power-of-two size >= 16 and num_ws >= 3, got {size}, {num_ws}")
         base = base or max(8, style_dim // 8)
-        self.config = {"size": size, "num_ws": num_ws, "style_dim": style_dim, "base": base}
         self.size, self.num_ws, self.style_dim = size, num_ws, style_dim
         self.groups = split_groups(num_ws)
         widths = [min(style_dim, base * 2**k) for k in range(5)]  # at size, /2, /4, /8, /16

@@ -22,7 +22,6 @@ and the blur kernel cannot be read from weights; the blur taps are loaded from t
 from __future__ import annotations
 
 import argparse
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ import torch
 
 from ...errors import CheckpointError, first_line
 from ...io.checkpoints import check_fit
-from ...io.files import atomic_output
+from ..model_file import parse_model_meta, save_model
 from .discriminator import Discriminator
 from .generator import Generator, channel_table
 
@@ -163,13 +162,10 @@ def _fill_fixed_buffers(module: torch.nn.Module, state: dict[str, torch.Tensor])
     return state
 
 
-def _config_from_meta(meta: dict[str, str], model: str) -> dict[str, Any] | None:
-    if meta.get("toonforge_model") != model or "config" not in meta:
-        return None
-    try:
-        return dict(json.loads(meta["config"]))
-    except (ValueError, TypeError):
-        raise CheckpointError(f"unreadable {model} config in the file metadata") from None
+def _config_from_meta(meta: dict[str, str], model: str, what: str) -> dict[str, Any] | None:
+    """The config a model file records for ``model`` (None for a plain state dict or another model)."""
+    found = parse_model_meta(meta, what)
+    return dict(found.config) if found is not None and found.model == model else None
 
 
 def _build(cls: type, model: str, config: dict[str, Any], state: dict[str, torch.Tensor], what: str):
@@ -194,7 +190,7 @@ def load_generator(path: str | Path, *, key: str = "g_ema", allow_pickle: bool =
     data, meta = read_checkpoint(path, allow_pickle=allow_pickle)
     state = _select(data, key, path.name, "input.input", "generator")
     what = f"{path.name} [{key}]"
-    config = _config_from_meta(meta, "stylegan2_generator") or infer_generator_config(state, what)
+    config = _config_from_meta(meta, "stylegan2_generator", what) or infer_generator_config(state, what)
     latent_avg = data.get("latent_avg")
     G = _build(Generator, "stylegan2_generator", config, state, what)
     if isinstance(latent_avg, torch.Tensor):
@@ -210,30 +206,16 @@ def load_discriminator(path: str | Path, *, key: str = "d", allow_pickle: bool =
     data, meta = read_checkpoint(path, allow_pickle=allow_pickle)
     state = _select(data, key, path.name, "final_conv.0.weight", "discriminator")
     what = f"{path.name} [{key}]"
-    config = _config_from_meta(meta, "stylegan2_discriminator") or infer_discriminator_config(state, what)
+    config = _config_from_meta(meta, "stylegan2_discriminator", what) or infer_discriminator_config(state, what)
     return _build(Discriminator, "stylegan2_discriminator", config, state, what)
-
-
-def _save(path: str | Path, net: torch.nn.Module, model: str, extra: dict[str, torch.Tensor]) -> Path:
-    from safetensors.torch import save_file
-
-    path = Path(path)
-    if path.suffix.lower() != ".safetensors":
-        raise CheckpointError(f"save to a .safetensors file, got {path.name}")
-    tensors = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
-    tensors.update({k: v.detach().cpu().contiguous() for k, v in extra.items()})
-    meta = {"format": "pt", "toonforge_model": model, "config": json.dumps(net.config)}
-    with atomic_output(path) as tmp:
-        save_file(tensors, str(tmp), metadata=meta)
-    return path
 
 
 def save_generator(path: str | Path, G: Generator) -> Path:
     """Write G's state dict (rosinality keys, plus ``latent_avg`` when set) and config as safetensors."""
     extra = {"latent_avg": G.latent_avg.reshape(1, -1)} if G.latent_avg is not None else {}
-    return _save(path, G, "stylegan2_generator", extra)
+    return save_model(path, G, extra=extra)
 
 
 def save_discriminator(path: str | Path, D: Discriminator) -> Path:
     """Write D's state dict (rosinality keys) and config as safetensors."""
-    return _save(path, D, "stylegan2_discriminator", {})
+    return save_model(path, D)

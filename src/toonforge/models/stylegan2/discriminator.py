@@ -89,10 +89,6 @@ class Discriminator(nn.Module):
     ) -> None:
         super().__init__()
         log_size = _check_size(size)
-        self.config = {
-            "size": size, "channel_multiplier": channel_multiplier, "channel_max": channel_max,
-            "blur_kernel": [float(k) for k in blur_kernel], "stddev_group": stddev_group,
-        }
         self.size = size
         self.channels = ch = channel_table(size, channel_multiplier, channel_max)
         blocks: list[nn.Module] = [ConvLayer(3, ch[size], 1)]

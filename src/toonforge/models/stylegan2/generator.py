@@ -59,10 +59,6 @@ class Generator(nn.Module):
     ) -> None:
         super().__init__()
         self.log_size = _check_size(size)
-        self.config = {
-            "size": size, "style_dim": style_dim, "n_mlp": n_mlp, "channel_multiplier": channel_multiplier,
-            "channel_max": channel_max, "lr_mlp": lr_mlp, "blur_kernel": [float(k) for k in blur_kernel],
-        }
         self.size, self.style_dim, self.n_mlp = size, style_dim, n_mlp
         self.num_ws = self.log_size * 2 - 2
         self.num_layers = self.log_size * 2 - 3  # styled convs, one noise input each

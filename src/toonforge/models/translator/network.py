@@ -47,7 +47,6 @@ class Translator(nn.Module):
         super().__init__()
         if tier not in TIERS:
             raise ValueError(f"unknown tier {tier!r}; choose from {', '.join(TIERS)}")
-        self.config = {"tier": tier, "in_channels": in_channels, "out_channels": out_channels}
         spec = TIERS[tier]
         c1, c2, c3, c4 = spec.widths
         b2, b3, b4 = spec.blocks

@@ -44,7 +44,6 @@ class UGATITDiscriminator(nn.Module):
         super().__init__()
         if n_layers < 3 or base_channels < 1:
             raise ValueError(f"need n_layers >= 3 and base_channels >= 1, got {n_layers}, {base_channels}")
-        self.config = {"in_channels": in_channels, "base_channels": base_channels, "n_layers": n_layers}
         c = base_channels
         layers: list[nn.Module] = [*_sn_conv(in_channels, c, 2), nn.LeakyReLU(0.2, True)]
         for _ in range(n_layers - 3):

@@ -105,9 +105,6 @@ class UGATITGenerator(nn.Module):
                              f"{img_size}, {n_blocks}, {base_channels}")
         if mask_branch and in_channels != out_channels:
             raise ValueError("the mask branch blends output with input: in_channels must equal out_channels")
-        self.config = {"in_channels": in_channels, "out_channels": out_channels,
-                       "base_channels": base_channels, "n_blocks": n_blocks, "img_size": img_size,
-                       "light": light, "mask_branch": mask_branch}
         c, c4 = base_channels, 4 * base_channels
         layers: list[nn.Module] = [*_conv(in_channels, c, 7), nn.InstanceNorm2d(c), nn.ReLU(True)]
         for k in (1, 2):

@@ -37,7 +37,6 @@ class TextureUNet(nn.Module):
 
     def __init__(self, channels: int = 32, num_blocks: int = 4) -> None:
         super().__init__()
-        self.config = {"channels": channels, "num_blocks": num_blocks}
         c = channels
         self.in0 = _conv(3, c, 7)
         self.down1a, self.down1b = _conv(c, c, 3, 2), _conv(c, 2 * c)
