@@ -1,0 +1,77 @@
+"""``toonforge serve``: the stylization pipeline as an HTTP service (the ``serve`` extra)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _at_least(lo: int | float, kind: type = int):
+    def parse(text: str):
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if v < lo:
+            raise argparse.ArgumentTypeError(f"must be at least {lo}, got {v}")
+        return v
+
+    return parse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "serve", help="serve styles over HTTP (needs the [serve] extra)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Serve POST /v1/stylize, GET /v1/styles, /healthz, /readyz, /metrics and /docs with "
+        "FastAPI on uvicorn. Network calls of concurrent requests are batched; a full queue answers 503. "
+        "Listens on 127.0.0.1 only, unless --host says otherwise. Needs no PyTorch.")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
+    p.add_argument("--port", type=int, default=8000, help="TCP port")
+    p.add_argument("--workers", type=_at_least(1), default=1,
+                   help="server processes (each loads its own styles and answers on the same port)")
+    p.add_argument("--style", default="classic", help="default style of requests that name none")
+    p.add_argument("--preload", nargs="*", default=[], metavar="STYLE", help="more styles to load at start")
+    p.add_argument("--max-styles", type=_at_least(1), default=8, help="styles kept loaded (least recent go)")
+    p.add_argument("--backend", choices=("auto", "onnx"), default="auto",
+                   help="engine for the networks (the server runs ONNX Runtime; no PyTorch needed)")
+    p.add_argument("--detector", default="dlib", help="face detector backend, or 'none'")
+    p.add_argument("--threads", type=_at_least(1), default=None, help="ONNX Runtime threads per network")
+    p.add_argument("--concurrency", type=_at_least(1), default=4, help="requests processed at once per worker")
+    p.add_argument("--max-queue", type=_at_least(1), default=32,
+                   help="requests accepted at once per worker (processing + waiting); more get 503")
+    p.add_argument("--batch-size", type=_at_least(1), default=8,
+                   help="most images or face crops per network call (1: no batching)")
+    p.add_argument("--batch-window-ms", type=_at_least(0.0, float), default=5.0,
+                   help="how long a network call waits for other requests to join it")
+    p.add_argument("--max-upload-mb", type=_at_least(0.001, float), default=10.0,
+                   help="largest request body; larger get 413")
+    p.add_argument("--max-pixels", type=_at_least(1), default=16_000_000, help="largest image; larger get 413")
+    p.add_argument("--quiet", action="store_true", help="no access log")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import os
+
+    import uvicorn
+
+    from ..serve.app import create_app
+    from ..serve.service import SETTINGS_ENV, ServeSettings
+
+    if not 0 <= args.port <= 65535:
+        from ..errors import InputError
+
+        raise InputError(f"port must be in 0..65535, got {args.port}")
+    settings = ServeSettings(
+        default_style=args.style, preload=list(args.preload), max_styles=args.max_styles, backend=args.backend,
+        detector=None if args.detector == "none" else args.detector, threads=args.threads,
+        concurrency=args.concurrency, max_queue=args.max_queue, max_batch=args.batch_size,
+        batch_window_ms=args.batch_window_ms, max_body_mb=args.max_upload_mb, max_pixels=args.max_pixels)
+    common = dict(host=args.host, port=args.port, access_log=not args.quiet,
+                  log_level="warning" if args.quiet else "info")
+    if args.workers > 1:  # each worker process builds its app from the settings in its environment
+        os.environ[SETTINGS_ENV] = settings.to_env()
+        uvicorn.run("toonforge.serve.app:app_from_env", factory=True, workers=args.workers, **common)
+    else:
+        uvicorn.run(create_app(settings), **common)
+    return 0
