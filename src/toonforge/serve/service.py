@@ -190,10 +190,10 @@ class StyleService:
         if wh[0] * wh[1] > self.settings.max_pixels:
             raise ServiceError(413, f"the image is {wh[0]}x{wh[1]} = {wh[0] * wh[1]:,} pixels, "
                                     f"above the limit of {self.settings.max_pixels:,}")
-        style = style or self.settings.default_style
         try:
             image = load_image_bytes(data, "the upload", max_pixels=self.settings.max_pixels)
-            stylizer = self._stylizer(style)
+            stylizer = self._stylizer(style) if style else self.cache.get(self.settings.default_style,
+                                                                           self.settings.backend)
             result = stylizer(image, strength=strength, head_only=head_only, size=size)
         except ServiceError:
             raise
@@ -210,6 +210,7 @@ class StyleService:
         return Stylized(body, FORMATS[fmt][1], len(result.faces), list(result.notices))
 
     def _stylizer(self, style: str):
+        """The Stylizer of a style a request names (a registry name; the server's default may be a path)."""
         from ..styles.registry import available_styles
 
         if os.sep in style or (os.altsep and os.altsep in style) or style.startswith("."):
