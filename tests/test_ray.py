@@ -10,17 +10,13 @@ import urllib.request
 
 import numpy as np
 import pytest
-import torch
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (the optional extra: pip install 'toonforge[ray]')")
 pytestmark = pytest.mark.slow
 
-from conftest import synthetic_face  # noqa: E402
-from toonforge.export.onnx_export import export_onnx  # noqa: E402
+from conftest import shipped_tiny_style, synthetic_face  # noqa: E402
 from toonforge.io.images import load_image, save_image  # noqa: E402
-from toonforge.models.registry import create_model  # noqa: E402
 from toonforge.pipelines.stylizer import Stylizer  # noqa: E402
-from toonforge.styles.style import NetSpec, StyleConfig, save_style  # noqa: E402
 
 
 def _free_port() -> int:
@@ -33,11 +29,7 @@ def _free_port() -> int:
 def local_ray(tmp_path_factory):
     """One local Ray for the module (2 CPUs, no dashboard), and a tiny style that ships its graph."""
     tmp = tmp_path_factory.mktemp("ray")
-    torch.manual_seed(0)
-    net = create_model("translator", tier="tiny")
-    cfg = StyleConfig(name="tiny-ray", head=NetSpec("translator", dict(net.config), 64), full_resolution=128)
-    style = save_style(tmp / "tiny-ray", cfg, {"head": net}, "# tiny-ray\n\nUntrained test style.\n")
-    export_onnx(net, style / "head.onnx")
+    style = shipped_tiny_style(tmp, "tiny-ray")
     try:
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1",
                  object_store_memory=200 * 1024 * 1024)

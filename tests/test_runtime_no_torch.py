@@ -12,15 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
-from conftest import SHARED_DATA, synthetic_face
+from conftest import SHARED_DATA, shipped_tiny_style, synthetic_face
 from test_video import make_clip
-from toonforge.export.onnx_export import export_onnx
 from toonforge.io.images import load_image, save_image
-from toonforge.models.registry import create_model
 from toonforge.pipelines.stylizer import Stylizer
-from toonforge.styles.style import NetSpec, StyleConfig, save_style
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 PHOTO = SHARED_DATA / "faces" / "scut" / "AF1554.jpg"
@@ -64,11 +60,7 @@ def _blocker(folder: Path) -> Path:
 def no_torch(tmp_path_factory):
     """Runs every command once in one torch-less subprocess; returns (report, paths)."""
     tmp = tmp_path_factory.mktemp("no-torch")
-    torch.manual_seed(0)
-    net = create_model("translator", tier="tiny")
-    cfg = StyleConfig(name="tiny-rt", head=NetSpec("translator", dict(net.config), 64), full_resolution=128)
-    style = save_style(tmp / "tiny-rt", cfg, {"head": net}, "# tiny-rt\n\nUntrained test style.\n")
-    export_onnx(net, style / "head.onnx")  # the style ships its graph, stamped with its weights
+    style = shipped_tiny_style(tmp, "tiny-rt")
     img, _ = synthetic_face(150, seed=3)
     photos = tmp / "photos"
     photos.mkdir()

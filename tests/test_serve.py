@@ -15,17 +15,13 @@ import uuid
 
 import numpy as np
 import pytest
-import torch
 
 pytest.importorskip("fastapi", reason="the serve extra (fastapi) is not installed")
 pytest.importorskip("uvicorn", reason="the serve extra (uvicorn) is not installed")
 pytest.importorskip("prometheus_client", reason="the serve extra (prometheus-client) is not installed")
 
-from conftest import FixedDetector, synthetic_face  # noqa: E402
-from toonforge.export.onnx_export import export_onnx  # noqa: E402
-from toonforge.models.registry import create_model  # noqa: E402
+from conftest import FixedDetector, shipped_tiny_style, synthetic_face  # noqa: E402
 from toonforge.pipelines.stylizer import Stylizer  # noqa: E402
-from toonforge.styles.style import NetSpec, StyleConfig, save_style  # noqa: E402
 
 STYLE = "tiny-serve"
 
@@ -71,11 +67,7 @@ def served(tmp_path_factory):
     from toonforge.serve.service import ServeSettings, StyleService
 
     root = tmp_path_factory.mktemp("serve-styles")
-    torch.manual_seed(0)
-    net = create_model("translator", tier="tiny")
-    cfg = StyleConfig(name=STYLE, head=NetSpec("translator", dict(net.config), 64), full_resolution=128)
-    style = save_style(root / STYLE, cfg, {"head": net}, "# tiny-serve\n\nUntrained test style.\n")
-    export_onnx(net, style / "head.onnx")
+    style = shipped_tiny_style(root, STYLE)
     old = os.environ.get("TOONFORGE_STYLES")
     os.environ["TOONFORGE_STYLES"] = str(root)
     img, face = synthetic_face(200, seed=2)
