@@ -99,6 +99,17 @@ def encode_image(rgb: np.ndarray, alpha: np.ndarray | None, fmt: str) -> bytes:
     return buf.getvalue()
 
 
+class _Serialized:
+    """A detector called by one thread at a time (dlib's HOG detector is not safe to share concurrently)."""
+
+    def __init__(self, detector: FaceDetector) -> None:
+        self.detector, self._lock = detector, threading.Lock()
+
+    def __call__(self, rgb: np.ndarray) -> list:
+        with self._lock:
+            return self.detector(rgb)
+
+
 class StyleService:
     """Stylizers per style (loaded once, networks behind batchers), limits and the request count.
 
@@ -116,6 +127,8 @@ class StyleService:
         self.metrics = ServiceMetrics()
         if detector is None and settings.detector:
             detector = create_detector(settings.detector)  # shared by every style (one model in memory)
+        if detector is not None:
+            detector = _Serialized(detector)
         self.batchers: dict[tuple[str, str], BatchingRunner] = {}
         build = factory or Stylizer
 
