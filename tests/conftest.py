@@ -63,6 +63,21 @@ def tiny_style(tmp_path: Path) -> Path:
     return save_style(tmp_path / "tiny-test", cfg, {"head": net}, "# tiny-test\n\nUntrained test style.\n")
 
 
+def shipped_tiny_style(folder: Path, name: str) -> Path:
+    """A seeded tiny-translator style folder (64 px heads) that ships its stamped ``head.onnx``, as a
+    trained style does, so the runtime needs no PyTorch for it. For tests only (untrained)."""
+    from toonforge.export.onnx_export import export_onnx
+    from toonforge.models.factory import create_model
+    from toonforge.styles.style import NetSpec, StyleConfig, save_style
+
+    torch.manual_seed(0)
+    net = create_model("translator", tier="tiny")
+    cfg = StyleConfig(name=name, head=NetSpec("translator", dict(net.config), 64), full_resolution=128)
+    style = save_style(folder / name, cfg, {"head": net}, f"# {name}\n\nUntrained test style.\n")
+    export_onnx(net, style / "head.onnx")
+    return style
+
+
 @pytest.fixture
 def small_model_cpu():
     """One torch thread and no oneDNN for tests of many tiny models (restored afterwards).

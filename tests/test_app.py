@@ -13,9 +13,10 @@ import pytest
 from PIL import Image
 
 from conftest import FixedDetector, synthetic_face
-from toonforge.app.handlers import AppHandlers, StylizerCache
+from toonforge.app.handlers import AppHandlers
 from toonforge.cli.main import build_parser, main
 from toonforge.errors import InputError
+from toonforge.pipelines.stylizer_cache import StylizerCache
 
 STYLE = "tiny-test"
 

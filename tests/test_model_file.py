@@ -10,8 +10,8 @@ from safetensors.torch import save_file
 from torch import nn
 
 from toonforge.errors import CheckpointError
-from toonforge.models.factory import create_model
-from toonforge.models.model_file import load_model, parse_model_meta, read_model_meta, save_model
+from toonforge.models.factory import create_model, load_model
+from toonforge.models.model_file import parse_model_meta, read_model_meta, save_model
 from toonforge.models.registry import constructor_config, register_model
 
 

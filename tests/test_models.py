@@ -188,7 +188,8 @@ def test_onnx_parity(tmp_path, name, cfg):
 @pytest.mark.parametrize("name", list_models())
 def test_model_file_round_trip(name, tmp_path, small_model_cpu):
     """save_model -> load_model rebuilds the same config, keys and tensors; the metadata reads without weights."""
-    from toonforge.models.model_file import load_model, read_model_meta, save_model
+    from toonforge.models.factory import load_model
+    from toonforge.models.model_file import read_model_meta, save_model
 
     cfg = SMALL.get(name, {"size": 16, "channel_max": 16} if name.startswith("stylegan2_") else {})
     if name == "stylegan2_generator":

@@ -70,8 +70,9 @@ def run(args: argparse.Namespace) -> int:
     from ..app import require_gradio
 
     require_gradio()  # one-line error naming the extra when Gradio is missing
-    from ..app.handlers import AppHandlers, StylizerCache
+    from ..app.handlers import AppHandlers
     from ..app.ui import build_demo, find_examples, launch_demo
+    from ..pipelines.stylizer_cache import StylizerCache
 
     if args.examples is not None and not args.examples.is_dir():
         raise InputError(f"--examples {args.examples}: not a directory")

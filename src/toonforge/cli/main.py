@@ -7,36 +7,48 @@ line and exit 1 (set ``TOONFORGE_DEBUG=1`` to see the traceback).
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import ToonforgeError, first_line
-from . import (
-    align_cmd,
-    app_cmd,
-    blend_cmd,
-    card_cmd,
-    clean_pairs_cmd,
-    edit_cmd,
-    eval_cmd,
-    export_cmd,
-    invert_cmd,
-    reshape_cmd,
-    run_transfer_cmd,
-    sample_cmd,
-    styles_cmd,
-    stylize_cmd,
-    train_cmd,
-    train_cyclegan_cmd,
-    train_dctnet_cmd,
-    train_encoder_cmd,
-    train_stylegan_cmd,
-    train_ugatit_cmd,
-    translate_cmd,
-    video_cmd,
-)
+from ..extras import missing_message
+
+# Every subcommand: name -> (module in toonforge.cli, one-line help for `toonforge --help`).
+# Only the module of the command being run is imported, so `toonforge --help`, `styles` and
+# `stylize` never load the training stack (or PyTorch). To add a command, add its line here
+# (in the order `--help` lists it) and give the module a ``register(sub)`` that adds a parser
+# of that name with the same help; tests/test_cli_lazy.py checks the two agree.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "stylize": ("stylize_cmd", "stylize photos (files or folders)"),
+    "video": ("video_cmd", "stylize a video (faces tracked and smoothed, audio kept)"),
+    "styles": ("styles_cmd", "list available styles"),
+    "serve": ("serve_cmd", "serve styles over HTTP (needs the [serve] extra)"),
+    "export": ("export_cmd", "export a style's network to ONNX (with a parity check)"),
+    "train-translator": ("train_cmd", "train the lightweight translator on (photo, stylized) pairs"),
+    "eval": ("eval_cmd", "measure styles on photos: metric table, contact sheet, training curves"),
+    "card": ("card_cmd", "fill a style card's metrics section from an evaluation"),
+    "app": ("app_cmd", "start the web app (needs the [app] extra)"),
+    "blend": ("blend_cmd", "merge two StyleGAN2 generators (layer swap / smooth interpolation)"),
+    "sample": ("sample_cmd", "sample a StyleGAN2 generator into a (paired) image dataset"),
+    "train-stylegan": ("train_stylegan_cmd", "train a StyleGAN2 generator on a folder of style images (stage 1)"),
+    "invert": ("invert_cmd", "invert photos into a StyleGAN2 generator's W+ space"),
+    "edit": ("edit_cmd", "edit StyleGAN2 latents: attribute directions, face fusion, learning a direction"),
+    "train-encoder": ("train_encoder_cmd", "train a Z+ encoder (AgileGAN) for a StyleGAN2 generator"),
+    "translate": ("translate_cmd", "turn photos into photo/style pairs with a stage-2 generator"),
+    "train-ugatit": ("train_ugatit_cmd",
+                     "train U-GAT-IT (photo <-> style, unpaired), optionally keeping the background"),
+    "train-dctnet": ("train_dctnet_cmd",
+                     "train DCT-Net's texture translator (photo -> style) on unpaired folders"),
+    "train-cyclegan": ("train_cyclegan_cmd", "train the CycleGAN baseline (photo <-> style) on unpaired folders"),
+    "align": ("align_cmd", "crop and align the faces of a folder of portraits for training"),
+    "pack-run": ("run_transfer_cmd", "split a run folder into checked parts of limited size"),
+    "unpack-run": ("run_transfer_cmd", "check and rebuild a run folder packed by pack-run"),
+    "reshape": ("reshape_cmd", "copy a style with a face reshape (anime-like eyes, mouth and chin)"),
+    "clean-pairs": ("clean_pairs_cmd", "remove ink strokes on smooth skin from a teacher's pairs"),
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -44,26 +56,41 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_of(argv: Sequence[str]) -> str | None:
+    """The subcommand named in ``argv`` (its first word that is not an option), if any."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def build_parser(command: str | None = None, *, load_all: bool = True) -> argparse.ArgumentParser:
+    """The ``toonforge`` parser.
+
+    Only ``command``'s module is imported and registered with all its options; every other
+    command is listed by name and help line only. With no ``command`` and ``load_all`` (the
+    default, for tests and docs) every module is imported and registered.
+    """
     parser = _Parser(prog="toonforge", description="Stylize portraits, and forge new styles.")
     parser.add_argument("--version", action="version", version=f"toonforge {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for module in (stylize_cmd, video_cmd, styles_cmd, export_cmd, train_cmd, eval_cmd, card_cmd, app_cmd,
-                   blend_cmd, sample_cmd, train_stylegan_cmd, invert_cmd, edit_cmd,
-                   train_encoder_cmd, translate_cmd, train_ugatit_cmd, train_dctnet_cmd, train_cyclegan_cmd,
-                   align_cmd, run_transfer_cmd, reshape_cmd, clean_pairs_cmd):
-        module.register(sub)
+    wanted = set(COMMANDS) if command is None and load_all else {command}
+    for name, (module_name, help_line) in COMMANDS.items():
+        if name in sub.choices:  # registered along with another command of its module
+            continue
+        if name in wanted:
+            importlib.import_module(f"{__package__}.{module_name}").register(sub)
+        else:
+            sub.add_parser(name, help=help_line)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    args.argv = list(sys.argv[1:] if argv is None else argv)  # recorded in reports and cards
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        parser = build_parser(command_of(argv), load_all=False)
+        args = parser.parse_args(argv)
+        args.argv = argv  # recorded in reports and cards
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 2
         return int(args.func(args) or 0)
     except ToonforgeError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -77,6 +104,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # internal failure: one line unless debugging
         if os.environ.get("TOONFORGE_DEBUG"):
             raise
+        missing = missing_message(exc.name or "") if isinstance(exc, ModuleNotFoundError) else None
+        if missing:  # an optional extra (PyTorch, the server stack) is not installed
+            print(f"error: {missing}", file=sys.stderr)
+            return 2
         msg = first_line(exc)
         print(f"error: internal failure ({type(exc).__name__}: {msg}); "
               "rerun with TOONFORGE_DEBUG=1 for details", file=sys.stderr)

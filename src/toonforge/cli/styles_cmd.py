@@ -12,23 +12,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import ToonforgeError
-    from ..styles.registry import available_styles
-    from ..styles.style import Style
+    from ..styles.catalog import catalog
 
-    rows = []
-    for name, path in available_styles().items():
-        try:
-            s = Style.load(path)
-        except ToonforgeError as exc:
-            rows.append((name, "-", "-", f"(broken: {exc})", path))
-            continue
-        if s.config.kind == "filter":
-            res, tier = "any", "filter"
-        else:
-            spec = s.spec("head")
-            res, tier = str(spec.resolution), str(spec.config.get("tier", spec.model))
-        rows.append((name, res, tier, s.summary(), path))
+    rows = [(r.name, r.resolution, r.tier, r.summary, r.path) for r in catalog()]
     width = max([len("name"), *(len(row[0]) for row in rows)])  # user style names can be long
     print(f"{'name':<{width}} {'res':>5}  {'tier':<8} summary")
     for name, res, tier, summary, path in rows:

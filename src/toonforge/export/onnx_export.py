@@ -13,10 +13,10 @@ from torch import nn
 from ..errors import InputError
 from ..io.checkpoints import weights_sha256
 from ..io.files import atomic_output
+from .runtime import DIGEST_KEY  # defined beside the runtime, which reads the stamp without torch
 
 OPSET = 17
 INPUT_NAME, OUTPUT_NAME = "image", "stylized"
-DIGEST_KEY = "toonforge.weights_sha256"  # ONNX metadata: which weights the graph was exported from
 
 
 def read_weights_digest(path: str | Path) -> str | None:

@@ -3,19 +3,25 @@
 A runner maps a float32 array (N, 3, H, W) in [-1, 1] to an array of the same shape and
 range. Pre- and post-processing live in ``pipelines.tensors`` and are shared by both, so the
 two backends differ only in what executes the network.
+
+This module imports no PyTorch at load time: :class:`OnnxRunner` needs ONNX Runtime only, and
+:class:`TorchRunner` imports torch when it is built (the ``train`` extra).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-import torch
-from torch import nn
 
 from ..errors import CheckpointError, InputError, MissingDependencyError, first_line
-from ..models.image_output import generator_output
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+DIGEST_KEY = "toonforge.weights_sha256"  # ONNX metadata: which weights the graph was exported from
 
 
 class Runner(Protocol):
@@ -26,6 +32,8 @@ class Runner(Protocol):
 
 def resolve_device(device: str) -> torch.device:
     """'cpu', 'cuda' or 'cuda:N' -> torch.device; InputError when CUDA is not available."""
+    import torch
+
     if device == "cpu":
         return torch.device("cpu")
     if device.startswith("cuda"):
@@ -47,6 +55,10 @@ class TorchRunner:
         self.stride = int(getattr(net, "stride", 1))
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
+        import torch
+
+        from ..models.image_output import generator_output
+
         with torch.inference_mode():
             out = self.net(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(self.device))
         return generator_output(out).float().cpu().numpy()
@@ -77,8 +89,14 @@ class OnnxRunner:
             self.session = ort.InferenceSession(str(path), opts, providers=providers)
         except Exception as exc:
             raise CheckpointError(f"cannot load ONNX model {path.name}: {first_line(exc)}") from None
+        self.path = path
         self.input_name = self.session.get_inputs()[0].name
         self.stride = stride
+
+    @property
+    def weights_digest(self) -> str | None:
+        """The weights digest the graph was stamped with at export (None: unstamped)."""
+        return self.session.get_modelmeta().custom_metadata_map.get(DIGEST_KEY)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.session.run(None, {self.input_name: np.ascontiguousarray(x, dtype=np.float32)})[0]

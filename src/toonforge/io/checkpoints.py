@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import pickle
 from collections.abc import Iterable
 from pathlib import Path
@@ -133,10 +132,12 @@ def weights_sha256(module: torch.nn.Module) -> str:
 
     Two modules get the same digest exactly when they hold the same tensors, whatever file they
     were loaded from (ONNX exports are stamped with it; StyleGAN sample manifests record it).
+    :func:`~toonforge.io.weights_digest.safetensors_digest` computes the same from a file with NumPy.
     """
-    h = hashlib.sha256()
-    for name, t in sorted(module.state_dict().items()):
+    from .weights_digest import digest_entries
+
+    def entry(name: str, t: torch.Tensor) -> tuple[str, str, tuple[int, ...], bytes]:
         t = t.detach().cpu().contiguous()
-        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()
+        return name, str(t.dtype), tuple(t.shape), t.reshape(-1).view(torch.uint8).numpy().tobytes()
+
+    return digest_entries(entry(k, v) for k, v in module.state_dict().items())

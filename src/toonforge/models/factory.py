@@ -1,4 +1,5 @@
-"""Build any registered network by name: ``create_model(name, **config)``.
+"""Build any registered network by name (``create_model(name, **config)``) or from a model file
+(``load_model(path)``, the format of :mod:`.model_file`).
 
 Importing this module imports every family package, whose decorators fill the registry
 (:mod:`toonforge.models.registry`); a new family is added to the import list below.
@@ -6,15 +7,20 @@ Importing this module imports every family package, whose decorators fill the re
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
-from ..errors import InputError
+from ..errors import CheckpointError, InputError, first_line
+from ..io.checkpoints import load_into
 from . import cyclegan, discriminators, encoders, stylegan2, translator, ugatit, unet  # noqa: F401 (registers)
+from .model_file import ModelMeta, read_model_meta
 from .registry import registered
 
-__all__ = ["create_model", "list_models"]
+__all__ = ["create_model", "list_models", "load_model"]
 
 
 def list_models() -> list[str]:
@@ -34,3 +40,30 @@ def create_model(name: str, **config: Any) -> nn.Module:
         return models[name](**config)
     except TypeError as exc:
         raise InputError(f"bad config for model {name!r}: {exc}") from None
+
+
+def load_model(path: str | os.PathLike[str], *, device: str | torch.device = "cpu", expect: str | None = None,
+               extra: tuple[str, ...] = ()) -> tuple[nn.Module, ModelMeta, dict[str, torch.Tensor]]:
+    """Rebuild the network of a model file in eval mode on ``device``.
+
+    ``expect``: the registry name the caller needs (another is a one-line CheckpointError).
+    ``extra``: names of tensors kept beside the state dict, returned apart (absent ones are left out).
+    Returns (net, meta, extra tensors).
+    """
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    meta = read_model_meta(path)
+    if expect is not None and meta.model != expect:
+        raise CheckpointError(f"{path.name} holds a {meta.model}, not a {expect}")
+    try:
+        net = create_model(meta.model, **meta.config)
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path.name}: bad {meta.model} config: {first_line(exc)}") from None
+    try:
+        state = load_file(str(path))
+    except Exception as exc:  # noqa: BLE001
+        raise CheckpointError(f"cannot load {path.name}: {first_line(exc)}") from None
+    extras = {k: state.pop(k) for k in extra if k in state}
+    load_into(net, state, f"{path.name} ({meta.model})")
+    return net.to(device).eval(), meta, extras

@@ -13,7 +13,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .model_file import load_model, read_model_meta, save_model
+from .factory import load_model
+from .model_file import read_model_meta, save_model
 
 if TYPE_CHECKING:
     import torch

@@ -13,7 +13,8 @@ so other tools read the tensors as they are), plus any extra tensors a family ke
 Files of the three earlier schemes still load: stage-2 generator files (``format`` =
 "toonforge-generator-1"), StyleGAN2 files (``toonforge_model`` = "stylegan2_generator" /
 "stylegan2_discriminator") and Z+ encoder files (``toonforge_model`` = "zplus_encoder").
-Reading the metadata needs no torch (:func:`read_model_meta`).
+Reading the metadata needs no torch (:func:`read_model_meta`); building the network from a file is
+:func:`toonforge.models.factory.load_model`.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-__all__ = ["FORMAT", "ModelMeta", "load_model", "parse_model_meta", "read_model_meta", "save_model"]
+__all__ = ["FORMAT", "ModelMeta", "parse_model_meta", "read_model_meta", "save_model"]
 
 FORMAT = "toonforge-model-1"
 _LEGACY_GENERATOR_FORMAT = "toonforge-generator-1"
@@ -121,33 +122,3 @@ def save_model(path: str | os.PathLike[str], net: nn.Module, info: dict[str, Any
     with atomic_output(path) as tmp:
         save_file(tensors, str(tmp), metadata=meta)
     return path
-
-
-def load_model(path: str | os.PathLike[str], *, device: str | torch.device = "cpu", expect: str | None = None,
-               extra: tuple[str, ...] = ()) -> tuple[nn.Module, ModelMeta, dict[str, torch.Tensor]]:
-    """Rebuild the network of a model file in eval mode on ``device``.
-
-    ``expect``: the registry name the caller needs (another is a one-line CheckpointError).
-    ``extra``: names of tensors kept beside the state dict, returned apart (absent ones are left out).
-    Returns (net, meta, extra tensors).
-    """
-    from safetensors.torch import load_file
-
-    from ..io.checkpoints import load_into
-    from .factory import create_model
-
-    path = Path(path)
-    meta = read_model_meta(path)
-    if expect is not None and meta.model != expect:
-        raise CheckpointError(f"{path.name} holds a {meta.model}, not a {expect}")
-    try:
-        net = create_model(meta.model, **meta.config)
-    except (TypeError, ValueError) as exc:
-        raise CheckpointError(f"{path.name}: bad {meta.model} config: {first_line(exc)}") from None
-    try:
-        state = load_file(str(path))
-    except Exception as exc:  # noqa: BLE001
-        raise CheckpointError(f"cannot load {path.name}: {first_line(exc)}") from None
-    extras = {k: state.pop(k) for k in extra if k in state}
-    load_into(net, state, f"{path.name} ({meta.model})")
-    return net.to(device).eval(), meta, extras

@@ -6,23 +6,24 @@ pipeline as PyTorch (README, "Speed"). It runs PyTorch on a GPU, for filter styl
 ONNX Runtime is not installed. ``torch`` and ``onnx`` force one engine.
 
 The ONNX file is the one in the style folder when it was exported from the folder's weights
-(exports are stamped with :func:`~toonforge.io.checkpoints.weights_sha256`; an unstamped
-file from an older export is trusted). Otherwise it is exported once into the cache folder
-(``$TOONFORGE_CACHE/onnx``, default ``~/.cache/toonforge/onnx``), named by that digest.
+(exports are stamped with :func:`~toonforge.io.checkpoints.weights_sha256`, which the runtime
+recomputes from ``model.safetensors`` with NumPy; an unstamped file from an older export is
+trusted). Otherwise it is exported once into the cache folder (``$TOONFORGE_CACHE/onnx``,
+default ``~/.cache/toonforge/onnx``), named by that digest; exporting needs PyTorch, running
+does not.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import InputError
+from ..errors import CheckpointError, InputError, ToonforgeError
+from ..extras import has_module, require
 
 if TYPE_CHECKING:
-    from torch import nn
-
+    from ..export.runtime import OnnxRunner, Runner
     from ..styles.style import Style
 
 BACKENDS = ("auto", "torch", "onnx")
@@ -42,30 +43,63 @@ def pick_backend(requested: str, style: Style, device: str) -> str:
         return requested
     if style.config.kind != "network" or device != "cpu":
         return "torch"
-    return "onnx" if importlib.util.find_spec("onnxruntime") is not None else "torch"
+    return "onnx" if has_module("onnxruntime") else "torch"
 
 
-def onnx_file(style: Style, role: str, net: nn.Module, notices: list[str]) -> Path:
-    """The ONNX file for ``style``'s ``role`` network ``net`` (already built from the style's weights).
+def onnx_runner(style: Style, role: str, device: str, threads: int | None, notices: list[str]) -> OnnxRunner:
+    """An ONNX Runtime runner for ``style``'s ``role`` network, without PyTorch when the style ships its graph.
 
-    The style folder's own export when it matches the weights; else a cached export, written on
-    first use. A stale export in the folder is left in place and a line is added to ``notices``.
+    The style folder's own export when its stamp matches ``model.safetensors`` (checked with
+    NumPy); else a cached export named by the weights digest, written on first use (that needs
+    PyTorch: MissingDependencyError naming the extra otherwise). A stale export in the folder
+    is left in place and a line is added to ``notices``.
     """
-    from ..export.onnx_export import export_onnx, read_weights_digest
-    from ..io.checkpoints import weights_sha256
+    from ..export.runtime import OnnxRunner
+    from ..models.strides import model_stride
 
-    digest = weights_sha256(net)
+    stride = model_stride(style.spec(role).model)
     own = style.onnx_path(role)
+    digest = style.weights_digest(role) if style.path is not None else None
     if own is not None:
-        stamped = read_weights_digest(own)
-        if stamped is None or stamped == digest:
-            return own
+        runner = OnnxRunner(own, device, threads, stride)
+        if runner.weights_digest is None or runner.weights_digest == digest:
+            return runner
         notices.append(f"{own.name} of style {style.name!r} was exported from other weights than "
                        "model.safetensors; running a fresh export instead (re-export with `toonforge export`)")
-    path = cache_dir() / f"{style.name}-{role}-{digest[:16]}.onnx"
-    if not path.is_file():
-        export_onnx(net, path, overwrite=True)
-    return path
+    cached = cache_dir() / f"{style.name}-{role}-{digest[:16]}.onnx" if digest else None
+    if cached is None or not cached.is_file():
+        require("torch", f"style {style.name!r} has no current {role} ONNX graph; exporting one")
+        from ..export.onnx_export import export_onnx
+        from ..io.checkpoints import weights_sha256
+
+        net = style.build_net(role)
+        cached = cache_dir() / f"{style.name}-{role}-{weights_sha256(net)[:16]}.onnx"
+        if not cached.is_file():
+            export_onnx(net, cached, overwrite=True)
+    return OnnxRunner(cached, device, threads, stride)
+
+
+def make_runner(style: Style, role: str, backend: str, requested: str, device: str, threads: int | None,
+                notices: list[str]) -> tuple[Runner, str]:
+    """The runner for ``style``'s ``role`` network on ``backend`` ("onnx" or "torch"), and the engine used.
+
+    ``requested`` "auto" lets a failing ONNX graph fall back to PyTorch (with a line in
+    ``notices``) where PyTorch is installed; otherwise the failure is raised as a one-line error.
+    """
+    if backend == "onnx":
+        try:
+            return onnx_runner(style, role, device, threads, notices), "onnx"
+        except Exception as exc:  # an export or a session that fails: auto runs PyTorch instead
+            reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+            if requested != "auto" or not has_module("torch"):
+                if isinstance(exc, ToonforgeError):
+                    raise
+                raise CheckpointError(f"style {style.name!r} cannot run in ONNX Runtime: {reason}") from None
+            notices.append(f"ONNX Runtime cannot run style {style.name!r} ({reason}); using PyTorch")
+    from ..export.runtime import TorchRunner
+
+    require("torch", "the PyTorch backend" + (f" on {device}" if device != "cpu" else ""))
+    return TorchRunner(style.build_net(role), device), "torch"
 
 
 def say_setup_notices(stylizer, quiet: bool = False) -> None:

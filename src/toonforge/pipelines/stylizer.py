@@ -10,14 +10,14 @@ a feathered mask with the inverse warp. Head-only mode returns the stylized alig
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from torch import nn
 
-from ..errors import CheckpointError, InputError, ToonforgeError
-from ..export.runtime import OnnxRunner, Runner, TorchRunner
+from ..errors import InputError
+from ..export.runtime import Runner
 from ..face.align import align_face
 from ..face.detector import FaceDetector, create_detector
 from ..face.paste import feather_mask, paste_back
@@ -27,7 +27,7 @@ from ..face.types import Face
 from ..io.images import LoadedImage, resize_rgb, scaled_size
 from ..styles.registry import load_style
 from ..styles.style import Style
-from .backends import BACKENDS, onnx_file, pick_backend
+from .backends import BACKENDS, make_runner, pick_backend
 from .tensors import blend, from_network, pad_to_multiple, to_network
 
 __all__ = ["BACKENDS", "Stylizer", "StylizeResult"]
@@ -87,30 +87,20 @@ class Stylizer:
     def _runner(self, role: str) -> Runner:
         key = "full" if role == "full" and self.style.config.full else "head"
         if key not in self._runners:
-            net = self.style.build_net(key)
-            if self.backend == "onnx":
-                onnx = self._onnx_runner(key, net)
-                if onnx is not None:
-                    self._runners[key] = onnx
-                    return onnx
-            self._runners[key] = TorchRunner(net, self.device)
+            self._runners[key], self.backend = make_runner(self.style, key, self.backend, self.requested,
+                                                           self.device, self.threads, self.setup_notices)
         return self._runners[key]
 
-    def _onnx_runner(self, role: str, net: nn.Module) -> OnnxRunner | None:
-        """An ONNX Runtime runner for ``net``; None after switching to PyTorch when ``auto`` cannot."""
-        try:
-            path = onnx_file(self.style, role, net, self.setup_notices)
-            return OnnxRunner(path, self.device, self.threads, int(getattr(net, "stride", 1)))
-        except Exception as exc:  # an export or a session that fails: auto runs PyTorch instead
-            reason = (str(exc).splitlines() or [type(exc).__name__])[0]
-            if self.requested != "auto":
-                if isinstance(exc, ToonforgeError):
-                    raise
-                raise CheckpointError(f"style {self.style.name!r} cannot run in ONNX Runtime: {reason}") from None
-            self.setup_notices.append(f"ONNX Runtime cannot run style {self.style.name!r} ({reason}); "
-                                      "using PyTorch")
-            self.backend = "torch"
-            return None
+    def wrap_runners(self, wrap: Callable[[str, Runner], Runner]) -> None:
+        """Build each network's runner now and replace it by ``wrap(role, runner)``.
+
+        The server uses this to batch network calls across concurrent requests; pre- and
+        post-processing stay the pipeline's own. A filter style has no network (nothing to wrap).
+        """
+        if self.style.config.kind != "network":
+            return
+        for role in ("head", "full") if self.style.config.full else ("head",):
+            self._runners[role] = wrap(role, self._runner(role))
 
     def _translate(self, role: str, images: list[np.ndarray]) -> list[np.ndarray]:
         """Run same-size uint8 (H, W, 3) images through the ``role`` network (or the filter)."""

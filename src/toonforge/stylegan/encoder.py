@@ -24,7 +24,8 @@ from torch import nn
 
 from ..errors import CheckpointError, InputError
 from ..models.encoders import HierarchicalEncoder, split_groups
-from ..models.model_file import load_model, read_model_meta, save_model
+from ..models.factory import load_model
+from ..models.model_file import read_model_meta, save_model
 from ..models.stylegan2 import Generator
 from .inversion import InversionResult, default_perceptual, frozen, invert_optimize, prepare_target
 

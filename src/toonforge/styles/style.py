@@ -30,16 +30,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
 from ..face.reshape import ReshapeSpec
 from ..face.skin import check_clean_skin
-from ..io.checkpoints import load_into, load_state_dict_file
-from ..models.factory import create_model
+
+if TYPE_CHECKING:  # PyTorch is imported only to build networks (the runtime needs none)
+    import torch
+    from torch import nn
 
 FORMAT_VERSION = 1
 KINDS = ("network", "filter")
@@ -178,7 +177,10 @@ class Style:
         return "full." if role == "full" and self.config.full else "head."
 
     def build_net(self, role: str = "head") -> nn.Module:
-        """The network for ``role`` with its trained weights, in eval mode, on the CPU."""
+        """The network for ``role`` with its trained weights, in eval mode, on the CPU (needs PyTorch)."""
+        from ..io.checkpoints import load_into, load_state_dict_file
+        from ..models.factory import create_model
+
         spec = self.spec(role)
         net = create_model(spec.model, **spec.config)
         if self._weights is None:
@@ -188,6 +190,17 @@ class Style:
         state = {k[len(prefix):]: v for k, v in self._weights.items() if k.startswith(prefix)}
         load_into(net, state, f"style {self.name!r} {role} weights ({spec.model})")
         return net.eval()
+
+    def weights_digest(self, role: str = "head") -> str:
+        """Digest of the ``role`` network's weights in ``model.safetensors``, read with NumPy (no PyTorch).
+
+        Equals :func:`~toonforge.io.checkpoints.weights_sha256` of :meth:`build_net`'s network.
+        """
+        from ..io.weights_digest import safetensors_digest
+
+        if self.path is None:
+            raise InputError(f"style {self.name!r} has no folder to read weights from")
+        return safetensors_digest(self.path / "model.safetensors", self.weight_prefix(role))
 
     def onnx_path(self, role: str) -> Path | None:
         """Path of the exported ONNX file for ``role`` if the folder has one."""

@@ -1,0 +1,48 @@
+"""A one-row description of every style the registry finds (``toonforge styles``, ``GET /v1/styles``)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ..errors import ToonforgeError
+from .registry import available_styles
+from .style import Style
+
+__all__ = ["StyleRow", "catalog"]
+
+
+@dataclass
+class StyleRow:
+    """name; kind ("network", "filter", or "broken"); head resolution ("any" for a filter);
+    tier (the translator tier, or the model name); the card's first sentence; the folder."""
+
+    name: str
+    kind: str
+    resolution: str
+    tier: str
+    summary: str
+    path: Path
+
+    def to_dict(self) -> dict[str, str]:
+        d = asdict(self)
+        d["path"] = str(self.path)
+        return d
+
+
+def catalog() -> list[StyleRow]:
+    """Rows for the styles under the search roots, by name; a style that fails to load is a "broken" row."""
+    rows = []
+    for name, path in available_styles().items():
+        try:
+            s = Style.load(path)
+        except ToonforgeError as exc:
+            rows.append(StyleRow(name, "broken", "-", "-", f"(broken: {exc})", path))
+            continue
+        if s.config.kind == "filter":
+            res, tier = "any", "filter"
+        else:
+            spec = s.spec("head")
+            res, tier = str(spec.resolution), str(spec.config.get("tier", spec.model))
+        rows.append(StyleRow(name, s.config.kind, res, tier, s.summary(), path))
+    return rows
