@@ -37,6 +37,7 @@ from . import (
     translate_cmd,
     video_cmd,
 )
+from . import train_twingan_cmd, twin_search_cmd  # issue 28 (TwinGAN)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -51,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     for module in (stylize_cmd, video_cmd, styles_cmd, export_cmd, train_cmd, eval_cmd, card_cmd, app_cmd,
                    blend_cmd, sample_cmd, train_stylegan_cmd, invert_cmd, edit_cmd,
                    train_encoder_cmd, translate_cmd, train_ugatit_cmd, train_dctnet_cmd, train_cyclegan_cmd,
-                   align_cmd, run_transfer_cmd, reshape_cmd, clean_pairs_cmd):
+                   align_cmd, run_transfer_cmd, reshape_cmd, clean_pairs_cmd, train_twingan_cmd, twin_search_cmd):
         module.register(sub)
     return parser
 
