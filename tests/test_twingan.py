@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from PIL import Image
 
+from test_cyclegan import MeanColour, make_domains
 from toonforge.cli.main import main
 from toonforge.errors import InputError
 from toonforge.losses.twingan import twin_discriminator_terms, twin_generator_terms
@@ -106,36 +105,10 @@ def test_loss_terms():
     assert float(d["D_photo"]) == 0 and float(d["D_style"]) == pytest.approx(0.5)
 
 
-class MeanColour:
-    """A cheap stand-in FD extractor: per-channel means and standard deviations."""
-
-    name, fd_label, dim = "mean", "FD-mean", 6
-
-    def __call__(self, images: np.ndarray) -> np.ndarray:
-        x = images.reshape(len(images), -1, 3).astype(np.float64)
-        return np.concatenate([x.mean(1), x.std(1)], axis=1)
-
-
-def make_domains(root: Path, n: int = 6, size: int = 16) -> tuple[Path, Path]:
-    """Photos: smooth random images; styles: posterised, warm ones."""
-    photos, styles = root / "photos", root / "styles"
-    photos.mkdir(parents=True)
-    styles.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(n):
-        small = rng.integers(0, 255, (4, 4, 3), dtype=np.uint8)
-        Image.fromarray(small).resize((size, size), Image.BILINEAR).save(photos / f"p{i}.png")
-        img = np.asarray(Image.fromarray(rng.integers(0, 255, (4, 4, 3), dtype=np.uint8)).resize((size, size)))
-        img = (img // 64 * 64 + 32).astype(np.uint8)
-        img[..., 0] = np.maximum(img[..., 0], 160)
-        Image.fromarray(img).save(styles / f"s{i}.png")
-    return photos, styles
-
-
 def test_trainer_resumes_and_writes_a_translatable_file(tmp_path):
     from toonforge.pipelines.translate import translate_folder
 
-    photos, styles = make_domains(tmp_path)
+    photos, styles = make_domains(tmp_path, n=6, size=16)
     cfg = TwinGANConfig(photos=str(photos), styles=str(styles), size=16, base_channels=4, max_channels=8,
                         embed_dim=8, d_channels=4, d_layers=2, grow_steps=2, start_res=8, val_fraction=0.34,
                         val_max=2)
@@ -153,12 +126,12 @@ def test_trainer_resumes_and_writes_a_translatable_file(tmp_path):
     net, info = load_generator_file(first.run_dir / "generator.safetensors")
     assert net.model_name == "twingan" and info["step"] == 4 and info["size"] == 16
     rep = translate_folder(first.run_dir, photos, tmp_path / "pairs", crop="full", quiet=True, sheet=0)
-    assert rep.made == 6 and (tmp_path / "pairs" / "style" / "p0.png").is_file()
+    assert rep.made == 6 and (tmp_path / "pairs" / "style" / "p00.png").is_file()
 
 
 @pytest.fixture
 def search_setup(tmp_path):
-    photos, styles = make_domains(tmp_path / "pics")
+    photos, styles = make_domains(tmp_path / "pics", n=6, size=16)
     net = tiny()
     randomize_norms(net)
     model = save_generator_file(tmp_path / "twin.safetensors", net, {"size": 16})
@@ -168,23 +141,23 @@ def search_setup(tmp_path):
 def test_twin_search_finds_itself_first_and_caches(search_setup):
     tmp, model, photos, styles = search_setup
     cache = tmp / "out" / "index.npz"
-    rep = twin_search(model, [tmp / "pics"], styles / "s3.png", k=4, cache=cache, output=tmp / "out" / "sheet.png")
-    assert rep.matches[0].path == (styles / "s3.png").resolve() and rep.matches[0].similarity == pytest.approx(1.0)
+    rep = twin_search(model, [tmp / "pics"], styles / "s03.png", k=4, cache=cache, output=tmp / "out" / "sheet.png")
+    assert rep.matches[0].path == (styles / "s03.png").resolve() and rep.matches[0].similarity == pytest.approx(1.0)
     assert rep.matches[0].domain == "styles" and len(rep.matches) == 4 and rep.indexed == 12 and rep.embedded == 12
     sims = [m.similarity for m in rep.matches]
     assert sims == sorted(sims, reverse=True)
     assert rep.sheet.is_file() and cache.is_file()
-    photo_q = twin_search(model, [photos, styles], photos / "p1.png", k=2, cache=cache)
-    assert photo_q.embedded == 0 and photo_q.matches[0].path == (photos / "p1.png").resolve()
-    only = twin_search(model, [photos, styles], photos / "p1.png", k=3, cache=cache, domain="styles")
+    photo_q = twin_search(model, [photos, styles], photos / "p01.png", k=2, cache=cache)
+    assert photo_q.embedded == 0 and photo_q.matches[0].path == (photos / "p01.png").resolve()
+    only = twin_search(model, [photos, styles], photos / "p01.png", k=3, cache=cache, domain="styles")
     assert {m.domain for m in only.matches} == {"styles"}
-    Image.new("RGB", (16, 16), (10, 200, 30)).save(photos / "p2.png")
-    os.utime(photos / "p2.png", ns=(1, 1))
-    assert twin_search(model, [photos, styles], photos / "p2.png", k=1, cache=cache).embedded == 1
+    Image.new("RGB", (16, 16), (10, 200, 30)).save(photos / "p02.png")
+    os.utime(photos / "p02.png", ns=(1, 1))
+    assert twin_search(model, [photos, styles], photos / "p02.png", k=1, cache=cache).embedded == 1
     other = tiny(embed_dim=6)
     other_file = save_generator_file(tmp / "other.safetensors", other, {"size": 16})
     with pytest.raises(InputError, match="another model"):
-        twin_search(other_file, [photos], photos / "p1.png", cache=cache)
+        twin_search(other_file, [photos], photos / "p01.png", cache=cache)
 
 
 def test_twin_search_and_train_bad_inputs_give_one_error_line(search_setup, tmp_path, capsys):
@@ -195,13 +168,13 @@ def test_twin_search_and_train_bad_inputs_give_one_error_line(search_setup, tmp_
                                                                           n_blocks=0), {"size": 16})
     cases = [
         ["twin-search", str(model), "--index", str(photos), "--query", str(tmp / "nope.png")],
-        ["twin-search", str(model), "--index", str(tmp / "nodir"), "--query", str(photos / "p0.png")],
-        ["twin-search", str(resnet), "--index", str(photos), "--query", str(photos / "p0.png")],
-        ["twin-search", str(model), "--index", str(photos), "--query", str(photos / "p0.png"), "-o",
+        ["twin-search", str(model), "--index", str(tmp / "nodir"), "--query", str(photos / "p00.png")],
+        ["twin-search", str(resnet), "--index", str(photos), "--query", str(photos / "p00.png")],
+        ["twin-search", str(model), "--index", str(photos), "--query", str(photos / "p00.png"), "-o",
          str(tmp / "taken.png")],
-        ["twin-search", str(model), "--index", str(photos), "--query", str(photos / "p0.png"), "--cache",
+        ["twin-search", str(model), "--index", str(photos), "--query", str(photos / "p00.png"), "--cache",
          str(tmp / "junk.npz")],
-        ["twin-search", str(model), "--index", str(photos), "--query", str(photos / "p0.png"), "-k", "0"],
+        ["twin-search", str(model), "--index", str(photos), "--query", str(photos / "p00.png"), "-k", "0"],
         ["train-twingan", "--photos", str(photos), "--styles", str(styles), "--size", "24", "-o", str(tmp / "r")],
         ["train-twingan", "--photos", str(photos), "--styles", str(tmp / "nodir"), "-o", str(tmp / "r")],
     ]

@@ -33,11 +33,12 @@ from . import (
     train_dctnet_cmd,
     train_encoder_cmd,
     train_stylegan_cmd,
+    train_twingan_cmd,
     train_ugatit_cmd,
     translate_cmd,
+    twin_search_cmd,
     video_cmd,
 )
-from . import train_twingan_cmd, twin_search_cmd  # issue 28 (TwinGAN)
 
 
 class _Parser(argparse.ArgumentParser):

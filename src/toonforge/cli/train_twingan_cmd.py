@@ -33,6 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--gan-loss", choices=["lsgan", "hinge", "nonsaturating"], default="lsgan",
                    help="adversarial loss kind")
     p.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate of all nets")
+    p.add_argument("--norm-lr-mult", type=float, default=1.0,
+                   help="learning-rate multiplier of the per-domain norm parameters (where the domains differ)")
     p.add_argument("--lambda-rec", type=float, default=10.0, help="weight of the L1 of both reconstructions")
     p.add_argument("--lambda-rec-gan", type=float, default=1.0, help="weight of the GAN loss of both reconstructions")
     p.add_argument("--lambda-gan", type=float, default=1.0, help="weight of the photo -> style GAN loss")
@@ -61,8 +63,9 @@ def run(args: argparse.Namespace) -> int:
         photos=str(args.photos), styles=str(args.styles), size=args.size, base_channels=args.base_channels,
         max_channels=args.max_channels, embed_dim=args.embed_dim, norm=args.norm, skip_max_res=args.skip_max_res,
         d_channels=args.d_channels, d_layers=args.d_layers, gan_loss=args.gan_loss, lr=args.lr,
-        lambda_rec=args.lambda_rec, lambda_rec_gan=args.lambda_rec_gan, lambda_gan=args.lambda_gan,
-        lambda_cycle=args.lambda_cycle, grow_steps=args.grow_steps, start_res=args.start_res,
+        norm_lr_mult=args.norm_lr_mult, lambda_rec=args.lambda_rec, lambda_rec_gan=args.lambda_rec_gan,
+        lambda_gan=args.lambda_gan, lambda_cycle=args.lambda_cycle, grow_steps=args.grow_steps,
+        start_res=args.start_res,
         val_fraction=args.val_fraction, seed=args.seed,
     )
     if args.no_augment:

@@ -3,7 +3,9 @@ of both domains, then find the images of either domain closest to a query.
 
 Every image (index or query) becomes a square network input as ``translate --crop full`` makes it
 (mirror-padded to a square, resized to the model's size) and is embedded by the model's shared
-encoder (unit-length vectors); similarity is the cosine. Each indexed image is labelled with its
+encoder (unit-length vectors); similarity is the cosine after subtracting the index's mean embedding
+(one model's embeddings share a large common component: uncentred, every cosine of the toy run in
+``docs/twingan`` was above 0.98, which hid the ranking). Each indexed image is labelled with its
 domain: the name of the first sub-folder it lies in under an index folder, or the index folder's own
 name for the images directly in it (so ``--index pics/`` with ``pics/photo`` and ``pics/anime``, and
 ``--index photos/ --index anime/``, both label by domain).
@@ -32,7 +34,8 @@ from ..io.images import list_images, load_image
 from .crops import read_or_report, square_image
 from .tensors import to_network
 
-__all__ = ["CACHE_FORMAT", "Match", "SearchReport", "TwinIndex", "default_cache_path", "load_twin", "twin_search"]
+__all__ = ["CACHE_FORMAT", "Match", "SearchReport", "TwinIndex", "default_cache_path", "load_twin", "similarities",
+           "twin_search"]
 
 CACHE_FORMAT = "toonforge-twin-index-1"
 
@@ -189,14 +192,28 @@ def update_index(net, folders: Sequence[Path], cache: Path, model_sha: str, *, b
     return index, len(todo) - (len(files) - len(sel))
 
 
+def similarities(vectors: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """Cosine similarities (Q, M) of queries (Q, D) to index vectors (M, D), both centred on the mean
+    of ``vectors`` first (no centring for a one-image index)."""
+    vectors, queries = vectors.astype(np.float64), np.atleast_2d(queries).astype(np.float64)
+    if len(vectors) > 1:
+        mu = vectors.mean(axis=0)
+        vectors, queries = vectors - mu, queries - mu
+
+    def unit(a: np.ndarray) -> np.ndarray:
+        return a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
+
+    return (unit(queries) @ unit(vectors).T).astype(np.float32)
+
+
 def nearest(index: TwinIndex, query: np.ndarray, k: int, domain: str | None = None) -> list[Match]:
-    """The ``k`` indexed images most similar (cosine) to the unit vector ``query`` (D,), optionally only
-    of one domain label; ties keep index order."""
+    """The ``k`` indexed images most similar to the embedding ``query`` (D,) (see :func:`similarities`),
+    optionally only of one domain label; ties keep index order."""
     pick = np.arange(len(index.files)) if domain is None else \
         np.array([i for i, d in enumerate(index.domains) if d == domain], dtype=np.int64)
     if not len(pick):
         raise InputError(f"no indexed images of domain {domain!r}; domains: {', '.join(sorted(set(index.domains)))}")
-    sims = index.vectors[pick] @ query.astype(np.float32)
+    sims = similarities(index.vectors, query)[0][pick]
     order = np.argsort(-sims, kind="stable")[:k]
     return [Match(r + 1, Path(index.files[pick[j]]), index.domains[pick[j]], float(sims[j]))
             for r, j in enumerate(order)]

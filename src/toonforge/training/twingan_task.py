@@ -64,6 +64,7 @@ class TwinGANConfig:
     d_layers: int = 3
     gan_loss: str = "lsgan"
     lr: float = 2e-4
+    norm_lr_mult: float = 1.0  # learning-rate multiplier of the per-domain norm parameters (the switch)
     betas: tuple[float, float] = (0.5, 0.999)
     lambda_rec: float = 10.0
     lambda_rec_gan: float = 1.0
@@ -86,8 +87,9 @@ class TwinGANConfig:
             raise InputError(f"--gan-loss must be one of {', '.join(KINDS)}, got {self.gan_loss!r}")
         if self.d_layers < 1 or 2**self.d_layers > self.size:
             raise InputError(f"--d-layers must be in 1..{self.size.bit_length() - 1} at --size {self.size}")
-        if min(self.base_channels, self.max_channels, self.embed_dim, self.d_channels) < 1 or self.lr <= 0:
-            raise InputError("channels, --embed-dim and --lr must be positive")
+        if min(self.base_channels, self.max_channels, self.embed_dim, self.d_channels) < 1 or self.lr <= 0 \
+                or self.norm_lr_mult <= 0:
+            raise InputError("channels, --embed-dim, --lr and --norm-lr-mult must be positive")
         if min(self.lambda_rec, self.lambda_rec_gan, self.lambda_gan, self.lambda_cycle) < 0:
             raise InputError("the --lambda-* weights must be >= 0")
         if self.grow_steps < 0:
@@ -132,7 +134,10 @@ class TwinGANTask(SnapshotHooks, TrainingTask):
         d_args = {"base_channels": c.d_channels, "n_layers": c.d_layers}
         self.D_photo = create_model("patch_discriminator", **d_args).to(device)
         self.D_style = create_model("patch_discriminator", **d_args).to(device)
-        self.opt_g = torch.optim.Adam(self.twin.parameters(), lr=c.lr, betas=c.betas)
+        norm_ids = {id(p) for m in self.twin.domain_norms() for p in m.parameters()}
+        groups = [{"params": [p for p in self.twin.parameters() if id(p) not in norm_ids], "lr": c.lr},
+                  {"params": [p for p in self.twin.parameters() if id(p) in norm_ids], "lr": c.lr * c.norm_lr_mult}]
+        self.opt_g = torch.optim.Adam(groups, lr=c.lr, betas=c.betas)
         self.opt_d = torch.optim.Adam([*self.D_photo.parameters(), *self.D_style.parameters()], lr=c.lr,
                                       betas=c.betas)
         self.snapshots = Stage2Snapshots(build_validator(c.photos, c.styles, self.split, c.size, max_images=c.val_max,
