@@ -63,9 +63,11 @@ T1=$(date +%s)
 # 2. Translate the held-out photos (whole images: the selfies are square and face-centred, as in training).
 toonforge translate --model "$RUN" --in "$OUT/index/photo" --out "$OUT/pairs" --crop full --sheet 12 --quiet
 python - "$RUN" "$OUT" "$DOCS" <<'PY'
+import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from toonforge.evaluation.sheet import contact_sheet, pick_evenly
@@ -76,15 +78,19 @@ from toonforge.pipelines.twin_search import load_twin
 run, out, docs = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
 net, _ = load_twin(run)
 files = list_images(out / "pairs" / "photo")
-rows = []
+rows, show, gaps = [], set(pick_evenly(len(files), 10)), []
 with torch.inference_mode():
-    for i in pick_evenly(len(files), 10):
-        x = torch.from_numpy(to_network(load_image(files[i]).rgb))
+    for i, f in enumerate(files):
+        x = torch.from_numpy(to_network(load_image(f).rgb))
         z, skips = net.encode(x)
-        rows.append([load_image(files[i]).rgb] + [from_network(net.decode(z, skips, d).numpy())[0]
-                                                  for d in ("photo", "style")])
+        outs = [from_network(net.decode(z, skips, d).numpy())[0] for d in ("photo", "style")]
+        gaps.append(float(np.abs(outs[0].astype(np.float32) - outs[1]).mean()))
+        if i in show:
+            rows.append([load_image(f).rgb, *outs])
 sheet = contact_sheet(["held-out photo", "photo norms", "style norms"], rows, tile=128)
 print("sheet:", save_image(docs / "translations.png", sheet, overwrite=True))
+# How far the norm switch moves the output: mean |photo-norm image - style-norm image|, 0-255.
+(out / "switch.json").write_text(json.dumps({"norm_switch_mean_abs_diff": round(float(np.mean(gaps)), 2)}))
 PY
 T2=$(date +%s)
 
@@ -124,7 +130,8 @@ summary = {"steps": stats[-1]["step"], "train_seconds_this_call": int(sys.argv[3
            "val_step": val["step"], "val_fd": round(val["val/fd"], 1), "val_fd_input": round(val["val/fd_input"], 1),
            "val_best_fd": round(val["val/best_fd"], 1), "val_content": round(val["val/content"], 3),
            "index_images": len(v), "self_is_nearest": self_first,
-           "nearest_other_is_same_domain": round(same_domain, 3)}
+           "nearest_other_is_same_domain": round(same_domain, 3),
+           **json.loads((out / "switch.json").read_text())}
 (out / "summary.json").write_text(json.dumps(summary, indent=1))
 print(json.dumps(summary, indent=1))
 PY

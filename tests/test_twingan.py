@@ -111,13 +111,18 @@ def test_trainer_resumes_and_writes_a_translatable_file(tmp_path):
     photos, styles = make_domains(tmp_path, n=6, size=16)
     cfg = TwinGANConfig(photos=str(photos), styles=str(styles), size=16, base_channels=4, max_channels=8,
                         embed_dim=8, d_channels=4, d_layers=2, grow_steps=2, start_res=8, val_fraction=0.34,
-                        val_max=2)
+                        val_max=2, norm_lr_mult=10.0)
 
     def loop(steps):
         return LoopConfig(total_steps=steps, batch_size=2, log_every=1, checkpoint_every=2, eval_every=2,
                           progress=False, tensorboard=False, ema_decay=0.9)
 
-    first = train(TwinGANTask(cfg, extractor=MeanColour()), loop(2), runs_root=tmp_path / "runs")
+    task = TwinGANTask(cfg, extractor=MeanColour())
+    first = train(task, loop(2), runs_root=tmp_path / "runs")
+    rest, norms = task.opt_g.param_groups  # the norm parameters learn 10x faster
+    assert norms["lr"] == pytest.approx(10 * rest["lr"])
+    assert sum(p.numel() for p in norms["params"]) == sum(p.numel() for m in task.twin.domain_norms()
+                                                          for p in m.parameters())
     again = train(TwinGANTask(cfg, extractor=MeanColour()), loop(4), runs_root=tmp_path / "runs",
                   resume=first.run_dir)
     assert again.run_dir == first.run_dir and again.step == 4
