@@ -4,8 +4,8 @@ of both domains, then find the images of either domain closest to a query.
 Every image (index or query) becomes a square network input as ``translate --crop full`` makes it
 (mirror-padded to a square, resized to the model's size) and is embedded by the model's shared
 encoder (unit-length vectors); similarity is the cosine after subtracting the index's mean embedding
-(one model's embeddings share a large common component: uncentred, every cosine of the toy run in
-``docs/twingan`` was above 0.98, which hid the ranking). Each indexed image is labelled with its
+(the embeddings share a large common component: in the first toy run of ``docs/twingan``, every
+uncentred top-5 cosine was above 0.98). Each indexed image is labelled with its
 domain: the name of the first sub-folder it lies in under an index folder, or the index folder's own
 name for the images directly in it (so ``--index pics/`` with ``pics/photo`` and ``pics/anime``, and
 ``--index photos/ --index anime/``, both label by domain).
