@@ -76,6 +76,11 @@ def test_progressive_shapes_embedding_and_bad_inputs():
             assert y.shape == (2, 3, res, res) and y.abs().max() <= 1
         z = net.embed(x)
     assert z.shape == (2, 8) and torch.allclose(z.norm(dim=1), torch.ones(2))
+    net.train()
+    net(torch.rand(2, 3, 8, 8), "style", res=8, alpha=0.5).square().mean().backward()
+    for part in ("from_rgb", "to_rgb"):  # while growing, the fading-out branch learns too
+        assert all(getattr(net, part)[r].weight.grad is not None for r in ("8", "4"))
+        assert getattr(net, part)["16"].weight.grad is None
     assert net.skip_res == {8} and net.channels == {4: 8, 8: 8, 16: 4}
     with pytest.raises(InputError, match="expects"):
         net(torch.zeros(1, 3, 32, 32))
