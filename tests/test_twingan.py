@@ -185,6 +185,8 @@ def test_twin_search_and_train_bad_inputs_give_one_error_line(search_setup, tmp_
         ["twin-search", str(model), "--index", str(photos), "--query", str(photos / "p00.png"), "--cache",
          str(tmp / "junk.npz")],
         ["twin-search", str(model), "--index", str(photos), "--query", str(photos / "p00.png"), "-k", "0"],
+        ["twin-search", str(model), "--index", str(photos), "--query", str(photos / "p00.png"), "-o",
+         str(tmp / "sheet.txt")],
         ["train-twingan", "--photos", str(photos), "--styles", str(styles), "--size", "24", "-o", str(tmp / "r")],
         ["train-twingan", "--photos", str(photos), "--styles", str(tmp / "nodir"), "-o", str(tmp / "r")],
     ]

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CheckpointError, InputError
-from ..io.images import list_images, load_image
+from ..io.images import SAVE_EXTENSIONS, list_images, load_image
 from .crops import read_or_report, square_image
 from .tensors import to_network
 
@@ -253,6 +253,8 @@ def twin_search(model: str | os.PathLike[str], folders: Sequence[str | os.PathLi
     out = Path(output) if output is not None else None
     if out is not None and out.exists() and not overwrite:
         raise InputError(f"{out} already exists (use --overwrite to replace it)")
+    if out is not None and out.suffix.lower() not in SAVE_EXTENSIONS:
+        raise InputError(f"-o {out}: use an image extension ({' '.join(sorted(SAVE_EXTENSIONS))})")
     q_rgb = load_image(q_path).rgb
     net, model_file = load_twin(model, last=last, device=device)
     sha = file_sha256(model_file)
