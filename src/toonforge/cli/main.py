@@ -48,6 +48,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "unpack-run": ("run_transfer_cmd", "check and rebuild a run folder packed by pack-run"),
     "reshape": ("reshape_cmd", "copy a style with a face reshape (anime-like eyes, mouth and chin)"),
     "clean-pairs": ("clean_pairs_cmd", "remove ink strokes on smooth skin from a teacher's pairs"),
+    "train-twingan": ("train_twingan_cmd",
+                      "train TwinGAN (one encoder and generator for photo and style; per-domain norms)"),
+    "twin-search": ("twin_search_cmd",
+                    "find the photos and style images nearest to a query in a TwinGAN's shared embedding"),
 }
 
 

@@ -16,7 +16,7 @@ from torch import nn
 
 from ..errors import CheckpointError, InputError, first_line
 from ..io.checkpoints import load_into
-from . import cyclegan, discriminators, encoders, stylegan2, translator, ugatit, unet  # noqa: F401 (registers)
+from . import cyclegan, discriminators, encoders, stylegan2, translator, twingan, ugatit, unet  # noqa: F401 (registers)
 from .model_file import ModelMeta, read_model_meta
 from .registry import registered
 
