@@ -19,6 +19,7 @@ from . import (
     blend_cmd,
     card_cmd,
     clean_pairs_cmd,
+    convert_cmd,
     edit_cmd,
     eval_cmd,
     export_cmd,
@@ -51,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     for module in (stylize_cmd, video_cmd, styles_cmd, export_cmd, train_cmd, eval_cmd, card_cmd, app_cmd,
                    blend_cmd, sample_cmd, train_stylegan_cmd, invert_cmd, edit_cmd,
                    train_encoder_cmd, translate_cmd, train_ugatit_cmd, train_dctnet_cmd, train_cyclegan_cmd,
-                   align_cmd, run_transfer_cmd, reshape_cmd, clean_pairs_cmd):
+                   align_cmd, run_transfer_cmd, reshape_cmd, clean_pairs_cmd,
+                   convert_cmd):
         module.register(sub)
     return parser
 
