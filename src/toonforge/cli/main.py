@@ -23,6 +23,7 @@ from . import (
     edit_cmd,
     eval_cmd,
     export_cmd,
+    import_cmd,
     invert_cmd,
     reshape_cmd,
     run_transfer_cmd,
@@ -53,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
                    blend_cmd, sample_cmd, train_stylegan_cmd, invert_cmd, edit_cmd,
                    train_encoder_cmd, translate_cmd, train_ugatit_cmd, train_dctnet_cmd, train_cyclegan_cmd,
                    align_cmd, run_transfer_cmd, reshape_cmd, clean_pairs_cmd,
-                   convert_cmd):
+                   convert_cmd, import_cmd):
         module.register(sub)
     return parser
 

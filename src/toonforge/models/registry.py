@@ -33,7 +33,7 @@ def register_model(name: str) -> Callable[[T], T]:
 
 def _import_families() -> None:
     # Importing the family packages runs their @register_model decorators.
-    from . import cyclegan, discriminators, stylegan2, translator, ugatit, unet  # noqa: F401
+    from . import animegan, cyclegan, discriminators, stylegan2, translator, ugatit, unet  # noqa: F401
 
 
 def list_models() -> list[str]:

@@ -80,11 +80,17 @@ class Stylizer:
         self.detector = create_detector(detector) if isinstance(detector, str) else detector
         self._runners: dict[str, Runner] = {}
         self._masks: dict[int, np.ndarray] = {}
-        if self.style.config.kind == "network":  # fail early on a broken style
+        if self.style.config.kind in ("network", "onnx"):  # fail early on a broken style
             self._runner("head")
 
     # ---- networks ------------------------------------------------------------------------
     def _runner(self, role: str) -> Runner:
+        if self.style.config.kind == "onnx":  # an imported graph: its own runner, no PyTorch
+            if role not in self._runners:
+                from .onnx_graph import graph_runner
+
+                self._runners[role] = graph_runner(self.style, role, self.device, self.threads)
+            return self._runners[role]
         key = "full" if role == "full" and self.style.config.full else "head"
         if key not in self._runners:
             net = self.style.build_net(key)
@@ -137,7 +143,7 @@ class Stylizer:
 
     @property
     def head_resolution(self) -> int:
-        return self.style.spec("head").resolution if self.style.config.kind == "network" else 512
+        return self.style.spec("head").resolution if self.style.config.kind != "filter" else 512
 
     # ---- the pipeline --------------------------------------------------------------------
     def __call__(self, image: np.ndarray | LoadedImage, *, strength: float = 1.0,
