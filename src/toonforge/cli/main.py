@@ -20,6 +20,7 @@ from . import (
     card_cmd,
     clean_pairs_cmd,
     convert_cmd,
+    distill_cmd,
     edit_cmd,
     eval_cmd,
     export_cmd,
@@ -54,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
                    blend_cmd, sample_cmd, train_stylegan_cmd, invert_cmd, edit_cmd,
                    train_encoder_cmd, translate_cmd, train_ugatit_cmd, train_dctnet_cmd, train_cyclegan_cmd,
                    align_cmd, run_transfer_cmd, reshape_cmd, clean_pairs_cmd,
-                   convert_cmd, import_cmd):
+                   convert_cmd, import_cmd, distill_cmd):
         module.register(sub)
     return parser
 

@@ -200,17 +200,18 @@ class Stylizer:
             raise InputError("stylize_batch needs frames of one size")
         return self._stylize(list(frames), [list(f) for f in faces], strength, head_only)
 
-    def stylize_crops(self, crops: list[np.ndarray], *, strength: float = 1.0) -> list[np.ndarray]:
-        """Run square (S, S, 3) uint8 crops (any S, all alike) through the head network.
+    def stylize_crops(self, crops: list[np.ndarray], *, strength: float = 1.0, role: str = "head") -> list[np.ndarray]:
+        """Run square (S, S, 3) uint8 crops (any S, all alike) through the head network (``role="full"``:
+        the full-image network, as the frame would go).
 
         Returns (S, S, 3) uint8 crops blended toward the input by ``strength``; used by the
-        video pipeline's head-only mode for frames without a face.
+        video pipeline's head-only mode for frames without a face, and by ``distill`` for a teacher.
         """
         if not crops:
             return []
         for c in crops:
             self._check(c, strength)
-        return [blend(c, h, strength) for c, h in zip(crops, self._translate_chunked("head", crops))]
+        return [blend(c, h, strength) for c, h in zip(crops, self._translate_chunked(role, crops))]
 
     @staticmethod
     def _check(rgb: np.ndarray, strength: float) -> None:
