@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import CheckpointError, InputError, MissingDependencyError
+from ..errors import CheckpointError, InputError
 
 MODEL = "onnx_graph"
 LAYOUTS = ("NCHW", "NHWC")
@@ -94,25 +94,9 @@ class GraphSpec:
 
 
 def _session(path: Path, device: str = "cpu", threads: int | None = None):
-    try:
-        import onnxruntime as ort
-    except ImportError:  # pragma: no cover - a core dependency
-        raise MissingDependencyError("onnxruntime is not installed: pip install onnxruntime") from None
-    if not path.is_file():
-        raise InputError(f"ONNX file not found: {path}")
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    if threads:
-        opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
-    providers = ["CPUExecutionProvider"]
-    if device.startswith("cuda"):
-        if "CUDAExecutionProvider" not in ort.get_available_providers():
-            raise InputError("--device cuda for an ONNX style needs onnxruntime-gpu")
-        providers.insert(0, "CUDAExecutionProvider")
-    try:
-        return ort.InferenceSession(str(path), opts, providers=providers)
-    except Exception as exc:  # noqa: BLE001  (not an ONNX file, or one ONNX Runtime cannot run)
-        raise CheckpointError(f"cannot load ONNX model {path.name}: {(str(exc).splitlines() or ['?'])[0]}") from None
+    from ..export.sessions import open_session
+
+    return open_session(path, device, threads)
 
 
 def _dims(shape: list[Any], layout: str) -> tuple[Any, Any, Any, Any]:
