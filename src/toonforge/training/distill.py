@@ -237,8 +237,9 @@ def distill_table(report, teacher_label: str, student_label: str) -> str:
              if s.images_per_second and t.images_per_second else None)
     lines = [f"| | {report.fd_label} to the teacher's outputs | identity | images/s | speed vs teacher |",
              "|---|---|---|---|---|"]
-    for label, row, r in ((f"teacher `{teacher_label}`", t, "1.00x"), (f"student `{student_label}`", s,
-                                                                        f(ratio, "{:.2f}x"))):
+    rows = [(f"teacher `{teacher_label}`", t, "1.00x"), (f"student `{student_label}`", s, f(ratio, "{:.2f}x"))]
+    rows += [(f"{r.name} (for scale)", r, "") for r in report.rows if r.kind == "baseline"]
+    for label, row, r in rows:
         lines.append(f"| {label} | {f(row.fd, '{:.2f}')} | {f(row.identity)} | "
                      f"{f(row.images_per_second, '{:.2f}')} | {r} |")
     return "\n".join(lines)
@@ -314,7 +315,7 @@ def evaluate_student(cfg: DistillConfig, teacher, student_dir: Path, held: list[
     whole = Stylizer(teacher, detector=None if cfg.detector == "none" else cfg.detector, device=cfg.device)
     refs = teacher_outputs(whole, held, work / "teacher_outputs", cfg.eval_size)
     opts = EvalOptions(size=cfg.eval_size, device=cfg.device, detector=None if cfg.detector == "none" else cfg.detector,
-                       progress=not cfg.quiet, speed_photos=min(24, len(held)), baseline=False)
+                       progress=not cfg.quiet, speed_photos=min(24, len(held)))
     eval_dir = _fresh_dir(work / "eval")
     teacher_arg = str(teacher.path)
     report = evaluate([teacher_arg, str(student_dir)], photos, refs, eval_dir, opts,
