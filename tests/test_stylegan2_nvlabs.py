@@ -256,6 +256,13 @@ def test_stddev_group_and_conv_clamp_convert_exactly(tmp_path, fake_nvlabs, nets
         want = D2.final_linear(D2.final_conv(_nvlabs_mbstd(feats, 8)).flatten(1))
         torch.testing.assert_close(D2(x), want, atol=1e-6, rtol=1e-6)
         assert not torch.allclose(D(x), D2(x))  # the unclamped, group-4 network differs
+        seen_d = []
+        hooks = [m.register_forward_hook(lambda m, i, o: seen_d.append(float(o.abs().max())))
+                 for m in D2.modules() if type(m).__name__ == "ConvLayer"]
+        D2(x)
+        for h in hooks:
+            h.remove()
+        assert len(seen_d) == 2 + 3 * (len(D2.convs) - 1) and max(seen_d) <= 0.5
     # G: every synthesis layer's output (the RGB ones before the skip) stays inside the clamp.
     seen = []
     hooks = [m.register_forward_hook(lambda m, i, o: seen.append(float(o.abs().max())))
