@@ -76,7 +76,7 @@ def _fc(P, w, b, lr=1.0):
              lr_multiplier=lr, weight_gain=np.float64(lr / np.sqrt(w.shape[1])), activation="lrelu")
 
 
-def _nv_generator(P, G: Generator):
+def _nv_generator(P, G: Generator, conv_clamp=None):
     """The module tree NVlabs' Generator (architecture 'skip') has for G's weights."""
     sd = G.state_dict()
     filt = G.convs[0].conv.blur.kernel / 4  # NVlabs keeps the normalized filter (sum 1)
@@ -88,12 +88,12 @@ def _nv_generator(P, G: Generator):
                   ("bias", _param(sd[f"{src}.activate.bias"]))],
                  [("resample_filter", filt.clone()), ("noise_const", sd[f"noises.noise_{noise_idx}"][0, 0].clone())],
                  [("affine", _fc(P, sd[f"{src}.conv.modulation.weight"], sd[f"{src}.conv.modulation.bias"]))],
-                 up=2 if noise_idx % 2 else 1, conv_clamp=None)
+                 up=2 if noise_idx % 2 else 1, conv_clamp=conv_clamp)
 
     def torgb(src):
         params = [("weight", _param(sd[f"{src}.conv.weight"][0])), ("bias", _param(sd[f"{src}.bias"].flatten()))]
         affine = _fc(P, sd[f"{src}.conv.modulation.weight"], sd[f"{src}.conv.modulation.bias"])
-        return P("ToRGBLayer", params, [], [("affine", affine)])
+        return P("ToRGBLayer", params, [], [("affine", affine)], conv_clamp=conv_clamp)
 
     blocks = [("b4", P("SynthesisBlock", [("const", _param(sd["input.input"][0]))], [("resample_filter", filt.clone())],
                        [("conv1", layer("conv1", 0)), ("torgb", torgb("to_rgb1"))], resolution=4))]
@@ -110,14 +110,15 @@ def _nv_generator(P, G: Generator):
              w_dim=G.style_dim, img_resolution=G.size, img_channels=3, num_ws=G.num_ws)
 
 
-def _nv_discriminator(P, D: Discriminator):
+def _nv_discriminator(P, D: Discriminator, group_size=4, conv_clamp=None):
     """NVlabs' Discriminator (architecture 'resnet') for D's weights."""
     sd = D.state_dict()
     filt = D.convs[1].conv2[0].kernel
 
     def conv(w, b=None):
         return P("Conv2dLayer", [("weight", _param(w)), ("bias", None if b is None else _param(b))],
-                 [("resample_filter", filt.clone())], [], weight_gain=np.float64(1 / np.sqrt(w[0].numel())))
+                 [("resample_filter", filt.clone())], [], weight_gain=np.float64(1 / np.sqrt(w[0].numel())),
+                 conv_clamp=conv_clamp)
 
     blocks = []
     for i in range(1, len(D.convs)):
@@ -129,7 +130,7 @@ def _nv_discriminator(P, D: Discriminator):
         block = P("DiscriminatorBlock", [], [("resample_filter", filt.clone())], mods, resolution=res)
         blocks.append((f"b{res}", block))
     epilogue = P("DiscriminatorEpilogue", [], [], [
-        ("mbstd", P("MinibatchStdLayer", group_size=4, num_channels=1)),
+        ("mbstd", P("MinibatchStdLayer", group_size=group_size, num_channels=1)),
         ("conv", conv(sd["final_conv.0.weight"], sd["final_conv.1.bias"])),
         ("fc", _fc(P, sd["final_linear.0.weight"], sd["final_linear.0.bias"])),
         ("out", _fc(P, sd["final_linear.1.weight"], sd["final_linear.1.bias"]))])
@@ -163,7 +164,8 @@ def test_snapshot_converts_without_running_its_code(tmp_path, fake_nvlabs, nets)
     with pytest.raises(InputError, match="can run code"):
         convert_nvlabs_pkl(path, allow_pickle=False)
     out = convert_nvlabs_pkl(path, allow_pickle=True)
-    assert set(out) == {"g_ema", "g", "d", "latent_avg"}
+    assert set(out) == {"g_ema", "g", "d", "latent_avg", "settings"}
+    assert out["settings"]["d"] == {"stddev_group": 4, "conv_clamp": None}
     # Every value lands under the rosinality name it came from, with rosinality's shape.
     for name, want in (("g_ema", G.state_dict()), ("d", D.state_dict())):
         assert set(out[name]) == set(want)
@@ -186,7 +188,7 @@ def test_protocol_2_snapshot_with_generator_only(tmp_path, fake_nvlabs, nets):
     path = tmp_path / "g.pkl"
     path.write_bytes(pickle.dumps({"G_ema": _nv_generator(fake_nvlabs.Persistent, G)}, protocol=2))
     out = convert_nvlabs_pkl(path, allow_pickle=True)
-    assert set(out) == {"g_ema", "latent_avg"}
+    assert set(out) == {"g_ema", "latent_avg", "settings"}
     assert all(torch.equal(out["g_ema"][k], v) for k, v in G.state_dict().items())
 
 
@@ -221,3 +223,108 @@ def test_code_running_globals_are_refused(tmp_path, func):
         convert_nvlabs_pkl(path, allow_pickle=True)
     assert "\n" not in str(info.value)
     assert not marker.exists()
+
+
+# ---- settings the weights cannot tell: stddev group, conv clamp; the command line -------------------
+def _snapshot(path, fake_nvlabs, G, D, **d_kw):
+    P = fake_nvlabs.Persistent
+    clamp = d_kw.get("conv_clamp")
+    g = _nv_generator(P, G, conv_clamp=clamp)
+    path.write_bytes(pickle.dumps({"G": g, "G_ema": g, "D": _nv_discriminator(P, D, **d_kw)}, protocol=4))
+    return path
+
+
+def _nvlabs_mbstd(x, group):
+    """NVlabs' MinibatchStdLayer (num_channels 1), written from its published code."""
+    n, c, h, w = x.shape
+    y = x.reshape(group, -1, 1, c, h, w)
+    y = (y - y.mean(dim=0)).square().mean(dim=0)
+    y = (y + 1e-8).sqrt().mean(dim=[2, 3, 4]).reshape(-1, 1, 1, 1)
+    return torch.cat([x, y.repeat(group, 1, h, w)], dim=1)
+
+
+def test_stddev_group_and_conv_clamp_convert_exactly(tmp_path, fake_nvlabs, nets):
+    G, D = nets
+    path = _snapshot(tmp_path / "paper256.pkl", fake_nvlabs, G, D, group_size=8, conv_clamp=0.5)
+    G2, D2 = load_generator(path, allow_pickle=True), load_discriminator(path, allow_pickle=True)
+    assert D2.config["stddev_group"] == 8 and D2.config["conv_clamp"] == 0.5 and G2.config["conv_clamp"] == 0.5
+
+    # D: the epilogue sees NVlabs' group-8 statistic (a group of 4 would score differently).
+    x = torch.randn(8, 3, 32, 32, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        feats = D2.convs(x)
+        want = D2.final_linear(D2.final_conv(_nvlabs_mbstd(feats, 8)).flatten(1))
+        torch.testing.assert_close(D2(x), want, atol=1e-6, rtol=1e-6)
+        assert not torch.allclose(D(x), D2(x))  # the unclamped, group-4 network differs
+        seen_d = []
+        hooks = [m.register_forward_hook(lambda m, i, o: seen_d.append(float(o.abs().max())))
+                 for m in D2.modules() if type(m).__name__ == "ConvLayer"]
+        D2(x)
+        for h in hooks:
+            h.remove()
+        assert len(seen_d) == 2 + 3 * (len(D2.convs) - 1) and max(seen_d) <= 0.5
+    # G: every synthesis layer's output (the RGB ones before the skip) stays inside the clamp.
+    seen = []
+    hooks = [m.register_forward_hook(lambda m, i, o: seen.append(float(o.abs().max())))
+             for m in G2.modules() if type(m).__name__ == "StyledConv"]
+    hooks += [m.register_forward_hook(lambda m, i, o: seen.append(float((o - m.upsample(i[2])).abs().max())))
+              for m in G2.to_rgbs]
+    z = G.sample_z(2, seed=0)
+    with torch.no_grad():
+        img = G2(z, randomize_noise=False)
+        free = G(z, randomize_noise=False)
+    for h in hooks:
+        h.remove()
+    assert seen and max(seen) <= 0.5 + 1e-6
+    assert not torch.allclose(img, free)  # these random weights pass the clamp, so it matters
+
+    # A setting the layers disagree on is refused in one line.
+    P = fake_nvlabs.Persistent
+    bad = _nv_generator(P, G, conv_clamp=256)
+    bad.meta["state"]["_modules"]["synthesis"].meta["state"]["_modules"]["b4"].meta["state"]["_modules"][
+        "conv1"].meta["state"]["conv_clamp"] = 128
+    (tmp_path / "mixed.pkl").write_bytes(pickle.dumps({"G_ema": bad}))
+    with pytest.raises(CheckpointError, match="mixes conv_clamp"):
+        load_generator(tmp_path / "mixed.pkl", allow_pickle=True)
+
+
+def test_truncation_cutoff_keeps_later_layers():
+    G = _randomize(Generator(32, **TINY), 5)
+    w = G.mapping(G.sample_z(3, seed=1))
+    avg = torch.zeros(1, G.style_dim)
+    ws = G.truncate(w, 0.5, avg, cutoff=4)
+    assert ws.shape == (3, G.num_ws, G.style_dim)
+    torch.testing.assert_close(ws[:, :4], 0.5 * w[:, None].expand(-1, 4, -1))
+    torch.testing.assert_close(ws[:, 4:], w[:, None].expand(-1, G.num_ws - 4, -1))
+    torch.testing.assert_close(G.truncate(w, 0.5, avg, cutoff=G.num_ws), 0.5 * w)
+
+
+def test_commands_take_snapshots_only_with_the_flag(tmp_path, fake_nvlabs, nets, capsys):
+    from toonforge.cli.main import main
+
+    G, D = nets
+    path = _snapshot(tmp_path / "nv.pkl", fake_nvlabs, G, D, group_size=8, conv_clamp=0.5)
+    assert main(["sample", str(path), "-o", str(tmp_path / "s"), "-n", "1", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "--allow-pickle" in err and "allow_pickle=True (" not in err
+    assert "\n" not in err
+    assert main(["sample", str(path), "-o", str(tmp_path / "s"), "-n", "1", "--quiet", "--allow-pickle",
+                 "--truncation-cutoff", "2"]) == 0
+    assert (tmp_path / "s" / "seed0000000.png").is_file()
+
+    out = tmp_path / "conv"
+    assert main(["convert", str(path), "-o", str(out), "--allow-pickle", "--quiet"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["D.safetensors", "G.safetensors", "G_ema.safetensors"]
+    D3, G3 = load_discriminator(out / "D.safetensors"), load_generator(out / "G_ema.safetensors")
+    D2, G2 = load_discriminator(path, allow_pickle=True), load_generator(path, allow_pickle=True)
+    assert D3.config == D2.config and G3.config == G2.config
+    x, z = torch.randn(8, 3, 32, 32), G.sample_z(2, seed=4)
+    with torch.no_grad():
+        assert torch.equal(D3(x), D2(x)) and torch.equal(G3(z, randomize_noise=False), G2(z, randomize_noise=False))
+    torch.testing.assert_close(G3.latent_avg, G2.latent_avg)
+    from toonforge.training.stylegan_source import load_source
+
+    src = load_source(path, allow_pickle=True)  # transfer learning gets the snapshot's D
+    assert src.D is not None and src.D.config == D2.config
+    assert main(["convert", str(path), "-o", str(out), "--allow-pickle"]) == 2
+    assert "--overwrite" in capsys.readouterr().err

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import InputError
+from .pickle_args import add_allow_pickle
 
 PREVIEW_SEEDS = (0, 1, 2, 3)
 
@@ -33,6 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--preview", type=Path, metavar="PNG", help="also write a sheet A | blend | B for 4 seeds")
     p.add_argument("--truncation", type=float, default=0.7, help="truncation for the preview (default 0.7)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    add_allow_pickle(p)
     p.set_defaults(func=run)
 
 
@@ -62,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
         if target is not None and target.exists() and not args.overwrite:
             raise InputError(f"{target} already exists (use --overwrite to replace it)")
     schedule = _schedule(args)  # validate arguments before loading weights
-    ga, gb = load_generator(args.a), load_generator(args.b)
+    ga = load_generator(args.a, allow_pickle=args.allow_pickle)
+    gb = load_generator(args.b, allow_pickle=args.allow_pickle)
     if args.swap_resolution is not None and args.swap_resolution > ga.size:
         raise InputError(f"--swap-resolution {args.swap_resolution} is above the generator size {ga.size} px")
     blended = blend_generators(ga, gb, schedule, args.mapping, names=(args.a.name, args.b.name))

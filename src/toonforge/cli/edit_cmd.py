@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from .pickle_args import add_allow_pickle
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -43,6 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", type=Path, required=True, help="output folder (or .npy for --learn-direction)")
     p.add_argument("--seed", type=int, default=0, help="seed of the noise maps used for rendering (default 0)")
     p.add_argument("--quiet", action="store_true", help="no summary")
+    add_allow_pickle(p)
     p.set_defaults(func=run)
 
 
@@ -122,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
     learn = args.learn_direction
     if not learn and args.output.exists() and not args.output.is_dir():
         raise InputError(f"{args.output} exists and is not a folder")
-    G = load_generator(args.generator)
+    G = load_generator(args.generator, allow_pickle=args.allow_pickle)
     ws = check_latents(load_latents(args.latents), G, args.latents.name)
     names = latent_names(args.latents, ws.shape[0])
     if learn:

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..io.files import atomic_output
+from .pickle_args import add_allow_pickle
 
 LATENTS, INDEX = "latents.npy", "latents.json"
 _IDENTITY = ("generator_weights", "space", "steps", "lr", "w_pixel", "w_perceptual", "noise_reg", "align", "seed",
@@ -50,6 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.add_argument("--overwrite", action="store_true", help="start over, dropping earlier results in OUT")
     p.add_argument("--quiet", action="store_true", help="no progress bar or notices")
+    add_allow_pickle(p)
     p.set_defaults(func=run)
 
 
@@ -137,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
     photos = collect_photos(args.photos)
     if not photos:
         raise InputError("no photos found in the given paths")
-    G = load_generator(args.generator).to(args.device)
+    G = load_generator(args.generator, allow_pickle=args.allow_pickle).to(args.device)
     settings = {
         "generator": str(args.generator.resolve()), "generator_weights": weights_sha256(G), "space": args.space,
         "steps": args.steps, "lr": args.lr, "w_pixel": args.w_pixel, "w_perceptual": args.w_perceptual,

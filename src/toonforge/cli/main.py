@@ -52,6 +52,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
                       "train TwinGAN (one encoder and generator for photo and style; per-domain norms)"),
     "twin-search": ("twin_search_cmd",
                     "find the photos and style images nearest to a query in a TwinGAN's shared embedding"),
+    "convert": ("convert_cmd", "write the G, G_ema and D of a StyleGAN2 snapshot as safetensors files"),
+    "import": ("import_cmd", "turn an outside stylization model into a style folder"),
+    "distill": ("distill_cmd", "distill any style into a small, fast translator style"),
 }
 
 

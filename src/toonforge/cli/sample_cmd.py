@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
+from .pickle_args import add_allow_pickle
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -16,13 +17,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(--latents) with a manifest.jsonl that can regenerate each one. Rerunning the command resumes: "
         "finished images are skipped. --paired writes DIR/photo and DIR/style from the same codes and noise.",
     )
-    p.add_argument("generator", type=Path, metavar="GEN", help="style generator weights (.safetensors, .pt)")
+    p.add_argument("generator", type=Path, metavar="GEN",
+                   help="style generator weights (.safetensors, .pt; .pkl with --allow-pickle)")
     p.add_argument("-o", "--output", type=Path, required=True, help="output folder")
     p.add_argument("-n", "--num", type=int, default=None,
                    help="number of images (default: 1000, or every code of --latents)")
     p.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
     p.add_argument("--truncation", type=float, default=None,
                    help="psi in W (default 0.7 for random latents, 1.0 for --latents)")
+    p.add_argument("--truncation-cutoff", type=int, default=None, metavar="K",
+                   help="truncate only the first K per-layer codes, as NVlabs' truncation_cutoff (default: all)")
     p.add_argument("--paired", type=Path, metavar="SOURCE", help="source (photo) generator: write photo/style pairs")
     p.add_argument("--latents", type=Path, metavar="CODES",
                    help="W+ codes (N, num_ws, D) or W (N, D) as .npy or .safetensors, e.g. inverted faces")
@@ -39,6 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.add_argument("--overwrite", action="store_true", help="re-render everything, start a new manifest")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    add_allow_pickle(p)
     p.set_defaults(func=run)
 
 
@@ -57,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         args.generator, args.output, n, seed=args.seed, source=args.paired, latents=args.latents,
         truncation=truncation, mix_layers=mix, mix_seed=args.mix_seed, mapping=args.mapping, size=args.size,
         fmt=args.format, batch=args.batch, exact=not args.fast, overwrite=args.overwrite, progress=not args.quiet,
-        device=args.device,
+        device=args.device, allow_pickle=args.allow_pickle, truncation_cutoff=args.truncation_cutoff,
     )
     if not args.quiet:
         print(f"wrote {len(report.written)} images, skipped {len(report.skipped)} already finished; "

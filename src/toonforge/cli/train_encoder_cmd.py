@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
+from .pickle_args import add_allow_pickle
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,6 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.add_argument("--seed", type=int, default=0, help="seed of the encoder init and the training codes")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    add_allow_pickle(p)
     p.set_defaults(func=run)
 
 
@@ -43,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"{out} already exists; choose another -o (nothing is overwritten)")
     if args.steps < 1 or args.batch_size < 1:
         raise InputError(f"--steps and --batch-size must be at least 1, got {args.steps}, {args.batch_size}")
-    G = load_generator(args.generator).to(resolve_device(args.device))
+    G = load_generator(args.generator, allow_pickle=args.allow_pickle).to(resolve_device(args.device))
     bar = tqdm(total=args.steps, unit="step", disable=args.quiet, file=sys.stderr)
 
     def progress(step: int, total: int, record: dict[str, float]) -> None:

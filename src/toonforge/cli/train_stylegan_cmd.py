@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .pickle_args import add_allow_pickle
+
 _ARCH_FLAGS = {"size": "--size", "style_dim": "--style-dim", "n_mlp": "--n-mlp",
                "channel_multiplier": "--channel-multiplier", "channel_max": "--channel-max"}
 
@@ -30,7 +32,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     a = p.add_argument
     a("--data", type=Path, required=True, help="folder of style images (centre-cropped to squares)")
     a("--size", type=int, default=None, help="resolution, a power of two (default: the source's, else 256)")
-    a("--resume-from", type=Path, default=None, help="source generator for transfer learning")
+    a("--resume-from", type=Path, default=None,
+      help="source for transfer learning: generator .safetensors, rosinality .pt (its d, optimizer states "
+      "and ADA p are kept where they fit), or NVlabs .pkl with --allow-pickle")
+    a("--source-d", type=Path, default=None,
+      help="discriminator to start from (default: the one in --resume-from, when it holds one), "
+      "e.g. the D.safetensors of toonforge convert")
     a("--steps", type=int, default=10000, help="training steps (one batch each)")
     a("--batch-size", type=int, default=8, help="per process")
     a("--lr", type=float, default=0.002, help="Adam learning rate of G and D")
@@ -64,6 +71,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     a("--device", default="cpu")
     a("--seed", type=int, default=0)
     a("--workers", type=int, default=0, help="data loader workers")
+    add_allow_pickle(p)
     p.set_defaults(func=run)
 
 
@@ -79,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
     arch = {k: getattr(args, k) for k in _ARCH_FLAGS if getattr(args, k) is not None}
     cfg = StyleGANTrainConfig(
         data=str(args.data), **arch, resume_from=str(args.resume_from) if args.resume_from else None,
+        source_d=str(args.source_d) if args.source_d else None, allow_pickle=args.allow_pickle,
         xflip=not args.no_xflip, lr=args.lr, lr_mapping=args.lr_mapping, lr_resolution=dict(args.lr_res),
         r1=args.r1, pl_weight=args.pl_weight, mixing=args.mixing, freeze_d=args.freeze_d, ada=args.ada,
         ada_target=args.ada_target, ada_p=args.ada_p, ada_kimg=args.ada_kimg, fd_samples=args.fd_samples,

@@ -213,7 +213,7 @@ class Evaluator:
                     self._photo_descriptors[photo.path] = self.describer.describe(rgb, face)
                 ids.append(score_identity(rgb, result.image, face, self.describer, self.detector,
                                           photo_descriptor=self._photo_descriptors[photo.path]))
-        is_network = stylizer.style.config.kind == "network"
+        is_network = stylizer.style.config.kind in ("network", "onnx")
         row = StyleRow(name, images=len(outputs), faces=len(ids), backend=stylizer.backend if is_network else None)
         self.distribution_metrics(row, outputs, ref_feats)
         dist = perceptual_distances([p.small for p in photos], outputs, features=self.content_features)

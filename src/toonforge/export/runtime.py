@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from ..errors import CheckpointError, InputError, MissingDependencyError, first_line
+from ..errors import InputError
+from .sessions import open_session
 
 if TYPE_CHECKING:
     import torch
@@ -68,28 +69,8 @@ class OnnxRunner:
     """Runs an exported ONNX file in ONNX Runtime (CPU, or CUDA when asked and available)."""
 
     def __init__(self, path: str | Path, device: str = "cpu", threads: int | None = None, stride: int = 16) -> None:
-        try:
-            import onnxruntime as ort
-        except ImportError:  # pragma: no cover - a core dependency
-            raise MissingDependencyError("onnxruntime is not installed: pip install onnxruntime") from None
-        path = Path(path)
-        if not path.is_file():
-            raise InputError(f"ONNX file not found: {path}")
-        opts = ort.SessionOptions()
-        opts.log_severity_level = 3
-        if threads:
-            opts.intra_op_num_threads = threads
-            opts.inter_op_num_threads = 1
-        providers = ["CPUExecutionProvider"]
-        if device.startswith("cuda"):
-            if "CUDAExecutionProvider" not in ort.get_available_providers():
-                raise InputError("--device cuda with --backend onnx needs onnxruntime-gpu")
-            providers.insert(0, "CUDAExecutionProvider")
-        try:
-            self.session = ort.InferenceSession(str(path), opts, providers=providers)
-        except Exception as exc:
-            raise CheckpointError(f"cannot load ONNX model {path.name}: {first_line(exc)}") from None
-        self.path = path
+        self.session = open_session(path, device, threads)
+        self.path = Path(path)
         self.input_name = self.session.get_inputs()[0].name
         self.stride = stride
 

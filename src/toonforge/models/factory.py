@@ -16,7 +16,17 @@ from torch import nn
 
 from ..errors import CheckpointError, InputError, first_line
 from ..io.checkpoints import load_into
-from . import cyclegan, discriminators, encoders, stylegan2, translator, twingan, ugatit, unet  # noqa: F401 (registers)
+from . import (  # noqa: F401 (importing a family registers its models)
+    animegan,
+    cyclegan,
+    discriminators,
+    encoders,
+    stylegan2,
+    translator,
+    twingan,
+    ugatit,
+    unet,
+)
 from .model_file import ModelMeta, read_model_meta
 from .registry import registered
 

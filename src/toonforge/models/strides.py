@@ -12,6 +12,7 @@ MODEL_STRIDES: dict[str, int] = {
     "ugatit_generator": 4,
     "texture_unet": 4,
     "resnet_generator": 4,
+    "animeganv2": 4,
 }
 
 

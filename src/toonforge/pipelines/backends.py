@@ -39,6 +39,10 @@ def pick_backend(requested: str, style: Style, device: str) -> str:
     """"torch" or "onnx" for a requested "auto", "torch" or "onnx" (InputError for anything else)."""
     if requested not in BACKENDS:
         raise InputError(f"unknown backend {requested!r}; use one of {', '.join(BACKENDS)}")
+    if style.config.kind == "onnx":  # an imported ONNX graph runs in ONNX Runtime only
+        if requested == "torch":
+            raise InputError(f"style {style.name!r} is an imported ONNX graph; it runs with --backend onnx or auto")
+        return "onnx"
     if requested != "auto":
         return requested
     if style.config.kind != "network" or device != "cpu":

@@ -80,11 +80,17 @@ class Stylizer:
         self.detector = create_detector(detector) if isinstance(detector, str) else detector
         self._runners: dict[str, Runner] = {}
         self._masks: dict[int, np.ndarray] = {}
-        if self.style.config.kind == "network":  # fail early on a broken style
+        if self.style.config.kind in ("network", "onnx"):  # fail early on a broken style
             self._runner("head")
 
     # ---- networks ------------------------------------------------------------------------
     def _runner(self, role: str) -> Runner:
+        if self.style.config.kind == "onnx":  # an imported graph: its own runner, no PyTorch
+            if role not in self._runners:
+                from .onnx_graph import graph_runner
+
+                self._runners[role] = graph_runner(self.style, role, self.device, self.threads)
+            return self._runners[role]
         key = "full" if role == "full" and self.style.config.full else "head"
         if key not in self._runners:
             self._runners[key], self.backend = make_runner(self.style, key, self.backend, self.requested,
@@ -127,7 +133,7 @@ class Stylizer:
 
     @property
     def head_resolution(self) -> int:
-        return self.style.spec("head").resolution if self.style.config.kind == "network" else 512
+        return self.style.spec("head").resolution if self.style.config.kind != "filter" else 512
 
     # ---- the pipeline --------------------------------------------------------------------
     def __call__(self, image: np.ndarray | LoadedImage, *, strength: float = 1.0,
@@ -184,17 +190,18 @@ class Stylizer:
             raise InputError("stylize_batch needs frames of one size")
         return self._stylize(list(frames), [list(f) for f in faces], strength, head_only)
 
-    def stylize_crops(self, crops: list[np.ndarray], *, strength: float = 1.0) -> list[np.ndarray]:
-        """Run square (S, S, 3) uint8 crops (any S, all alike) through the head network.
+    def stylize_crops(self, crops: list[np.ndarray], *, strength: float = 1.0, role: str = "head") -> list[np.ndarray]:
+        """Run square (S, S, 3) uint8 crops (any S, all alike) through the head network (``role="full"``:
+        the full-image network, as the frame would go).
 
         Returns (S, S, 3) uint8 crops blended toward the input by ``strength``; used by the
-        video pipeline's head-only mode for frames without a face.
+        video pipeline's head-only mode for frames without a face, and by ``distill`` for a teacher.
         """
         if not crops:
             return []
         for c in crops:
             self._check(c, strength)
-        return [blend(c, h, strength) for c, h in zip(crops, self._translate_chunked("head", crops))]
+        return [blend(c, h, strength) for c, h in zip(crops, self._translate_chunked(role, crops))]
 
     @staticmethod
     def _check(rgb: np.ndarray, strength: float) -> None:

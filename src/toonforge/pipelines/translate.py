@@ -23,6 +23,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -35,8 +36,8 @@ from ..models.image_output import generator_output
 from .crops import LazyDetector, collect_photos, face_crop, read_or_report, square_image
 from .tensors import from_network, to_network
 
-__all__ = ["CROPS", "MANIFEST", "TranslateReport", "generator_output", "resolve_generator", "run_generator",
-           "square_image", "translate_folder"]
+__all__ = ["CROPS", "MANIFEST", "PairMaker", "TranslateReport", "generator_output", "resolve_generator",
+           "run_generator", "square_image", "translate_folder"]
 
 CROPS = ("aligned", "full", "both")
 MANIFEST, SHEET = "manifest.jsonl", "sheet.png"
@@ -126,8 +127,26 @@ def _sheet(out: Path, kinds: list[str], dirs: dict[str, Path], done: dict[tuple[
     return save_image(out / SHEET, contact_sheet(columns, table, tile=160), overwrite=True)
 
 
+@dataclass
+class PairMaker:
+    """What turns square crops into their targets, for :func:`translate_folder`.
+
+    ``run(kind, crops)``: ``kind`` is "aligned" or "full", ``crops`` same-size uint8 (S, S, 3) RGB;
+    returns uint8 (S, S, 3) images. ``name`` and ``sha256`` identify the model in the manifest (an
+    OUT made by another ``sha256`` is refused); ``stride``: S must be a multiple of it.
+    """
+
+    name: str
+    sha256: str
+    run: Callable[[str, list[np.ndarray]], list[np.ndarray]]
+    stride: int = 1
+    size: int | None = None  # the default S
+    step: Any = None
+
+
 def translate_folder(
-    model: str | os.PathLike[str], photos: str | os.PathLike[str], out: str | os.PathLike[str], *,
+    model: str | os.PathLike[str] | PairMaker, photos: str | os.PathLike[str] | list[Path],
+    out: str | os.PathLike[str], *,
     crop: str = "aligned", size: int | None = None, batch_size: int = 8, device: str = "cpu",
     limit: int | None = None, sheet: int = 16, last: bool = False, detector: object = "dlib",
     quiet: bool = False, say: Callable[[str], None] | None = None,
@@ -135,7 +154,9 @@ def translate_folder(
     """Translate every image of ``photos`` (sorted, the first ``limit``) into photo/style pairs in ``out``.
 
     Args:
-        model: a run folder or a generator ``.safetensors`` (see :func:`resolve_generator`).
+        model: a run folder or a generator ``.safetensors`` (see :func:`resolve_generator`), or a
+            :class:`PairMaker` (e.g. a whole style as a teacher, see ``training.distill``).
+        photos: a folder (or one file), or a list of photo files.
         crop: "aligned", "full" or "both" (see the module docstring).
         size: side S of the pairs; default the model's training size (``info["size"]``).
         detector: a detector name or object (aligned crops only; built only when there is work).
@@ -156,34 +177,46 @@ def translate_folder(
         raise InputError(f"crop must be one of {', '.join(CROPS)}, got {crop!r}")
     if batch_size < 1 or (limit is not None and limit < 1):
         raise InputError("--batch-size and --limit must be at least 1")
-    out, files = Path(out), collect_photos(Path(photos), limit)
-    model_file = resolve_generator(model, last=last)
-    dev = resolve_device(device)
-    net, info = load_generator_file(model_file, device=dev)
-    size = int(size or info.get("size") or 0)
-    stride = int(getattr(net, "stride", 1))
+    out = Path(out)
+    files = list(photos)[:limit] if isinstance(photos, list) else collect_photos(Path(photos), limit)
+    if isinstance(model, PairMaker):
+        maker = model
+    else:
+        model_file = resolve_generator(model, last=last)
+        dev = resolve_device(device)
+        net, info = load_generator_file(model_file, device=dev)
+        maker = PairMaker(str(model_file), file_sha256(model_file)[:16],
+                          lambda kind, crops: run_generator(net, crops, dev), int(getattr(net, "stride", 1)),
+                          info.get("size"), info.get("step"))
+    size = int(size or maker.size or 0)
+    stride = maker.stride
     if size < 16 or size % stride:
         raise InputError(f"size must be >= 16 and a multiple of {stride}; give --size (model info size: "
-                         f"{info.get('size')})")
-    sha = file_sha256(model_file)[:16]
+                         f"{maker.size})")
+    sha = maker.sha256
     records = _check_out(out, {"model_sha256": sha, "size": size, "mode": crop})
     kinds = ["aligned", "full"] if crop == "both" else [crop]
     dirs = {k: out / k if crop == "both" else out for k in kinds}
     done = {(r["crop"], r["stem"]): r for r in records if r["crop"] in dirs
             and all((dirs[r["crop"]] / p / f"{r['stem']}.png").is_file() for p in ("photo", "style"))}
-    report = TranslateReport(out=out, model_file=model_file)
+    report = TranslateReport(out=out, model_file=Path(maker.name))
     say = say or ((lambda m: None) if quiet else (lambda m: tqdm.write(m, file=sys.stderr)))
     out.mkdir(parents=True, exist_ok=True)
     (out / MANIFEST).touch()  # marks OUT as ours from the first moment
-    base = {"model": str(model_file), "model_sha256": sha, "step": info.get("step"), "size": size, "mode": crop}
+    base = {"model": maker.name, "model_sha256": sha, "step": maker.step, "size": size, "mode": crop}
     det = LazyDetector(detector)
     pending: list[tuple[np.ndarray, dict]] = []
 
     def flush() -> None:
         if not pending:
             return
-        styled = [y for i in range(0, len(pending), batch_size)
-                  for y in run_generator(net, [c for c, _ in pending[i:i + batch_size]], dev)]
+        styled: list[np.ndarray] = []
+        for kind in kinds:  # one kind per call: a teacher may treat face crops and full images apart
+            items = [(j, c) for j, (c, rec) in enumerate(pending) if rec["crop"] == kind]
+            for i in range(0, len(items), batch_size):
+                chunk = items[i:i + batch_size]
+                styled += list(zip([j for j, _ in chunk], maker.run(kind, [c for _, c in chunk])))
+        styled = [y for _, y in sorted(styled, key=lambda t: t[0])]
         for (photo, rec), style in zip(pending, styled):
             folder = dirs[rec["crop"]]
             save_image(folder / "photo" / f"{rec['stem']}.png", photo)

@@ -33,6 +33,7 @@ class RenderSettings:
     mapping: "source" maps z once with the first generator and feeds the same W+ to all of them
         (exact correspondence); "each" maps z with every generator's own mapping network.
     size: output side in px (None: the generator size).
+    truncation_cutoff: truncate only ws indices below it (NVlabs' ``truncation_cutoff``; None: all).
     """
 
     truncation: float = 1.0
@@ -40,6 +41,7 @@ class RenderSettings:
     mix_seed: int | None = None
     mapping: str = "source"
     size: int | None = None
+    truncation_cutoff: int | None = None
 
     def __post_init__(self) -> None:
         if self.mapping not in MAPPINGS:
@@ -48,6 +50,8 @@ class RenderSettings:
             raise InputError(f"truncation must be in [0, 2], got {self.truncation}")
         if self.size is not None and self.size < 1:
             raise InputError(f"size must be positive, got {self.size}")
+        if self.truncation_cutoff is not None and self.truncation_cutoff < 0:
+            raise InputError(f"truncation cutoff must be >= 0, got {self.truncation_cutoff}")
 
 
 def seeded_draws(seed: int, G: Generator) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
@@ -121,7 +125,7 @@ def _codes(G: Generator, z: torch.Tensor, z_mix: torch.Tensor, fixed: torch.Tens
     ws = fixed if fixed is not None else G.to_wplus(G.style(z))
     if s.mix_layers:
         ws = mix_codes(ws, G.to_wplus(G.style(z_mix)), s.mix_layers)
-    return G.truncate(ws, s.truncation, center)
+    return G.truncate(ws, s.truncation, center, s.truncation_cutoff)
 
 
 @torch.no_grad()

@@ -36,7 +36,7 @@ from .latents import RenderSettings, check_latents, load_latents, render, trunca
 
 MANIFEST = "manifest.jsonl"
 FORMATS = ("png", "jpg", "webp", "bmp")
-_IDENTITY = ("truncation", "mix_layers", "mix_seed", "mapping", "size", "format", "exact")
+_IDENTITY = ("truncation", "truncation_cutoff", "mix_layers", "mix_seed", "mapping", "size", "format", "exact")
 
 
 @dataclass
@@ -57,12 +57,15 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def _resolve(gen: Generator | str | Path) -> tuple[Generator, dict[str, Any]]:
+def _resolve(gen: Generator | str | Path, allow_pickle: bool = False) -> tuple[Generator, dict[str, Any]]:
     if isinstance(gen, Generator):
         return gen.eval(), {"file": None, "sha256": None, "weights_sha256": weights_sha256(gen)}
-    G = load_generator(gen)
+    G = load_generator(gen, allow_pickle=allow_pickle)
     path = Path(gen).resolve()
-    return G, {"file": str(path), "sha256": file_sha256(path), "weights_sha256": weights_sha256(G)}
+    info = {"file": str(path), "sha256": file_sha256(path), "weights_sha256": weights_sha256(G)}
+    if path.suffix.lower() == ".pkl":
+        info["pickle"] = True  # the user allowed it; regenerate reloads it only after the SHA-256 check
+    return G, info
 
 
 def read_manifest(out_dir: str | Path) -> list[dict[str, Any]]:
@@ -82,7 +85,8 @@ def sample_dataset(
     source: Generator | str | Path | None = None, latents: str | Path | None = None, truncation: float = 1.0,
     mix_layers: Sequence[int] | None = None, mix_seed: int | None = None, mapping: str = "source",
     size: int | None = None, fmt: str = "png", batch: int = 8, exact: bool = True, overwrite: bool = False,
-    progress: bool = True, device: str | torch.device = "cpu",
+    progress: bool = True, device: str | torch.device = "cpu", allow_pickle: bool = False,
+    truncation_cutoff: int | None = None,
 ) -> SampleReport:
     """Render ``n`` images (or pairs) into ``out_dir``; see the module docstring for layout and resume.
 
@@ -93,7 +97,8 @@ def sample_dataset(
         seed: image ``i`` uses seed ``seed + i`` (its z, mixing donor and noise; noise only for codes).
         source: the photo generator for a paired set (same architecture as ``style``).
         latents: ``.npy`` / ``.safetensors`` W+ codes (N, num_ws, D) or W (N, D), e.g. inverted faces.
-        truncation, mix_layers, mix_seed, mapping, size: see :class:`RenderSettings`.
+        truncation, mix_layers, mix_seed, mapping, size, truncation_cutoff: see :class:`RenderSettings`.
+        allow_pickle: accept NVlabs ``.pkl`` generator files (restricted unpickler).
         fmt: png, jpg, webp or bmp. batch: images per step (per forward pass when ``exact=False``).
         exact: render one image per forward pass so pixels never depend on ``batch`` (default).
         overwrite: re-render everything and start a new manifest.
@@ -104,11 +109,12 @@ def sample_dataset(
         raise InputError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if batch < 1:
         raise InputError(f"batch must be at least 1, got {batch}")
-    settings = RenderSettings(truncation, tuple(mix_layers) if mix_layers else None, mix_seed, mapping, size)
-    G_style, info_style = _resolve(style)
+    settings = RenderSettings(truncation, tuple(mix_layers) if mix_layers else None, mix_seed, mapping, size,
+                              truncation_cutoff)
+    G_style, info_style = _resolve(style, allow_pickle)
     gens, infos = {"style": G_style}, {"style": info_style}
     if source is not None:
-        G_src, info_src = _resolve(source)
+        G_src, info_src = _resolve(source, allow_pickle)
         check_same_architecture(G_src, G_style, ("source", "style"))
         gens, infos = {"photo": G_src, "style": G_style}, {"photo": info_src, "style": info_style}
     if settings.mix_layers and max(settings.mix_layers) >= G_style.num_ws:
@@ -129,6 +135,7 @@ def sample_dataset(
     paired = len(gens) == 2
     common = {
         "generators": infos, "latents": codes_info, "truncation": settings.truncation, "mapping": mapping,
+        "truncation_cutoff": truncation_cutoff,
         "mix_layers": list(settings.mix_layers) if settings.mix_layers else None, "mix_seed": mix_seed,
         "size": size, "format": fmt, "exact": exact,
         "truncation_center": {s: "latent_avg" if G.latent_avg is not None else "mean_latent(4096, seed 0)"
@@ -198,7 +205,7 @@ def regenerate(
                 raise InputError(f"the {side} generator was passed in memory; pass it again to regenerate")
             if file_sha256(info["file"]) != info["sha256"]:
                 raise CheckpointError(f"{info['file']} changed since sampling (SHA-256 differs)")
-            G = load_generator(info["file"])
+            G = load_generator(info["file"], allow_pickle=bool(info.get("pickle")))
         if weights_sha256(G) != info["weights_sha256"]:
             raise CheckpointError(f"the {side} generator's weights differ from those recorded for {name}")
         gens[side] = G.eval().to(device)
@@ -210,6 +217,6 @@ def regenerate(
         codes = check_latents(load_latents(lat["file"]), gens["style"])[[entry["latent_index"]]]
     mix = entry.get("mix_layers")
     settings = RenderSettings(entry["truncation"], tuple(mix) if mix else None, entry.get("mix_seed"),
-                              entry.get("mapping", "source"), entry.get("size"))
+                              entry.get("mapping", "source"), entry.get("size"), entry.get("truncation_cutoff"))
     images = render(gens, [entry["seed"]], settings, latents=codes, exact=True)
     return {side: ims[0] for side, ims in images.items()}

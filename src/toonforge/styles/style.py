@@ -41,7 +41,7 @@ if TYPE_CHECKING:  # PyTorch is imported only to build networks (the runtime nee
     from torch import nn
 
 FORMAT_VERSION = 1
-KINDS = ("network", "filter")
+KINDS = ("network", "filter", "onnx")  # onnx: an imported outside graph (pipelines.onnx_graph)
 ROLES = ("head", "full")
 
 
@@ -94,8 +94,8 @@ class StyleConfig:
             raise InputError(f"bad style config {source}: no 'name'")
         head = NetSpec.from_dict(d["head"], f"{source} (head)") if d.get("head") else None
         full = NetSpec.from_dict(d["full"], f"{source} (full)") if d.get("full") else None
-        if kind == "network" and head is None:
-            raise InputError(f"bad style config {source}: a network style needs a 'head' network")
+        if kind in ("network", "onnx") and head is None:
+            raise InputError(f"bad style config {source}: a {kind} style needs a 'head' network")
         try:
             full_res = int(d.get("full_resolution", 512))
         except (TypeError, ValueError):
@@ -162,6 +162,12 @@ class Style:
         card = card_file.read_text(encoding="utf-8") if card_file.is_file() else ""
         if config.kind == "network" and not (path / "model.safetensors").is_file():
             raise InputError(f"style {config.name!r} at {path} has no model.safetensors")
+        if config.kind == "onnx":
+            from ..pipelines.onnx_graph import GraphSpec
+
+            spec = GraphSpec.from_config(config.head.config, config.head.resolution, str(cfg_file))
+            if not (path / spec.file).is_file():
+                raise InputError(f"style {config.name!r} at {path} has no {spec.file}")
         return cls(config, path, card)
 
     def spec(self, role: str) -> NetSpec:
@@ -182,6 +188,8 @@ class Style:
         from ..models.factory import create_model
 
         spec = self.spec(role)
+        if self.config.kind == "onnx":
+            raise InputError(f"style {self.name!r} is an imported ONNX graph; it has no PyTorch network")
         net = create_model(spec.model, **spec.config)
         if self._weights is None:
             assert self.path is not None
@@ -253,10 +261,12 @@ def save_style(
     card: str,
     *,
     overwrite: bool = False,
+    files: dict[str, Path] | None = None,
 ) -> Path:
     """Write a style folder atomically (a temp folder renamed into place).
 
-    ``nets`` maps role -> module ("head" required for network styles, "full" optional).
+    ``nets`` maps role -> module ("head" required for network styles, "full" optional);
+    ``files`` maps a file name in the folder to a file copied there (an imported ONNX graph).
     Refuses to replace an existing folder unless ``overwrite``.
     """
     from safetensors.torch import save_file
@@ -273,6 +283,8 @@ def save_style(
             save_file(tensors, str(tmp / "model.safetensors"), metadata={"format": "toonforge-style-1"})
         (tmp / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n", encoding="utf-8")
         (tmp / "card.md").write_text(card, encoding="utf-8")
+        for name, src in (files or {}).items():
+            shutil.copyfile(src, tmp / name)
     return path
 
 

@@ -21,7 +21,8 @@ class StyleGANTrainConfig:
     """Hyper-parameters of one StyleGAN2 run (recorded in the run folder's ``config.json``).
 
     data: folder of style images. size .. channel_max: the architecture (replaced by the
-    source's when ``resume_from`` is set). xflip: add mirrored copies. lr, betas: Adam (before
+    source's when ``resume_from`` is set; ``source_d`` names a separate source discriminator;
+    ``allow_pickle`` lets either be an NVlabs ``.pkl``). xflip: add mirrored copies. lr, betas: Adam (before
     the lazy-regularisation correction). lr_mapping: effective mapping-network rate relative to
     the synthesis layers. lr_resolution: {resolution: multiplier} for G's synthesis layers
     (0 freezes them). r1: R1 gamma, applied every ``d_reg_every`` steps. pl_weight: path-length
@@ -39,6 +40,8 @@ class StyleGANTrainConfig:
     channel_multiplier: int = 2
     channel_max: int = 512
     resume_from: str | None = None
+    source_d: str | None = None
+    allow_pickle: bool = False
     xflip: bool = True
     lr: float = 0.002
     betas: tuple[float, float] = (0.0, 0.99)
@@ -64,6 +67,8 @@ class StyleGANTrainConfig:
 
     def validate(self) -> None:
         """Raise :class:`InputError` for an unusable setting."""
+        if self.source_d and not self.resume_from:
+            raise InputError("--source-d needs --resume-from (the generator it belongs with)")
         if self.size < 8 or self.size & (self.size - 1):
             raise InputError(f"--size must be a power of two >= 8, got {self.size}")
         checks = {

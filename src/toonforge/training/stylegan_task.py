@@ -6,9 +6,11 @@ loss on ADA-augmented reals and fakes), ``Dreg`` every ``d_reg_every`` steps (la
 steps (path length on half a batch). Lazy regularisation scales the Adam learning rates by
 ``k / (k + 1)`` and the betas by the same power. The loop keeps an EMA of G (the shipped one).
 
-Transfer: ``resume_from`` names a generator (``.safetensors`` from ``save_generator``, or a
-rosinality ``.pt`` with ``g_ema``/``g``/``d``); the architecture is read from it and D comes
-from the file when it has one. FreezeD freezes the first ``freeze_d`` discriminator blocks
+Transfer: ``resume_from`` names a generator (``.safetensors`` from ``save_generator``, a
+rosinality ``.pt`` with ``g_ema``/``g``/``d``, or an NVlabs ``.pkl`` with ``allow_pickle``); the
+architecture is read from it and D comes from the file when it has one, or from ``source_d``. A
+rosinality train.py checkpoint also gives its Adam states and ADA p (see :mod:`.stylegan_source`).
+FreezeD freezes the first ``freeze_d`` discriminator blocks
 from the input side. Per-layer learning rates: ``lr_mapping`` is the mapping network's
 effective rate relative to the synthesis network (0.01 as in StyleGAN; 0 freezes it) and
 ``lr_resolution`` multiplies the rate of the synthesis layers of given resolutions.
@@ -22,18 +24,19 @@ from __future__ import annotations
 import copy
 import json
 import math
+import sys
 from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from ..errors import CheckpointError, InputError
-from ..models.stylegan2 import Discriminator, Generator, load_discriminator, load_generator, save_generator
-from ..models.stylegan2.checkpoint import read_checkpoint
+from ..errors import InputError
+from ..models.stylegan2 import Discriminator, Generator, save_generator
 from .ada import AdaController, augment
 from .stylegan_config import ARCH_FIELDS, StyleFolder, StyleGANTrainConfig
 from .stylegan_losses import d_logistic_loss, g_nonsaturating_loss, path_length_penalty, r1_penalty
+from .stylegan_source import adopt_adam_states, load_source
 from .task import Phase, TrainingTask
 
 __all__ = ["StyleFolder", "StyleGANTask", "StyleGANTrainConfig"]
@@ -77,19 +80,24 @@ class StyleGANTask(TrainingTask):
         self.ema: dict[str, nn.Module] = {}
 
     def _load_source(self, cfg: StyleGANTrainConfig) -> StyleGANTrainConfig:
-        path = Path(cfg.resume_from)
-        has_d, key = False, "g_ema"
-        if path.suffix.lower() in {".pt", ".pth", ".ckpt"}:
-            content, _ = read_checkpoint(path)
-            has_d = isinstance(content.get("d"), dict)
-            key = "g" if not isinstance(content.get("g_ema"), dict) and isinstance(content.get("g"), dict) else key
-            del content
-        self._src_G = load_generator(path, key=key)
-        self._src_D = load_discriminator(path) if has_d else None
-        if self._src_D is not None and self._src_D.size != self._src_G.size:
-            sizes = f"discriminator {self._src_D.size} px, generator {self._src_G.size} px"
-            raise CheckpointError(f"{path.name}: {sizes}")
+        self._source = load_source(cfg.resume_from, allow_pickle=cfg.allow_pickle, d_path=cfg.source_d)
+        self._src_G, self._src_D = self._source.G, self._source.D
         return replace(cfg, **{k: self._src_G.config[k] for k in ARCH_FIELDS})
+
+    def _adopt_source_states(self) -> None:
+        """Adam moments and ADA p of a rosinality train.py source, where they fit; says what it kept."""
+        src = getattr(self, "_source", None)
+        if src is None or not (src.optim_states or src.ada_p is not None):
+            return
+        kept = []
+        for name, (opt, net) in {"G": (self.opt_g, self.G), "D": (self.opt_d, self.D)}.items():
+            if name in src.optim_states:
+                adopted, total = adopt_adam_states(opt, net, *src.optim_states[name])
+                kept.append(f"{name} Adam states {adopted}/{total}")
+        if src.ada_p is not None and self.cfg.ada and self.cfg.ada_p == 0:
+            self.ada.p = src.ada_p
+            kept.append(f"ADA p {src.ada_p:.4g}")
+        print(f"from {Path(self.cfg.resume_from).name}: kept {', '.join(kept)}", file=sys.stderr)
 
     # ---- TrainingTask API -------------------------------------------------------------------
     def build(self, device: torch.device) -> None:
@@ -123,6 +131,7 @@ class StyleGANTask(TrainingTask):
         g_groups = [{"params": ps, "scale": s} for s, ps in scales.items()]
         self.opt_g = _adam(g_groups, c.lr, c.betas, c.g_reg_every, c.pl_weight > 0)
         self.opt_d = _adam([{"params": self._d_params, "scale": 1.0}], c.lr, c.betas, c.d_reg_every, c.r1 > 0)
+        self._adopt_source_states()
 
     def modules(self) -> dict[str, nn.Module]:
         return {"G": self.G, "D": self.D}

@@ -162,6 +162,14 @@ def _fill_fixed_buffers(module: torch.nn.Module, state: dict[str, torch.Tensor])
     return state
 
 
+def _settings(data: dict[str, Any], key: str) -> dict[str, Any]:
+    """Constructor arguments a converted NVlabs snapshot carries beside the weights (``conv_clamp``,
+    ``stddev_group``); {} for other files."""
+    settings = data.get("settings")
+    found = settings.get(key) if isinstance(settings, dict) else None
+    return {k: v for k, v in found.items() if k != "conv_clamp" or v is not None} if isinstance(found, dict) else {}
+
+
 def _config_from_meta(meta: dict[str, str], model: str, what: str) -> dict[str, Any] | None:
     """The config a model file records for ``model`` (None for a plain state dict or another model)."""
     found = parse_model_meta(meta, what)
@@ -191,6 +199,7 @@ def load_generator(path: str | Path, *, key: str = "g_ema", allow_pickle: bool =
     state = _select(data, key, path.name, "input.input", "generator")
     what = f"{path.name} [{key}]"
     config = _config_from_meta(meta, "stylegan2_generator", what) or infer_generator_config(state, what)
+    config.update(_settings(data, key))
     latent_avg = data.get("latent_avg")
     G = _build(Generator, "stylegan2_generator", config, state, what)
     if isinstance(latent_avg, torch.Tensor):
@@ -207,6 +216,7 @@ def load_discriminator(path: str | Path, *, key: str = "d", allow_pickle: bool =
     state = _select(data, key, path.name, "final_conv.0.weight", "discriminator")
     what = f"{path.name} [{key}]"
     config = _config_from_meta(meta, "stylegan2_discriminator", what) or infer_discriminator_config(state, what)
+    config.update(_settings(data, key))
     return _build(Discriminator, "stylegan2_discriminator", config, state, what)
 
 

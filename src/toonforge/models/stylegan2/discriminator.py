@@ -16,7 +16,7 @@ from torch import nn
 
 from ..registry import register_model
 from .generator import _check_size, channel_table
-from .layers import EqualConv2d, EqualLinear
+from .layers import EqualConv2d, EqualLinear, clamp_activations
 from .ops import Blur, FusedLeakyReLU, blur_pad
 
 
@@ -24,12 +24,14 @@ class ConvLayer(nn.Sequential):
     """[Blur] -> equalized conv (stride 2 when downsampling) -> [bias + leaky ReLU].
 
     (N, in, H, W) -> (N, out, H, W), or (N, out, H/2, W/2) with ``downsample``. With ``activate`` the
-    bias lives in the activation (index after the conv), as in the public checkpoints.
+    bias lives in the activation (index after the conv), as in the public checkpoints. ``conv_clamp``
+    (None: off) clamps the output to [-conv_clamp, conv_clamp] as NVlabs' Conv2dLayer does.
     """
 
     def __init__(
         self, in_channels: int, out_channels: int, kernel_size: int, downsample: bool = False,
         blur_kernel: Sequence[float] = (1, 3, 3, 1), bias: bool = True, activate: bool = True,
+        conv_clamp: float | None = None,
     ) -> None:
         layers: list[nn.Module] = []
         if downsample:
@@ -43,6 +45,10 @@ class ConvLayer(nn.Sequential):
         if activate:
             layers.append(FusedLeakyReLU(out_channels, bias=bias))
         super().__init__(*layers)
+        self.conv_clamp = conv_clamp
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return clamp_activations(super().forward(x), self.conv_clamp)
 
 
 class ResBlock(nn.Module):
@@ -51,26 +57,33 @@ class ResBlock(nn.Module):
     (N, in, H, W) -> (N, out, H/2, W/2).
     """
 
-    def __init__(self, in_channels: int, out_channels: int, blur_kernel: Sequence[float] = (1, 3, 3, 1)) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, blur_kernel: Sequence[float] = (1, 3, 3, 1),
+        conv_clamp: float | None = None,
+    ) -> None:
         super().__init__()
-        self.conv1 = ConvLayer(in_channels, in_channels, 3, blur_kernel=blur_kernel)
-        self.conv2 = ConvLayer(in_channels, out_channels, 3, downsample=True, blur_kernel=blur_kernel)
+        self.conv1 = ConvLayer(in_channels, in_channels, 3, blur_kernel=blur_kernel, conv_clamp=conv_clamp)
+        self.conv2 = ConvLayer(in_channels, out_channels, 3, downsample=True, blur_kernel=blur_kernel,
+                               conv_clamp=conv_clamp)
         self.skip = ConvLayer(
-            in_channels, out_channels, 1, downsample=True, blur_kernel=blur_kernel, bias=False, activate=False
+            in_channels, out_channels, 1, downsample=True, blur_kernel=blur_kernel, bias=False, activate=False,
+            conv_clamp=conv_clamp,
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (self.conv2(self.conv1(x)) + self.skip(x)) * (1.0 / math.sqrt(2.0))
 
 
-def minibatch_stddev(x: torch.Tensor, group_size: int, num_features: int = 1) -> torch.Tensor:
+def minibatch_stddev(x: torch.Tensor, group_size: int | None, num_features: int = 1) -> torch.Tensor:
     """Append ``num_features`` channels holding the feature std-dev within groups of samples.
 
     x: (N, C, H, W) -> (N, C + num_features, H, W). Sample n belongs to group ``n % (N // G)``, as in
     the paper's code. G is the largest divisor of N not above ``group_size`` (the reference code needs
     N divisible by G; a batch of 6 with group 4 uses G = 3 here, a prime batch above 4 uses G = 1).
+    ``group_size`` None (or 0) means one group of the whole batch, as NVlabs' ``mbstd_group_size=None``.
     """
     n, c, h, w = x.shape
+    group_size = n if not group_size else group_size
     g = next(d for d in range(min(group_size, n), 0, -1) if n % d == 0)
     y = x.reshape(g, -1, num_features, c // num_features, h, w)
     y = torch.sqrt(y.var(dim=0, unbiased=False) + 1e-8)  # (N/G, F, C/F, H, W)
@@ -81,26 +94,31 @@ def minibatch_stddev(x: torch.Tensor, group_size: int, num_features: int = 1) ->
 
 @register_model("stylegan2_discriminator")
 class Discriminator(nn.Module):
-    """StyleGAN2 residual discriminator: image (N, 3, size, size) in [-1, 1] -> logits (N, 1)."""
+    """StyleGAN2 residual discriminator: image (N, 3, size, size) in [-1, 1] -> logits (N, 1).
+
+    ``stddev_group``: minibatch-stddev group size (4; NVlabs' paper256/512 configs use 8; None: the
+    whole batch). ``conv_clamp`` (None: off) clamps every conv's output as NVlabs' snapshots expect.
+    """
 
     def __init__(
         self, size: int, channel_multiplier: int = 2, channel_max: int = 512,
-        blur_kernel: Sequence[float] = (1, 3, 3, 1), stddev_group: int = 4,
+        blur_kernel: Sequence[float] = (1, 3, 3, 1), stddev_group: int | None = 4, conv_clamp: float | None = None,
     ) -> None:
         super().__init__()
         log_size = _check_size(size)
+        clamp = None if conv_clamp is None else float(conv_clamp)
         self.size = size
         self.channels = ch = channel_table(size, channel_multiplier, channel_max)
-        blocks: list[nn.Module] = [ConvLayer(3, ch[size], 1)]
+        blocks: list[nn.Module] = [ConvLayer(3, ch[size], 1, conv_clamp=clamp)]
         in_ch = ch[size]
         for log_res in range(log_size, 2, -1):
             out_ch = ch[2 ** (log_res - 1)]
-            blocks.append(ResBlock(in_ch, out_ch, blur_kernel))
+            blocks.append(ResBlock(in_ch, out_ch, blur_kernel, conv_clamp=clamp))
             in_ch = out_ch
         self.convs = nn.Sequential(*blocks)
         self.stddev_group = stddev_group
         self.stddev_feat = 1
-        self.final_conv = ConvLayer(in_ch + self.stddev_feat, ch[4], 3)
+        self.final_conv = ConvLayer(in_ch + self.stddev_feat, ch[4], 3, conv_clamp=clamp)
         self.final_linear = nn.Sequential(
             EqualLinear(ch[4] * 4 * 4, ch[4], activation=True),
             EqualLinear(ch[4], 1),

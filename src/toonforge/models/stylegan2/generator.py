@@ -51,14 +51,18 @@ class Generator(nn.Module):
     Args mirror rosinality's ``Generator``; ``channel_max`` caps every width (512 reproduces the
     published architecture for multipliers 1 and 2; small values give tiny test models; rosinality's
     uncapped widths for a multiplier of 4 need ``channel_max=1024``, which the loaders infer).
+    ``conv_clamp`` (None: off) clamps every synthesis layer's output as NVlabs' snapshots trained with
+    ``--cfg auto`` (256) expect.
     """
 
     def __init__(
         self, size: int, style_dim: int = 512, n_mlp: int = 8, channel_multiplier: int = 2,
         channel_max: int = 512, lr_mlp: float = 0.01, blur_kernel: Sequence[float] = (1, 3, 3, 1),
+        conv_clamp: float | None = None,
     ) -> None:
         super().__init__()
         self.log_size = _check_size(size)
+        clamp = None if conv_clamp is None else float(conv_clamp)
         self.size, self.style_dim, self.n_mlp = size, style_dim, n_mlp
         self.num_ws = self.log_size * 2 - 2
         self.num_layers = self.log_size * 2 - 3  # styled convs, one noise input each
@@ -68,8 +72,8 @@ class Generator(nn.Module):
         mlp = [EqualLinear(style_dim, style_dim, lr_mul=lr_mlp, activation=True) for _ in range(n_mlp)]
         self.style = nn.Sequential(PixelNorm(), *mlp)
         self.input = ConstantInput(ch[4])
-        self.conv1 = StyledConv(ch[4], ch[4], 3, style_dim, blur_kernel=blur_kernel)
-        self.to_rgb1 = ToRGB(ch[4], style_dim, upsample=False)
+        self.conv1 = StyledConv(ch[4], ch[4], 3, style_dim, blur_kernel=blur_kernel, conv_clamp=clamp)
+        self.to_rgb1 = ToRGB(ch[4], style_dim, upsample=False, conv_clamp=clamp)
         self.convs = nn.ModuleList()
         self.to_rgbs = nn.ModuleList()
         self.noises = nn.Module()
@@ -79,9 +83,10 @@ class Generator(nn.Module):
         in_ch = ch[4]
         for log_res in range(3, self.log_size + 1):
             out_ch = ch[2**log_res]
-            self.convs.append(StyledConv(in_ch, out_ch, 3, style_dim, upsample=True, blur_kernel=blur_kernel))
-            self.convs.append(StyledConv(out_ch, out_ch, 3, style_dim, blur_kernel=blur_kernel))
-            self.to_rgbs.append(ToRGB(out_ch, style_dim, blur_kernel=blur_kernel))
+            self.convs.append(StyledConv(in_ch, out_ch, 3, style_dim, upsample=True, blur_kernel=blur_kernel,
+                                         conv_clamp=clamp))
+            self.convs.append(StyledConv(out_ch, out_ch, 3, style_dim, blur_kernel=blur_kernel, conv_clamp=clamp))
+            self.to_rgbs.append(ToRGB(out_ch, style_dim, blur_kernel=blur_kernel, conv_clamp=clamp))
             in_ch = out_ch
         # The average w for truncation; not saved in the state dict (rosinality keeps it beside it as
         # "latent_avg"). Loaders fill it; when unset, truncation computes mean_latent() on the fly.
@@ -150,16 +155,28 @@ class Generator(nn.Module):
         """The average w over ``n`` seeded samples: (1, style_dim)."""
         return self.style(self.sample_z(n, seed)).mean(dim=0, keepdim=True)
 
-    def truncate(self, w: torch.Tensor, truncation: float = 1.0, truncation_latent: torch.Tensor | None = None):
+    def truncate(
+        self, w: torch.Tensor, truncation: float = 1.0, truncation_latent: torch.Tensor | None = None,
+        cutoff: int | None = None,
+    ):
         """``avg + truncation * (w - avg)`` for w (N, D) or (N, num_ws, D); avg (1, D) defaults to
-        ``latent_avg`` (set by the loaders) or a fresh :meth:`mean_latent`."""
+        ``latent_avg`` (set by the loaders) or a fresh :meth:`mean_latent`.
+
+        ``cutoff`` (NVlabs' ``truncation_cutoff``) truncates only ws indices ``0 .. cutoff - 1``; the
+        result is then W+ (N, num_ws, D)."""
         if truncation == 1:
             return w
         avg = truncation_latent
         if avg is None:
             avg = self.latent_avg if self.latent_avg is not None else self.mean_latent()
         avg = avg.to(w)
-        return avg + truncation * (w - avg)
+        if cutoff is None or cutoff >= self.num_ws:
+            return avg + truncation * (w - avg)
+        if cutoff < 0:
+            raise ValueError(f"truncation cutoff must be >= 0, got {cutoff}")
+        ws = self.to_wplus(w).clone()
+        ws[:, :cutoff] = avg.unsqueeze(1) + truncation * (ws[:, :cutoff] - avg.unsqueeze(1))
+        return ws
 
     def mapping(
         self, z: torch.Tensor, truncation: float = 1.0, truncation_latent: torch.Tensor | None = None
@@ -222,13 +239,14 @@ class Generator(nn.Module):
     def forward(
         self, latent: torch.Tensor | Sequence[torch.Tensor], input_space: str = "z", truncation: float = 1.0,
         truncation_latent: torch.Tensor | None = None, noise: Sequence[torch.Tensor | None] | None = None,
-        randomize_noise: bool = True,
+        randomize_noise: bool = True, truncation_cutoff: int | None = None,
     ) -> torch.Tensor:
         """latent -> image (N, 3, size, size).
 
         input_space: "z" (N, D); "z+" (N, num_ws, D), each layer's z mapped separately; "w" (N, D);
         "w+" (N, num_ws, D). A list of ``num_ws`` tensors (N, D) is stacked into z+ / w+.
-        Truncation (toward ``truncation_latent``) is applied in W for every input space.
+        Truncation (toward ``truncation_latent``) is applied in W for every input space; with
+        ``truncation_cutoff`` only to the first that many ws indices (see :meth:`truncate`).
         """
         if input_space not in INPUT_SPACES:
             raise ValueError(f"input_space must be one of {', '.join(INPUT_SPACES)}, got {input_space!r}")
@@ -245,5 +263,5 @@ class Generator(nn.Module):
             ws = self.to_wplus(latent) if input_space == "w+" else latent
             if input_space == "w" and (latent.ndim != 2 or latent.shape[1] != self.style_dim):
                 raise ValueError(f"w must be (N, {self.style_dim}), got {tuple(latent.shape)}")
-        ws = self.truncate(ws, truncation, truncation_latent)
+        ws = self.truncate(ws, truncation, truncation_latent, truncation_cutoff)
         return self.synthesis(ws, noise=noise, randomize_noise=randomize_noise)

@@ -20,6 +20,11 @@ from .ops import Blur, FusedLeakyReLU, Upsample, blur_pad, fused_leaky_relu
 DEMOD_EPS = 1e-8
 
 
+def clamp_activations(x: torch.Tensor, conv_clamp: float | None) -> torch.Tensor:
+    """x clamped to [-conv_clamp, conv_clamp] (NVlabs' ``conv_clamp``); x itself when it is None."""
+    return x if conv_clamp is None else x.clamp(-conv_clamp, conv_clamp)
+
+
 class PixelNorm(nn.Module):
     """Normalize each vector to unit root-mean-square over dim 1: (N, D) -> (N, D)."""
 
@@ -158,12 +163,13 @@ class StyledConv(nn.Module):
     """Modulated 3x3 conv (optionally 2x up) + noise + bias + leaky ReLU.
 
     forward(x (N, in, H, W), w (N, style_dim), noise) -> (N, out, H', W'). Keys under ``conv.``,
-    ``noise.weight`` and ``activate.bias`` (out,).
+    ``noise.weight`` and ``activate.bias`` (out,). ``conv_clamp`` (NVlabs' setting, None: off) clamps
+    the activated output to [-conv_clamp, conv_clamp], as NVlabs does even in fp32.
     """
 
     def __init__(
         self, in_channels: int, out_channels: int, kernel_size: int, style_dim: int, upsample: bool = False,
-        blur_kernel: Sequence[float] = (1, 3, 3, 1), demodulate: bool = True,
+        blur_kernel: Sequence[float] = (1, 3, 3, 1), demodulate: bool = True, conv_clamp: float | None = None,
     ) -> None:
         super().__init__()
         self.conv = ModulatedConv2d(
@@ -172,9 +178,10 @@ class StyledConv(nn.Module):
         )
         self.noise = NoiseInjection()
         self.activate = FusedLeakyReLU(out_channels)
+        self.conv_clamp = conv_clamp
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
-        return self.activate(self.noise(self.conv(x, w), noise))
+        return clamp_activations(self.activate(self.noise(self.conv(x, w), noise)), self.conv_clamp)
 
 
 class ToRGB(nn.Module):
@@ -182,20 +189,23 @@ class ToRGB(nn.Module):
 
     forward(x (N, in, H, W), w (N, style_dim), skip (N, 3, H/2, W/2) or None) -> (N, 3, H, W).
     Keys: ``conv.weight`` (1, 3, in, 1, 1), ``conv.modulation.*``, ``bias`` (1, 3, 1, 1) and
-    ``upsample.kernel`` when it takes a skip input.
+    ``upsample.kernel`` when it takes a skip input. ``conv_clamp`` clamps this layer's own output
+    (before the skip is added), as NVlabs' ToRGBLayer does.
     """
 
     def __init__(
-        self, in_channels: int, style_dim: int, upsample: bool = True, blur_kernel: Sequence[float] = (1, 3, 3, 1)
+        self, in_channels: int, style_dim: int, upsample: bool = True, blur_kernel: Sequence[float] = (1, 3, 3, 1),
+        conv_clamp: float | None = None,
     ) -> None:
         super().__init__()
         if upsample:
             self.upsample = Upsample(blur_kernel)
         self.conv = ModulatedConv2d(in_channels, 3, 1, style_dim, demodulate=False)
         self.bias = nn.Parameter(torch.zeros(1, 3, 1, 1))
+        self.conv_clamp = conv_clamp
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
-        out = self.conv(x, w) + self.bias
+        out = clamp_activations(self.conv(x, w) + self.bias, self.conv_clamp)
         if skip is not None:
             out = out + self.upsample(skip)
         return out

@@ -96,8 +96,8 @@ def load_nvlabs_pickle(path: str | Path, *, allow_pickle: bool) -> Any:
     path = Path(path)
     if not allow_pickle:
         raise InputError(
-            f"{path.name} is a pickle, which can run code when loaded; pass allow_pickle=True "
-            "(--allow-pickle) only if you trust its source"
+            f"{path.name} is a pickle, which can run code when loaded; pass --allow-pickle "
+            "(allow_pickle=True from Python) only if you trust its source"
         )
     if not path.is_file():
         raise CheckpointError(f"weights file not found: {path}")
@@ -125,6 +125,27 @@ def flatten_stub(obj: PersistentStub, prefix: str = "") -> dict[str, torch.Tenso
         elif child is not None:
             raise CheckpointError(f"unexpected module {type(child).__name__} at {prefix}{name} in the pickle")
     return out
+
+
+def _stubs(obj: PersistentStub) -> list[PersistentStub]:
+    """``obj`` and every persistent module below it, depth first."""
+    out = [obj]
+    for child in (obj.attr("_modules") or {}).values():
+        if isinstance(child, PersistentStub):
+            out += _stubs(child)
+    return out
+
+
+def conv_clamp_of(net: PersistentStub) -> float | None:
+    """The one ``conv_clamp`` the convolution layers of ``net`` share (None: no clamp).
+
+    NVlabs passes a single value to every block; a snapshot whose layers disagree is refused.
+    """
+    values = {m.attr("conv_clamp") for m in _stubs(net) if "conv_clamp" in m.state}
+    values = {None if v is None else float(v) for v in values}
+    if len(values) > 1:
+        raise CheckpointError(f"{net.class_name} mixes conv_clamp values {sorted(map(str, values))}; not supported")
+    return values.pop() if values else None
 
 
 def _own(t: torch.Tensor, shape: tuple[int, ...] | None = None) -> torch.Tensor:
@@ -201,6 +222,23 @@ def convert_generator(G: PersistentStub) -> tuple[dict[str, torch.Tensor], torch
     return out, (None if w_avg is None else _own(w_avg, (1, -1)))
 
 
+def generator_settings(G: PersistentStub) -> dict[str, Any]:
+    """Constructor arguments of :class:`Generator` that the weights cannot tell (``conv_clamp``)."""
+    return {"conv_clamp": conv_clamp_of(G)}
+
+
+def discriminator_settings(D: PersistentStub) -> dict[str, Any]:
+    """Constructor arguments of :class:`Discriminator` the weights cannot tell: the minibatch-stddev
+    group size (None: the whole batch) and ``conv_clamp``."""
+    mbstd = [m for m in _stubs(D) if m.class_name == "MinibatchStdLayer"]
+    group = 4
+    if mbstd:
+        group = mbstd[0].attr("group_size", 4)
+        if group is not None and (not isinstance(group, (int, np.integer)) or int(group) < 1):
+            raise CheckpointError(f"minibatch-stddev group size {group!r} is not supported")
+    return {"stddev_group": None if group is None else int(group), "conv_clamp": conv_clamp_of(D)}
+
+
 def convert_discriminator(D: PersistentStub) -> dict[str, torch.Tensor]:
     """NVlabs StyleGAN2 'resnet' discriminator -> rosinality state dict."""
     nv = flatten_stub(D)
@@ -210,8 +248,8 @@ def convert_discriminator(D: PersistentStub) -> dict[str, torch.Tensor]:
     if not blocks or "b4.conv.weight" not in nv:
         raise CheckpointError(f"{D.class_name} in the pickle is not a StyleGAN2 discriminator")
     top = blocks[0]
-    mbstd = D.attr("_modules", {}).get("b4")
-    mbstd = mbstd.attr("_modules", {}).get("mbstd") if mbstd else None
+    epilogue = D.attr("_modules", {}).get("b4")
+    mbstd = epilogue.attr("_modules", {}).get("mbstd") if epilogue else None
     if mbstd is not None and int(mbstd.attr("num_channels", 1)) != 1:
         raise CheckpointError("minibatch-stddev with more than one channel is not supported")
     out = {"convs.0.0.weight": _own(nv[f"b{top}.fromrgb.weight"]), "convs.0.1.bias": _own(nv[f"b{top}.fromrgb.bias"])}
@@ -239,6 +277,8 @@ def convert_nvlabs_pkl(path: str | Path, *, allow_pickle: bool) -> dict[str, Any
     Returns ``{"g_ema": state, "latent_avg": (1, w_dim)}`` plus ``"g"`` and ``"d"`` when the snapshot
     holds them; ``g_ema`` falls back to ``G`` when there is no ``G_ema``. Raises InputError without
     ``allow_pickle`` and a one-line CheckpointError for unsafe or unsupported content.
+    ``"settings"`` maps each of those keys to the constructor arguments the weights cannot tell
+    (``conv_clamp``; the discriminator's ``stddev_group``), which the loaders apply.
     """
     data = load_nvlabs_pickle(path, allow_pickle=allow_pickle)
     if isinstance(data, PersistentStub):
@@ -246,13 +286,17 @@ def convert_nvlabs_pkl(path: str | Path, *, allow_pickle: bool) -> dict[str, Any
     if not isinstance(data, dict) or not any(isinstance(data.get(k), PersistentStub) for k in ("G_ema", "G", "D")):
         raise CheckpointError(f"{Path(path).name} holds no NVlabs networks (expected G_ema / G / D)")
     out: dict[str, Any] = {}
+    settings: dict[str, dict[str, Any]] = {}
     for src, dst in (("G_ema", "g_ema"), ("G", "g")):
         if isinstance(data.get(src), PersistentStub):
             out[dst], w_avg = convert_generator(data[src])
+            settings[dst] = generator_settings(data[src])
             if w_avg is not None and "latent_avg" not in out:
                 out["latent_avg"] = w_avg
     if "g_ema" not in out and "g" in out:
-        out["g_ema"] = out["g"]
+        out["g_ema"], settings["g_ema"] = out["g"], settings["g"]
     if isinstance(data.get("D"), PersistentStub):
         out["d"] = convert_discriminator(data["D"])
+        settings["d"] = discriminator_settings(data["D"])
+    out["settings"] = settings
     return out
