@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
                    train_encoder_cmd, translate_cmd, train_ugatit_cmd, train_dctnet_cmd, train_cyclegan_cmd,
                    align_cmd, run_transfer_cmd, reshape_cmd, clean_pairs_cmd):
         module.register(sub)
+    from . import face_video_cmd; face_video_cmd.register(sub)  # noqa: E702  (issue 28)
     return parser
 
 
