@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
                    align_cmd, run_transfer_cmd, reshape_cmd, clean_pairs_cmd):
         module.register(sub)
     from . import face_video_cmd; face_video_cmd.register(sub)  # noqa: E702  (issue 28)
+    from . import train_latent_generator_cmd; train_latent_generator_cmd.register(sub)  # noqa: E702  (issue 28)
     return parser
 
 
