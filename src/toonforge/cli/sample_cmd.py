@@ -37,6 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--latent-generator", type=Path, metavar="FILE",
                    help="per-class latent generators (from train-latent-generator): sample --class from them")
     p.add_argument("--class", dest="class_name", metavar="NAME", help="--latent-generator: the class to sample")
+    p.add_argument("--code", type=int, metavar="I", help="Info-StyleGAN (train-stylegan --info-codes): the type to sample")
     p.add_argument("--mapping", choices=["source", "each"], default="source",
                    help="paired: map z with the source generator only (default) or with each generator")
     p.add_argument("--size", type=int, default=None, help="output side in px (default: generator size)")
@@ -64,10 +65,15 @@ def run(args: argparse.Namespace) -> int:
         args.mix_layers = "5-8"  # the reference's advice for 18-layer generators
     mix = parse_layers(args.mix_layers) if args.mix_layers else None  # range checked once the model is loaded
     if args.latent_generator is not None or args.class_name is not None:
-        from .latent_class_sampling import write_class_codes
+        from .sample_codes import write_class_codes
 
         args.latents = write_class_codes(args, n)
         truncation = args.truncation if args.truncation is not None else 1.0
+    elif args.code is not None:
+        from .sample_codes import write_info_codes
+
+        args.latents = write_info_codes(args, n)
+        truncation = args.truncation if args.truncation is not None else 0.7
     template = template_info = None
     if args.template is not None:
         from .template_face import invert_template

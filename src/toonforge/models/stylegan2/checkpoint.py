@@ -219,7 +219,8 @@ def load_discriminator(path: str | Path, *, key: str = "d", allow_pickle: bool =
     return _build(Discriminator, "stylegan2_discriminator", config, state, what)
 
 
-def _save(path: str | Path, net: torch.nn.Module, model: str, extra: dict[str, torch.Tensor]) -> Path:
+def _save(path: str | Path, net: torch.nn.Module, model: str, extra: dict[str, torch.Tensor],
+          metadata: dict[str, str] | None = None) -> Path:
     from safetensors.torch import save_file
 
     path = Path(path)
@@ -227,16 +228,17 @@ def _save(path: str | Path, net: torch.nn.Module, model: str, extra: dict[str, t
         raise CheckpointError(f"save to a .safetensors file, got {path.name}")
     tensors = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
     tensors.update({k: v.detach().cpu().contiguous() for k, v in extra.items()})
-    meta = {"format": "pt", "toonforge_model": model, "config": json.dumps(net.config)}
+    meta = {**(metadata or {}), "format": "pt", "toonforge_model": model, "config": json.dumps(net.config)}
     with atomic_output(path) as tmp:
         save_file(tensors, str(tmp), metadata=meta)
     return path
 
 
-def save_generator(path: str | Path, G: Generator) -> Path:
-    """Write G's state dict (rosinality keys, plus ``latent_avg`` when set) and config as safetensors."""
+def save_generator(path: str | Path, G: Generator, metadata: dict[str, str] | None = None) -> Path:
+    """Write G's state dict (rosinality keys, plus ``latent_avg`` when set) and config as safetensors;
+    ``metadata``: extra string entries for the file's header (e.g. an Info-StyleGAN's code count)."""
     extra = {"latent_avg": G.latent_avg.reshape(1, -1)} if G.latent_avg is not None else {}
-    return _save(path, G, "stylegan2_generator", extra)
+    return _save(path, G, "stylegan2_generator", extra, metadata)
 
 
 def save_discriminator(path: str | Path, D: Discriminator) -> Path:

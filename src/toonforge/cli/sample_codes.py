@@ -1,7 +1,8 @@
-"""``toonforge sample --latent-generator FILE --class NAME``: the class's codes, saved for the sampler.
+"""Codes that ``toonforge sample`` makes itself, saved for the sampler: ``--latent-generator FILE --class
+NAME`` (``OUT/class-NAME.npy``) and an Info-StyleGAN's ``--code i`` (``OUT/code-i.npy``).
 
-The codes go to ``OUT/class-NAME.npy`` (W+ (n, num_ws, D), written atomically) and are then sampled like
-``--latents`` codes, so the manifest records them (file and SHA-256) and ``regenerate`` rebuilds any image.
+The codes (W+ (n, num_ws, D), written atomically) are then sampled like ``--latents`` codes, so the
+manifest records them (file and SHA-256) and ``regenerate`` rebuilds any image.
 """
 
 from __future__ import annotations
@@ -34,8 +35,25 @@ def write_class_codes(args: argparse.Namespace, n: int) -> Path:
         print(f"notice: {args.latent_generator.name} was trained for another generator "
               f"({bundle.info.get('generator', '?')}); its classes may not hold here", file=sys.stderr)
     codes = class_codes(G, bundle, args.class_name, n, seed=args.seed)
-    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", args.class_name)
-    path = args.output / f"class-{safe}.npy"
+    return _save(args.output / f"class-{re.sub(r'[^A-Za-z0-9_.-]+', '_', args.class_name)}.npy", codes)
+
+
+def write_info_codes(args: argparse.Namespace, n: int) -> Path:
+    """Draw ``n`` codes of an Info-StyleGAN's type ``args.code`` (z from seeds ``args.seed + i``)."""
+    from ..models.stylegan2 import load_generator
+    from ..stylegan.info_codes import code_latents, info_code_count
+
+    if args.latents is not None or args.latent_generator is not None:
+        raise InputError("--code makes its own codes; drop --latents and --latent-generator")
+    source = args.paired or args.generator
+    k = info_code_count(source)
+    if k < 2:
+        raise InputError(f"{source.name} is not an Info-StyleGAN (train one with train-stylegan --info-codes K)")
+    G = load_generator(source)
+    return _save(args.output / f"code-{args.code}.npy", G.to_wplus(code_latents(G, args.code, k, n, args.seed)))
+
+
+def _save(path: Path, codes) -> Path:
     with atomic_output(path) as tmp, open(tmp, "wb") as fh:
         np.save(fh, codes.cpu().numpy().astype(np.float32))
     return path
