@@ -55,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
         module.register(sub)
     from . import face_video_cmd; face_video_cmd.register(sub)  # noqa: E702  (issue 28)
     from . import train_latent_generator_cmd; train_latent_generator_cmd.register(sub)  # noqa: E702  (issue 28)
+    from . import train_faceswap_cmd; train_faceswap_cmd.register(sub)  # noqa: E702  (issue 28)
+    from . import faceswap_video_cmd; faceswap_video_cmd.register(sub)  # noqa: E702  (issue 28)
     return parser
 
 
