@@ -73,7 +73,8 @@ def test_latent_generator_beats_random_samples(gen_file, tmp_path, capsys):
     assert np.load(tmp_path / "s1" / "class-warm.npy").shape == (3, G.num_ws, 16)
     capsys.readouterr()
     bad = [
-        ["sample", str(gen_file), "--latent-generator", str(out), "--class", "hot", "-n", "2", "-o", str(tmp_path / "b")],
+        ["sample", str(gen_file), "--latent-generator", str(out), "--class", "hot", "-n", "2",
+         "-o", str(tmp_path / "b")],
         ["sample", str(gen_file), "--class", "warm", "-n", "2", "-o", str(tmp_path / "b")],
         ["sample", str(gen_file), "--latent-generator", str(labels), "--class", "warm", "-o", str(tmp_path / "b")],
         ["train-latent-generator", str(gen_file), "--images", str(tmp_path / "images"), "--labels", str(labels),

@@ -7,7 +7,6 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-import torch
 
 from conftest import FixedDetector, synthetic_face
 from test_video import make_clip

@@ -25,7 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help="W+ (N, num_ws, D) or W (N, D) codes, .npy or .safetensors (e.g. invert's latents.npy)")
     src.add_argument("--seeds", metavar="LIST", help="comma-separated seeds of random samples, e.g. 0,1,2")
     p.add_argument("--direction", type=Path, metavar="DIR.npy",
-                   help="edit direction (.npy from edit --learn-direction); without it the walk loops through the codes")
+                   help="edit direction (.npy from edit --learn-direction); without it the walk loops "
+                   "through the codes")
     p.add_argument("--index", type=int, default=0, help="--direction: which code to walk (default 0)")
     p.add_argument("--step", type=float, default=3.0, help="--direction: farthest move along it (default 3)")
     p.add_argument("--layers", metavar="LAYERS", help="--direction: move only these ws indices, e.g. 0-3 (default all)")

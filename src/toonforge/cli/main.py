@@ -53,10 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
                    train_encoder_cmd, translate_cmd, train_ugatit_cmd, train_dctnet_cmd, train_cyclegan_cmd,
                    align_cmd, run_transfer_cmd, reshape_cmd, clean_pairs_cmd):
         module.register(sub)
-    from . import face_video_cmd; face_video_cmd.register(sub)  # noqa: E702  (issue 28)
-    from . import train_latent_generator_cmd; train_latent_generator_cmd.register(sub)  # noqa: E702  (issue 28)
-    from . import train_faceswap_cmd; train_faceswap_cmd.register(sub)  # noqa: E702  (issue 28)
-    from . import faceswap_video_cmd; faceswap_video_cmd.register(sub)  # noqa: E702  (issue 28)
+    from . import face_video_cmd, faceswap_video_cmd, train_faceswap_cmd, train_latent_generator_cmd  # issue 28
+    for module in (face_video_cmd, train_latent_generator_cmd, train_faceswap_cmd, faceswap_video_cmd):
+        module.register(sub)
     return parser
 
 

@@ -37,7 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--latent-generator", type=Path, metavar="FILE",
                    help="per-class latent generators (from train-latent-generator): sample --class from them")
     p.add_argument("--class", dest="class_name", metavar="NAME", help="--latent-generator: the class to sample")
-    p.add_argument("--code", type=int, metavar="I", help="Info-StyleGAN (train-stylegan --info-codes): the type to sample")
+    p.add_argument("--code", type=int, metavar="I",
+                   help="Info-StyleGAN (train-stylegan --info-codes): the type to sample")
     p.add_argument("--mapping", choices=["source", "each"], default="source",
                    help="paired: map z with the source generator only (default) or with each generator")
     p.add_argument("--size", type=int, default=None, help="output side in px (default: generator size)")
@@ -78,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
     if args.template is not None:
         from .template_face import invert_template
 
-        template, template_info = invert_template(args.paired or args.generator, args.template, args.output, args.mix_layers,
+        template, template_info = invert_template(args.paired or args.generator, args.template, args.output,
+                                                  args.mix_layers,
                                                   steps=args.template_steps, seed=args.seed, device=args.device)
     report = sample_dataset(
         args.generator, args.output, n, seed=args.seed, source=args.paired, latents=args.latents,

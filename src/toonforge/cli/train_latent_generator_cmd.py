@@ -13,7 +13,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Train a small attribute classifier on --images labelled by --labels (CSV 'name,class', name = "
         "file stem), then, with GEN and the classifier frozen, one latent generator per class mapping noise to z "
         "so that GEN's images score high on that class (cross-entropy, plus a diversity and a prior term). "
-        "Writes one .safetensors file; sample from it with 'toonforge sample GEN --latent-generator FILE --class NAME'.",
+        "Writes one .safetensors file; sample from it with "
+        "'toonforge sample GEN --latent-generator FILE --class NAME'.",
     )
     p.add_argument("generator", type=Path, metavar="GEN", help="the frozen StyleGAN2 generator (.safetensors, .pt)")
     p.add_argument("--images", type=Path, required=True, help="folder of labelled images")

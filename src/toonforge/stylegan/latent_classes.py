@@ -78,7 +78,8 @@ def load_bundle(path: str | Path) -> LatentBundle:
     try:
         classes = list(json.loads(meta["classes"]))
         classifier = AttributeClassifier(**json.loads(meta["classifier"]))
-        classifier.load_state_dict({k[len("classifier."):]: v for k, v in tensors.items() if k.startswith("classifier.")})
+        classifier.load_state_dict({k[len("classifier."):]: v for k, v in tensors.items()
+                                    if k.startswith("classifier.")})
         gens = {}
         for i, name in enumerate(classes):
             net = LatentGenerator(**json.loads(meta["latent_generator"]))

@@ -16,7 +16,6 @@ class's own samples with random z samples.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ import torch.nn.functional as F
 from ..errors import InputError
 from ..models.attributes import AttributeClassifier, LatentGenerator
 from ..models.stylegan2 import Generator
+from ..stylegan.editing import label_rows
 from ..stylegan.inversion import frozen
 from ..stylegan.latent_classes import LatentBundle
 
@@ -63,25 +63,15 @@ class LatentTrainConfig:
 
 def read_class_labels(path: str | Path) -> dict[str, str]:
     """A label file: CSV rows ``name,class`` (name = image file stem; a header row ``name,...`` is skipped)."""
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"label file not found: {p}")
-    out: dict[str, str] = {}
-    with open(p, newline="", encoding="utf-8") as fh:
-        for i, row in enumerate(csv.reader(fh), start=1):
-            if not row or not "".join(row).strip() or row[0].lstrip().startswith("#"):
-                continue
-            if len(row) < 2 or not row[1].strip():
-                raise InputError(f"{p.name} line {i}: expected 'name,class'")
-            if i == 1 and row[0].strip().lower() in ("name", "file", "image"):
-                continue
-            out[row[0].strip()] = row[1].strip()
+    out = {name: value for i, name, value in label_rows(path)
+           if not (i == 1 and name.lower() in ("name", "file", "image"))}
     if not out:
-        raise InputError(f"{p.name} holds no labels")
+        raise InputError(f"{Path(path).name} holds no labels")
     return out
 
 
-def labelled_images(folder: str | Path, labels: dict[str, str], size: int) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+def labelled_images(folder: str | Path, labels: dict[str, str], size: int
+                    ) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     """(images (N, 3, size, size) in [-1, 1], class indices (N,), class names sorted) of the labelled files."""
     from .paired_data import to_tensor
     from .unpaired_data import DomainFolder
