@@ -24,12 +24,16 @@ source examples/lib/production_line.sh
 DATA=${DATA:-../shared/data}
 OUT=${OUT:-work-data/seed-features-custom}
 DOCS=${DOCS:-docs/custom-faces}
-SOURCE_STEPS=${SOURCE_STEPS:-300}
-TRANSFER_STEPS=${TRANSFER_STEPS:-100}
-INFO_STEPS=${INFO_STEPS:-150}
-SWAP_STEPS=${SWAP_STEPS:-300}
-ARCH=(--size 32 --channel-max 32 --style-dim 64 --n-mlp 4)
+SOURCE_STEPS=${SOURCE_STEPS:-120}
+TRANSFER_STEPS=${TRANSFER_STEPS:-20}
+INFO_STEPS=${INFO_STEPS:-20}
+SWAP_STEPS=${SWAP_STEPS:-100}
+INVERT_STEPS=${INVERT_STEPS:-40}
+ARCH=(--size 32 --channel-max 16 --style-dim 64 --n-mlp 4)
 SCUT=$DATA/faces/scut
+# One intra-op thread per process: on a shared machine (several jobs on 2 cores) two threads per
+# process thrash and run several times slower; set OMP_NUM_THREADS=2 on an idle machine.
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 mkdir -p "$OUT" "$DOCS"
 T0=$(date +%s)
 stamp() { echo "[$(( $(date +%s) - T0 )) s] $*" >&2; }
@@ -39,8 +43,8 @@ gen() {  # name, kind, steps, flags...: train (or resume) a StyleGAN2 run; print
   shift 3
   run=$(last_run "$OUT/runs/$name" "$kind")
   if [ -z "$run" ] || ! grep -q "\"step\": $steps," "$run/stats.jsonl" 2>/dev/null; then
-    toonforge train-stylegan --steps "$steps" --batch-size 16 --eval-every 0 --fd-samples 0 \
-      --checkpoint-every 50 --log-every 50 --runs "$OUT/runs/$name" ${run:+--resume "$run"} "$@" >&2
+    toonforge train-stylegan --steps "$steps" --batch-size 8 --eval-every 0 --fd-samples 0 \
+      --checkpoint-every 20 --log-every 20 --runs "$OUT/runs/$name" ${run:+--resume "$run"} "$@" >&2
     run=$(last_run "$OUT/runs/$name" "$kind")
   fi
   echo "$run/last.safetensors"
@@ -59,7 +63,7 @@ for f in "$SCUT"/*.jpg "$DATA"/cartoon/photo2cartoon/*; do
   [ -e "$OUT/mixed/$(basename "$f")" ] || ln -s "$(realpath "$f")" "$OUT/mixed/$(basename "$f")"
 done
 INFO=$(gen info info-stylegan2 "$INFO_STEPS" --data "$OUT/mixed" --resume-from "$PHOTO" --info-codes 2 \
-  --lambda-info 2 --lr-mapping 0.1 --ada-kimg 5)
+  --lambda-info 5 --lr-mapping 1 --ada-kimg 5)
 stamp "Info-StyleGAN: $INFO"
 for c in 0 1; do
   toonforge sample "$INFO" --code "$c" -n 8 --seed 0 -o "$OUT/info-code$c" --quiet
@@ -76,7 +80,7 @@ Path(sys.argv[2]).write_text("\n".join(rows) + "\n")
 PY
 if [ ! -f "$OUT/gender.safetensors" ]; then
   toonforge train-latent-generator "$PHOTO" --images "$SCUT" --labels "$OUT/gender.csv" \
-    -o "$OUT/gender.safetensors" --classifier-steps 300 --steps 150 --batch-size 16 2>"$OUT/latent-generator.log"
+    -o "$OUT/gender.safetensors" --classifier-steps 150 --steps 60 --batch-size 16 2>"$OUT/latent-generator.log"
 fi
 tail -n 1 "$OUT/latent-generator.log" >&2
 for cls in female male; do
@@ -88,7 +92,7 @@ stamp "latent generators and class samples"
 
 # 4. Template styles by layer: a face's layers 4-7 (16 and 32 px) in random samples.
 toonforge sample "$PHOTO" -n 8 --seed 0 -o "$OUT/template" --template "$SCUT/AF1600.jpg" --layers 4-7 \
-  --template-steps 150 --quiet
+  --template-steps "$INVERT_STEPS" --quiet
 toonforge sample "$PHOTO" -n 8 --seed 0 -o "$OUT/no-template" --quiet
 stamp "template samples"
 
@@ -96,7 +100,7 @@ stamp "template samples"
 #    latent generators' codes); loop between the three. Photo | cartoon side by side.
 mkdir -p "$OUT/photos"
 for f in AF1554.jpg AM1875.jpg AF1620.jpg; do [ -e "$OUT/photos/$f" ] || cp "$SCUT/$f" "$OUT/photos/"; done
-toonforge invert "$PHOTO" "$OUT"/photos/*.jpg -o "$OUT/inverted" --steps 150 --noise-reg 1e3 --quiet
+toonforge invert "$PHOTO" "$OUT"/photos/*.jpg -o "$OUT/inverted" --steps "$INVERT_STEPS" --noise-reg 1e3 --quiet
 python - "$OUT" <<'PY'
 import sys
 from pathlib import Path
@@ -122,7 +126,7 @@ stamp "face videos"
 SWAP=$(last_run "$OUT/runs/faceswap" faceswap)
 if [ -z "$SWAP" ] || ! grep -q "\"step\": $SWAP_STEPS," "$SWAP/stats.jsonl" 2>/dev/null; then
   toonforge train-faceswap --a "$SCUT/AF1554.jpg" --b "$SCUT/AM1875.jpg" --names af1554,am1875 --size 64 \
-    --width 16 --steps "$SWAP_STEPS" --batch-size 8 --checkpoint-every 100 --log-every 50 \
+    --width 16 --steps "$SWAP_STEPS" --batch-size 8 --checkpoint-every 50 --log-every 50 \
     --runs "$OUT/runs/faceswap" ${SWAP:+--resume "$SWAP"} --quiet >&2
   SWAP=$(last_run "$OUT/runs/faceswap" faceswap)
 fi
