@@ -55,6 +55,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "convert": ("convert_cmd", "write the G, G_ema and D of a StyleGAN2 snapshot as safetensors files"),
     "import": ("import_cmd", "turn an outside stylization model into a style folder"),
     "distill": ("distill_cmd", "distill any style into a small, fast translator style"),
+    "face-video": ("face_video_cmd", "render a latent walk (edit direction or between faces) into a video"),
+    "train-latent-generator": ("train_latent_generator_cmd",
+                               "train per-class latent generators against an attribute classifier"),
+    "train-faceswap": ("train_faceswap_cmd", "train a face swap (one encoder, a decoder per person) on two identities"),
+    "faceswap-video": ("faceswap_video_cmd", "swap every face of a video into an identity of a train-faceswap model"),
 }
 
 

@@ -30,9 +30,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--paired", type=Path, metavar="SOURCE", help="source (photo) generator: write photo/style pairs")
     p.add_argument("--latents", type=Path, metavar="CODES",
                    help="W+ codes (N, num_ws, D) or W (N, D) as .npy or .safetensors, e.g. inverted faces")
-    p.add_argument("--mix-layers", metavar="LAYERS", help="style mixing: ws indices from a donor latent, e.g. 5-8")
+    p.add_argument("--mix-layers", "--layers", metavar="LAYERS",
+                   help="style mixing: ws indices from a donor latent (or --template), e.g. 5-8")
     p.add_argument("--mix-seed", type=int, default=None,
                    help="donor seed for every image (default: each image's own second draw)")
+    p.add_argument("--template", type=Path, metavar="IMAGE",
+                   help="template face: inverted (aligned, W+) into the source (--paired) or GEN; its codes at "
+                   "--layers (default 5-8) replace every sample's after truncation")
+    p.add_argument("--template-steps", type=int, default=300, help="--template: inversion steps (default 300)")
+    p.add_argument("--latent-generator", type=Path, metavar="FILE",
+                   help="per-class latent generators (from train-latent-generator): sample --class from them")
+    p.add_argument("--class", dest="class_name", metavar="NAME", help="--latent-generator: the class to sample")
+    p.add_argument("--code", type=int, metavar="I",
+                   help="Info-StyleGAN (train-stylegan --info-codes): the type to sample")
     p.add_argument("--mapping", choices=["source", "each"], default="source",
                    help="paired: map z with the source generator only (default) or with each generator")
     p.add_argument("--size", type=int, default=None, help="output side in px (default: generator size)")
@@ -57,12 +67,32 @@ def run(args: argparse.Namespace) -> int:
     if args.output.exists() and not args.output.is_dir():
         raise InputError(f"{args.output} exists and is not a folder")
     truncation = args.truncation if args.truncation is not None else (1.0 if args.latents else 0.7)
+    if args.template is not None and args.mix_layers is None:
+        args.mix_layers = "5-8"  # the reference's advice for 18-layer generators
     mix = parse_layers(args.mix_layers) if args.mix_layers else None  # range checked once the model is loaded
+    if args.latent_generator is not None or args.class_name is not None:
+        from .sample_codes import write_class_codes
+
+        args.latents = write_class_codes(args, n)
+        truncation = args.truncation if args.truncation is not None else 1.0
+    elif args.code is not None:
+        from .sample_codes import write_info_codes
+
+        args.latents = write_info_codes(args, n)
+        truncation = args.truncation if args.truncation is not None else 0.7
+    template = template_info = None
+    if args.template is not None:
+        from .template_face import invert_template
+
+        template, template_info = invert_template(args.paired or args.generator, args.template, args.output,
+                                                  args.mix_layers,
+                                                  steps=args.template_steps, seed=args.seed, device=args.device)
     report = sample_dataset(
         args.generator, args.output, n, seed=args.seed, source=args.paired, latents=args.latents,
         truncation=truncation, mix_layers=mix, mix_seed=args.mix_seed, mapping=args.mapping, size=args.size,
         fmt=args.format, batch=args.batch, exact=not args.fast, overwrite=args.overwrite, progress=not args.quiet,
         device=args.device, allow_pickle=args.allow_pickle, truncation_cutoff=args.truncation_cutoff,
+        template=template, template_info=template_info,
     )
     if not args.quiet:
         print(f"wrote {len(report.written)} images, skipped {len(report.skipped)} already finished; "

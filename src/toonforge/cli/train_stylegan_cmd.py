@@ -68,6 +68,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     a("--n-mlp", type=int, default=None, help="mapping layers (default 8, or the source's)")
     a("--channel-multiplier", type=int, default=None, help="default 2, or the source's")
     a("--channel-max", type=int, default=None, help="widest layer (default 512, or the source's)")
+    a("--info-codes", type=int, default=0, metavar="K",
+      help="Info-StyleGAN: K >= 2 categorical codes beside z, recovered by a head on D (default 0: plain StyleGAN2)")
+    a("--lambda-info", type=float, default=1.0, help="--info-codes: weight of the mutual-information loss (default 1)")
     a("--device", default="cpu")
     a("--seed", type=int, default=0)
     a("--workers", type=int, default=0, help="data loader workers")
@@ -93,7 +96,12 @@ def run(args: argparse.Namespace) -> int:
         ada_target=args.ada_target, ada_p=args.ada_p, ada_kimg=args.ada_kimg, fd_samples=args.fd_samples,
         patience=args.patience, eval_seed=args.seed + 1234,
     )
-    task = StyleGANTask(cfg)
+    if args.info_codes:
+        from ..training.info_stylegan import InfoStyleGANTask
+
+        task = InfoStyleGANTask(cfg, args.info_codes, args.lambda_info)
+    else:
+        task = StyleGANTask(cfg)
     for key, given in arch.items():
         if getattr(task.cfg, key) != given:
             raise InputError(f"{_ARCH_FLAGS[key]} {given} does not match the source generator "

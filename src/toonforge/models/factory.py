@@ -21,6 +21,7 @@ from . import (  # noqa: F401 (importing a family registers its models)
     cyclegan,
     discriminators,
     encoders,
+    faceswap,
     stylegan2,
     translator,
     twingan,

@@ -218,24 +218,31 @@ def pose_scores(G, ws: torch.Tensor, detector: Callable[[np.ndarray], list], *, 
     return scores, found
 
 
-def read_labels(path: str | Path) -> dict[str, int]:
-    """A label file: CSV rows ``name,label`` with label 0 or 1 (a header row is allowed)."""
+def label_rows(path: str | Path):
+    """Yield (line number, name, value) of a CSV label file's ``name,value`` rows (blank lines and
+    ``#`` comments skipped; a row without two fields is a one-line InputError)."""
     p = Path(path)
     if not p.is_file():
         raise InputError(f"label file not found: {p}")
-    out: dict[str, int] = {}
     with open(p, newline="", encoding="utf-8") as fh:
         for i, row in enumerate(csv.reader(fh), start=1):
             if not row or not "".join(row).strip() or row[0].lstrip().startswith("#"):
                 continue
-            if len(row) < 2:
+            if len(row) < 2 or not row[1].strip():
                 raise InputError(f"{p.name} line {i}: expected 'name,label'")
-            name, value = row[0].strip(), row[1].strip()
-            if value not in ("0", "1", "0.0", "1.0"):
-                if i == 1 and not out:
-                    continue  # header
-                raise InputError(f"{p.name} line {i}: label must be 0 or 1, got {value!r}")
-            out[name] = int(float(value))
+            yield i, row[0].strip(), row[1].strip()
+
+
+def read_labels(path: str | Path) -> dict[str, int]:
+    """A label file: CSV rows ``name,label`` with label 0 or 1 (a header row is allowed)."""
+    p = Path(path)
+    out: dict[str, int] = {}
+    for i, name, value in label_rows(p):
+        if value not in ("0", "1", "0.0", "1.0"):
+            if i == 1 and not out:
+                continue  # header
+            raise InputError(f"{p.name} line {i}: label must be 0 or 1, got {value!r}")
+        out[name] = int(float(value))
     if not out:
         raise InputError(f"{p.name} holds no labels")
     return out

@@ -121,8 +121,10 @@ def to_uint8(images: torch.Tensor, size: int | None = None) -> list[np.ndarray]:
 
 
 def _codes(G: Generator, z: torch.Tensor, z_mix: torch.Tensor, fixed: torch.Tensor | None,
-           s: RenderSettings, center: torch.Tensor) -> torch.Tensor:
+           s: RenderSettings, center: torch.Tensor, donor: torch.Tensor | None = None) -> torch.Tensor:
     ws = fixed if fixed is not None else G.to_wplus(G.style(z))
+    if donor is not None and s.mix_layers:  # a template's codes go in as they are, after truncation
+        return mix_codes(G.truncate(ws, s.truncation, center), donor.to(ws), s.mix_layers)
     if s.mix_layers:
         ws = mix_codes(ws, G.to_wplus(G.style(z_mix)), s.mix_layers)
     return G.truncate(ws, s.truncation, center, s.truncation_cutoff)
@@ -132,6 +134,7 @@ def _codes(G: Generator, z: torch.Tensor, z_mix: torch.Tensor, fixed: torch.Tens
 def render(
     generators: Mapping[str, Generator], seeds: Sequence[int], settings: RenderSettings,
     latents: torch.Tensor | None = None, exact: bool = True, centers: Mapping[str, torch.Tensor] | None = None,
+    donor: torch.Tensor | None = None,
 ) -> dict[str, list[np.ndarray]]:
     """Images for ``seeds`` from every generator: ``{side: [(size, size, 3) uint8, ...]}``.
 
@@ -143,6 +146,8 @@ def render(
         exact: one forward pass per image, so the pixels do not depend on how images are batched
             (CPU kernels round differently for different batch sizes); False batches them.
         centers: truncation centres per side (computed when missing).
+        donor: a template's W+ code (1, num_ws, D) (e.g. an inverted face): with ``mix_layers`` its codes
+            replace those layers of every image after truncation (instead of the seeded donor).
     """
     sides = list(generators)
     first = generators[sides[0]]
@@ -166,7 +171,7 @@ def render(
         for side in sides:
             G = generators[side]
             if shared is None or settings.mapping == "each":
-                shared = _codes(G, z, z_mix, fixed, settings, centers[side].to(device))
+                shared = _codes(G, z, z_mix, fixed, settings, centers[side].to(device), donor)
             ws = shared
             out[side].extend(to_uint8(G.synthesis(ws, noise=noise), settings.size))
     return out

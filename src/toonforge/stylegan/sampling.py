@@ -36,7 +36,8 @@ from .latents import RenderSettings, check_latents, load_latents, render, trunca
 
 MANIFEST = "manifest.jsonl"
 FORMATS = ("png", "jpg", "webp", "bmp")
-_IDENTITY = ("truncation", "truncation_cutoff", "mix_layers", "mix_seed", "mapping", "size", "format", "exact")
+_IDENTITY = ("truncation", "truncation_cutoff", "mix_layers", "mix_seed", "mapping", "size", "format", "exact",
+             "template")
 
 
 @dataclass
@@ -86,7 +87,8 @@ def sample_dataset(
     mix_layers: Sequence[int] | None = None, mix_seed: int | None = None, mapping: str = "source",
     size: int | None = None, fmt: str = "png", batch: int = 8, exact: bool = True, overwrite: bool = False,
     progress: bool = True, device: str | torch.device = "cpu", allow_pickle: bool = False,
-    truncation_cutoff: int | None = None,
+    truncation_cutoff: int | None = None, template: str | Path | None = None,
+    template_info: dict[str, Any] | None = None,
 ) -> SampleReport:
     """Render ``n`` images (or pairs) into ``out_dir``; see the module docstring for layout and resume.
 
@@ -102,6 +104,9 @@ def sample_dataset(
         fmt: png, jpg, webp or bmp. batch: images per step (per forward pass when ``exact=False``).
         exact: render one image per forward pass so pixels never depend on ``batch`` (default).
         overwrite: re-render everything and start a new manifest.
+        template: a W+ code (1, num_ws, D) file (e.g. an inverted template face) whose ``mix_layers``
+            replace every image's after truncation (see :func:`render`); ``template_info`` (JSON-able,
+            e.g. the template image's digest and the inversion settings) goes into the manifest.
     """
     from tqdm import tqdm
 
@@ -119,6 +124,7 @@ def sample_dataset(
         gens, infos = {"photo": G_src, "style": G_style}, {"photo": info_src, "style": info_style}
     if settings.mix_layers and max(settings.mix_layers) >= G_style.num_ws:
         raise InputError(f"mix layer {max(settings.mix_layers)} is out of range 0..{G_style.num_ws - 1}")
+    donor, donor_info = _template(template, template_info, G_style, settings)
     codes, codes_info = None, None
     if latents is not None:
         codes = check_latents(load_latents(latents), G_style, Path(latents).name)
@@ -137,7 +143,7 @@ def sample_dataset(
         "generators": infos, "latents": codes_info, "truncation": settings.truncation, "mapping": mapping,
         "truncation_cutoff": truncation_cutoff,
         "mix_layers": list(settings.mix_layers) if settings.mix_layers else None, "mix_seed": mix_seed,
-        "size": size, "format": fmt, "exact": exact,
+        "size": size, "format": fmt, "exact": exact, "template": donor_info,
         "truncation_center": {s: "latent_avg" if G.latent_avg is not None else "mean_latent(4096, seed 0)"
                               for s, G in gens.items()},
     }
@@ -172,7 +178,8 @@ def sample_dataset(
         chunk = todo[start:start + batch]
         idx = [it[2] for it in chunk]
         fixed = codes[idx] if codes is not None else None
-        images = render(gens, [it[1] for it in chunk], settings, latents=fixed, exact=exact, centers=centers)
+        images = render(gens, [it[1] for it in chunk], settings, latents=fixed, exact=exact, centers=centers,
+                        donor=donor)
         for k, it in enumerate(chunk):
             for side, rel in it[3].items():
                 save_image(out / rel, images[side][k], overwrite=True)
@@ -181,6 +188,19 @@ def sample_dataset(
         bar.update(len(chunk))
     bar.close()
     return report
+
+
+def _template(path: str | Path | None, info: dict[str, Any] | None, G: Generator, settings: RenderSettings
+              ) -> tuple[torch.Tensor | None, dict[str, Any] | None]:
+    """(donor code (1, num_ws, D), its manifest record) of a template code file, or (None, None)."""
+    if path is None:
+        return None, None
+    if not settings.mix_layers:
+        raise InputError("a template needs the layers to take from it (e.g. --layers 5-8)")
+    code = check_latents(load_latents(path), G, Path(path).name)
+    if code.shape[0] != 1:
+        raise InputError(f"a template is one code, {Path(path).name} holds {code.shape[0]}")
+    return code, {**(info or {}), "code_file": str(Path(path).resolve())}
 
 
 def regenerate(
@@ -218,5 +238,8 @@ def regenerate(
     mix = entry.get("mix_layers")
     settings = RenderSettings(entry["truncation"], tuple(mix) if mix else None, entry.get("mix_seed"),
                               entry.get("mapping", "source"), entry.get("size"), entry.get("truncation_cutoff"))
-    images = render(gens, [entry["seed"]], settings, latents=codes, exact=True)
+    donor = None
+    if entry.get("template"):
+        donor = check_latents(load_latents(entry["template"]["code_file"]), gens["style"])
+    images = render(gens, [entry["seed"]], settings, latents=codes, exact=True, donor=donor)
     return {side: ims[0] for side, ims in images.items()}

@@ -175,24 +175,34 @@ class StyleGANTask(TrainingTask):
         """The one augmentation both reals and fakes go through (same ops, same p)."""
         return augment(images, self.ada.p)
 
+    def _draw_z(self, n: int) -> torch.Tensor:
+        """(n, style_dim) latents for one batch of fakes (a subclass may put a code in them)."""
+        return torch.randn(n, self.G.style_dim, device=self.device)
+
+    def _judge_fake(self, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, dict[str, float]]:
+        """D's logits of (augmented) fakes, an auxiliary loss on them (None here) and its stats."""
+        return self.D(fake), None, {}
+
     def _ws(self, n: int) -> torch.Tensor:
         """(n, num_ws, style_dim) codes; with probability ``mixing`` two codes split at a random layer."""
         G = self.G
-        w = G.mapping(torch.randn(n, G.style_dim, device=self.device))
+        w = G.mapping(self._draw_z(n))
         cut = G.num_ws
         if self.cfg.mixing > 0 and float(torch.rand(())) < self.cfg.mixing:
             cut = int(torch.randint(1, G.num_ws, ()))
         ws = w.unsqueeze(1).repeat(1, cut, 1)
         if cut < G.num_ws:
-            w2 = G.mapping(torch.randn(n, G.style_dim, device=self.device))
+            w2 = G.mapping(self._draw_z(n))
             ws = torch.cat([ws, w2.unsqueeze(1).repeat(1, G.num_ws - cut, 1)], dim=1)
         return ws
 
     def _d_step(self, real: torch.Tensor, step: int) -> dict[str, float]:
         with torch.no_grad():
             fake = self.G.synthesis(self._ws(real.shape[0]))
-        real_logits, fake_logits = self.D(self._aug(real)), self.D(self._aug(fake))
+        real_logits, (fake_logits, aux, aux_stats) = self.D(self._aug(real)), self._judge_fake(self._aug(fake))
         loss = d_logistic_loss(real_logits, fake_logits)
+        if aux is not None:
+            loss = loss + aux
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
         _sync_grads(self._d_params)
@@ -202,7 +212,7 @@ class StyleGANTask(TrainingTask):
             if (step + 1) % self.cfg.ada_interval == 0:
                 self.ada.update()
         return {"loss/D": float(loss.detach()), "D/real": float(real_logits.detach().mean()),
-                "D/fake": float(fake_logits.detach().mean()), "ada/p": self.ada.p}
+                "D/fake": float(fake_logits.detach().mean()), "ada/p": self.ada.p, **aux_stats}
 
     def _dreg_step(self, real: torch.Tensor, step: int) -> dict[str, float]:
         real = real.detach().requires_grad_(True)
@@ -215,7 +225,10 @@ class StyleGANTask(TrainingTask):
 
     def _g_step(self, real: torch.Tensor, step: int) -> dict[str, float]:
         fake = self.G.synthesis(self._ws(real.shape[0]))
-        loss = g_nonsaturating_loss(self.D(self._aug(fake)))
+        fake_logits, aux, _ = self._judge_fake(self._aug(fake))
+        loss = g_nonsaturating_loss(fake_logits)
+        if aux is not None:
+            loss = loss + aux
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward(inputs=self._g_params)
         _sync_grads(self._g_params)
@@ -280,7 +293,11 @@ class StyleGANTask(TrainingTask):
         if state is not None:
             net.load_state_dict(state)
         net.latent_avg = net.mean_latent()
-        save_generator(path, net)
+        save_generator(path, net, **self._export_metadata())
+
+    def _export_metadata(self) -> dict:
+        """Extra keyword arguments of :func:`save_generator` for exported generators (none here)."""
+        return {}
 
     def on_checkpoint(self, run_dir: Path, step: int) -> None:
         """Write ``last.safetensors`` (EMA G now) and, after an improvement, ``best.safetensors``."""

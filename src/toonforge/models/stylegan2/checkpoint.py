@@ -220,10 +220,11 @@ def load_discriminator(path: str | Path, *, key: str = "d", allow_pickle: bool =
     return _build(Discriminator, "stylegan2_discriminator", config, state, what)
 
 
-def save_generator(path: str | Path, G: Generator) -> Path:
-    """Write G's state dict (rosinality keys, plus ``latent_avg`` when set) and config as safetensors."""
+def save_generator(path: str | Path, G: Generator, info: dict | None = None) -> Path:
+    """Write G's state dict (rosinality keys, plus ``latent_avg`` when set) and config as a model file;
+    ``info``: free-form facts for its header (e.g. an Info-StyleGAN's code count)."""
     extra = {"latent_avg": G.latent_avg.reshape(1, -1)} if G.latent_avg is not None else {}
-    return save_model(path, G, extra=extra)
+    return save_model(path, G, info, extra=extra)
 
 
 def save_discriminator(path: str | Path, D: Discriminator) -> Path:

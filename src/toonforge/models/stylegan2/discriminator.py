@@ -139,3 +139,12 @@ class Discriminator(nn.Module):
         x = minibatch_stddev(self.convs(image), self.stddev_group, self.stddev_feat)
         x = self.final_conv(x)
         return self.final_linear(x.flatten(1))
+
+    def forward_with_features(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(logits (N, 1), the last hidden features (N, channels[4])): what :meth:`forward` computes, with
+        the input of the last linear layer, for heads that share the trunk (Info-StyleGAN's code head)."""
+        if image.ndim != 4 or image.shape[1:] != (3, self.size, self.size):
+            raise ValueError(f"expected (N, 3, {self.size}, {self.size}), got {tuple(image.shape)}")
+        x = self.final_conv(minibatch_stddev(self.convs(image), self.stddev_group, self.stddev_feat))
+        h = self.final_linear[0](x.flatten(1))
+        return self.final_linear[1](h), h

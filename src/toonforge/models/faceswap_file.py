@@ -1,0 +1,35 @@
+"""Face-swap models on disk: a model file (:mod:`.model_file`) holding a :class:`~.faceswap.FaceSwapAE`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import CheckpointError, InputError
+from .faceswap import FaceSwapAE
+from .factory import load_model
+from .model_file import read_model_meta, save_model
+
+__all__ = ["load_faceswap", "save_faceswap"]
+
+
+def save_faceswap(path: str | Path, net: FaceSwapAE, info: dict | None = None) -> Path:
+    """Write the model (weights, config with the identity names, JSON ``info``) as a model file, atomically."""
+    path = Path(path)
+    if path.suffix.lower() != ".safetensors":
+        raise InputError(f"save the face-swap model as a .safetensors file, got {path.name}")
+    return save_model(path, net, info)
+
+
+def load_faceswap(path: str | Path) -> tuple[FaceSwapAE, dict]:
+    """(model in eval mode, info) from :func:`save_faceswap`'s file; one-line CheckpointError otherwise."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"face-swap model not found: {path}")
+    try:
+        meta = read_model_meta(path)
+    except CheckpointError:
+        meta = None
+    if meta is None or meta.model != "faceswap_ae":
+        raise CheckpointError(f"{path.name} is not a toonforge face-swap model")
+    net, meta, _ = load_model(path, expect="faceswap_ae")
+    return net, meta.info
