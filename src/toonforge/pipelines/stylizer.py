@@ -29,6 +29,7 @@ from ..styles.registry import load_style
 from ..styles.style import Style
 from .backends import BACKENDS, onnx_file, pick_backend
 from .tensors import blend, from_network, pad_to_multiple, to_network
+from .upsample import guided_upsample, sharp_head
 
 __all__ = ["BACKENDS", "Stylizer", "StylizeResult"]
 HEAD_CHUNK = 16  # most head crops per network call
@@ -65,7 +66,13 @@ class Stylizer:
         device: "cpu" or "cuda".
         detector: detector name, a detector object, or None to skip face handling.
         threads: intra-op threads for ONNX Runtime (None: its default).
+
+    Attribute ``upsample``: "guided" (default; frames and heads larger than the working
+    resolution are upsampled guided by the photo, :mod:`.upsample`) or "bilinear" (plain
+    interpolation, the earlier output).
     """
+
+    upsample = "guided"
 
     def __init__(self, style: str | Path | Style = "classic", *, backend: str = "auto",
                  device: str = "cpu", detector: str | FaceDetector | None = "dlib",
@@ -250,10 +257,13 @@ class Stylizer:
                     for bs, hs, fs, ns in zip(bases, heads, faces, notices)]
         fulls = self._full_frames(frames) if strength > 0 else frames
         results = []
+        warp = (lambda crop, lm: warp_crop(crop, reshape_maps(lm, crop.shape[0], spec))) if reshaping else None
         for rgb, out, al, bs, hs, fs, ns in zip(frames, fulls, aligned, bases, heads, faces, notices):
             base = rgb
-            for a, b, h in zip(al, bs, hs):
-                out = paste_back(out, h, a.inverse, self._mask(res))
+            for f, a, b, h in zip(fs, al, bs, hs):
+                big, inv = sharp_head(rgb, f.landmarks, h, a, warp) if self.upsample == "guided" \
+                    else (h, a.inverse)
+                out = paste_back(out, big, inv, self._mask(big.shape[0]))
                 if warped_base:
                     base = paste_back(base, b, a.inverse, self._mask(res))
             # Blending the finished frame (not each part) keeps strength 0 an exact identity.
@@ -268,7 +278,9 @@ class Stylizer:
         small_size = scaled_size(w, h, work)
         smalls = [resize_rgb(rgb, small_size) for rgb in frames] if work < max(h, w) else frames
         styl = self._translate("full", smalls)
-        if styl[0].shape[:2] != (h, w):
+        if styl[0].shape[:2] != (h, w) and self.upsample == "guided" and work < max(h, w):
+            styl = [guided_upsample(s, small, rgb) for s, small, rgb in zip(styl, smalls, frames)]
+        elif styl[0].shape[:2] != (h, w):
             styl = [resize_rgb(s, (w, h), fast_upscale=True) for s in styl]
         return styl
 
