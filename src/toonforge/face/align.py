@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from toonforge.face.padding import fill_padding
 from toonforge.face.types import five_points_f64
 
 __all__ = [
@@ -29,8 +30,9 @@ __all__ = [
     "warp_points",
 ]
 
-PAD_MODES = ("ffhq", "reflect", "replicate", "constant")
+PAD_MODES = ("smooth", "ffhq", "reflect", "replicate", "constant")
 _BORDERS = {
+    "smooth": cv2.BORDER_REFLECT_101,
     "ffhq": cv2.BORDER_REFLECT_101,
     "reflect": cv2.BORDER_REFLECT_101,
     "replicate": cv2.BORDER_REPLICATE,
@@ -124,14 +126,16 @@ def warp_points(points: np.ndarray, m: np.ndarray) -> np.ndarray:
 
 
 def align_face(rgb: np.ndarray, landmarks: np.ndarray, size: int, *,
-               pad_mode: str = "ffhq") -> AlignedFace:
+               pad_mode: str = "smooth") -> AlignedFace:
     """Cut the FFHQ-aligned square of a face out of a photo.
 
     Args:
         rgb: ``(H, W, 3)`` ``uint8`` RGB photo.
         landmarks: ``(68, 2)`` or ``(5, 2)`` float pixel coordinates of one face.
         size: side of the output crop in pixels.
-        pad_mode: how to fill the parts of the crop outside the photo: ``"ffhq"`` (mirrored
+        pad_mode: how to fill the parts of the crop outside the photo: ``"smooth"`` (the
+            photo's edge colours extended outward, no mirrored structure; see
+            :mod:`toonforge.face.padding`), ``"ffhq"`` (mirrored
             content fading to a blurred copy and then to the median colour, as FFHQ does),
             ``"reflect"`` (mirror only), ``"replicate"`` (edge pixels), ``"constant"``
             (black).
@@ -179,13 +183,13 @@ def align_face(rgb: np.ndarray, landmarks: np.ndarray, size: int, *,
     if ss != 1:
         crop = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
 
-    if pad_mode == "ffhq":
+    if pad_mode in ("ffhq", "smooth"):
         inside = cv2.warpAffine(np.ones(roi.shape[:2], np.float32), roi_to_crop[:2],
                                 (size, size), flags=cv2.INTER_LINEAR,
                                 borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
         valid = inside > 0.5
         if not valid.all():
-            crop = _soften_padding(crop, valid)
+            crop = _soften_padding(crop, valid) if pad_mode == "ffhq" else fill_padding(crop, valid)
 
     return AlignedFace(
         crop=crop,

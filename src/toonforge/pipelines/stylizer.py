@@ -18,8 +18,9 @@ from torch import nn
 
 from ..errors import CheckpointError, InputError, ToonforgeError
 from ..export.runtime import OnnxRunner, Runner, TorchRunner
-from ..face.align import align_face
+from ..face.align import align_face, alignment_matrix
 from ..face.detector import FaceDetector, create_detector
+from ..face.padding import crop_alpha
 from ..face.paste import feather_mask, paste_back
 from ..face.reshape import reshape_maps, warp_crop
 from ..face.skin import clean_drawn_face
@@ -28,6 +29,7 @@ from ..io.images import LoadedImage, resize_rgb, scaled_size
 from ..styles.registry import load_style
 from ..styles.style import Style
 from .backends import BACKENDS, onnx_file, pick_backend
+from .colour import keep_colours
 from .tensors import blend, from_network, pad_to_multiple, to_network
 from .upsample import guided_upsample, sharp_head
 
@@ -44,6 +46,8 @@ class StylizeResult:
     heads: stylized aligned face crops, each (S, S, 3) uint8 (both modes).
     faces: the detected faces, largest first.
     notices: human-readable remarks (e.g. no face found).
+    head_alphas: head-only mode with an input alpha: each head's (S, S) uint8 alpha (the
+        input's alpha under the crop, 0 where the crop runs past the photo), else empty.
     """
 
     image: np.ndarray | None
@@ -51,6 +55,7 @@ class StylizeResult:
     heads: list[np.ndarray]
     faces: list[Face]
     notices: list[str] = field(default_factory=list)
+    head_alphas: list[np.ndarray] = field(default_factory=list)
 
 
 class Stylizer:
@@ -69,7 +74,9 @@ class Stylizer:
 
     Attribute ``upsample``: "guided" (default; frames and heads larger than the working
     resolution are upsampled guided by the photo, :mod:`.upsample`) or "bilinear" (plain
-    interpolation, the earlier output).
+    interpolation, the earlier output). Attribute ``keep_colours``: in [0, 1], the share of
+    the photo's coarse colours kept in heads and frames (:mod:`.colour`); default the style's
+    ``config.keep_colours``.
     """
 
     upsample = "guided"
@@ -87,6 +94,7 @@ class Stylizer:
         self.detector = create_detector(detector) if isinstance(detector, str) else detector
         self._runners: dict[str, Runner] = {}
         self._masks: dict[int, np.ndarray] = {}
+        self.keep_colours = self.style.config.keep_colours
         if self.style.config.kind == "network":  # fail early on a broken style
             self._runner("head")
 
@@ -169,6 +177,9 @@ class Stylizer:
         result = self._stylize([rgb], [self._faces(rgb, faces)], strength, head_only)[0]
         if head_only:
             res = self.head_resolution
+            if alpha is not None:
+                result.head_alphas = [crop_alpha(alpha, alignment_matrix(f.landmarks, size or res), size or res)
+                                      for f in result.faces]
             if size and size != res:
                 result.heads = [resize_rgb(h, (size, size)) for h in result.heads]
             return result
@@ -238,6 +249,9 @@ class Stylizer:
         if width and strength > 0:  # the style's own post-process: ink strokes off the skin
             heads = [[clean_drawn_face(h, a.crop, a.landmarks_in_crop, width) for h, a in zip(hs, al)]
                      for hs, al in zip(heads, aligned)]
+        if self.keep_colours > 0 and strength > 0:  # the photo's skin tone and coarse colours
+            heads = [[keep_colours(h, a.crop, self.keep_colours) for h, a in zip(hs, al)]
+                     for hs, al in zip(heads, aligned)]
         # The style's reshape (at the given strength) moves the stylized face and, so that a
         # partial strength does not show the photo's own eyes through, the photo under it.
         reshape = self.style.config.reshape
@@ -250,8 +264,8 @@ class Stylizer:
             heads = [[warp_crop(h, m) for h, m in zip(hs, ms)] for hs, ms in zip(heads, maps)]
             if warped_base:
                 bases = [[warp_crop(b, m) for b, m in zip(bs, ms)] for bs, ms in zip(bases, maps)]
-        notices = [[] if fs or self.detector is None else ["no face found; stylized the full image only"]
-                   for fs in faces]
+        no_face = "no face found" + ("" if head_only else "; stylized the full image only")
+        notices = [[] if fs or self.detector is None else [no_face] for fs in faces]
         if head_only:
             return [StylizeResult(None, None, [blend(b, h, strength) for b, h in zip(bs, hs)], fs, ns)
                     for bs, hs, fs, ns in zip(bases, heads, faces, notices)]
@@ -278,6 +292,8 @@ class Stylizer:
         small_size = scaled_size(w, h, work)
         smalls = [resize_rgb(rgb, small_size) for rgb in frames] if work < max(h, w) else frames
         styl = self._translate("full", smalls)
+        if self.keep_colours > 0:
+            styl = [keep_colours(s, small, self.keep_colours) for s, small in zip(styl, smalls)]
         if styl[0].shape[:2] != (h, w) and self.upsample == "guided" and work < max(h, w):
             styl = [guided_upsample(s, small, rgb) for s, small, rgb in zip(styl, smalls, frames)]
         elif styl[0].shape[:2] != (h, w):

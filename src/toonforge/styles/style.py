@@ -12,7 +12,8 @@
       "full_resolution": 512,         # long side the full image is processed at
       "value_range": [-1, 1],         # network input/output range (RGB, NCHW)
       "reshape": null,                # or {"eyes": 1.3, "jaw": 0.1, ...}: see face.reshape
-      "clean_skin": null              # or 7: close ink strokes under 7 px on skin (face.skin)
+      "clean_skin": null,             # or 7: close ink strokes under 7 px on skin (face.skin)
+      "keep_colours": 0.0             # default share of the photo's coarse colours kept (pipelines.colour)
     }
 
 ``model.safetensors`` holds the head weights under ``head.`` and, when the full-image network
@@ -81,6 +82,7 @@ class StyleConfig:
     extra: dict[str, Any] = field(default_factory=dict)
     reshape: ReshapeSpec | None = None
     clean_skin: int | None = None
+    keep_colours: float = 0.0
 
     @classmethod
     def from_dict(cls, d: Any, source: str) -> StyleConfig:
@@ -109,6 +111,9 @@ class StyleConfig:
         clean_skin = d.get("clean_skin")
         if clean_skin is not None:
             clean_skin = check_clean_skin(clean_skin, f"style config {source} (clean_skin)")
+        keep = d.get("keep_colours", 0.0)
+        if isinstance(keep, bool) or not isinstance(keep, (int, float)) or not 0.0 <= keep <= 1.0:
+            raise InputError(f"bad style config {source}: keep_colours must be a number in [0, 1], got {keep!r}")
         return cls(
             name=str(d["name"]),
             kind=kind,
@@ -120,6 +125,7 @@ class StyleConfig:
             extra=dict(d.get("extra", {})),
             reshape=reshape,
             clean_skin=clean_skin,
+            keep_colours=float(keep),
         )
 
     def to_dict(self) -> dict[str, Any]:
