@@ -58,12 +58,15 @@ def faces_of(paths: list[Path], cache: Path) -> dict[str, list]:
     return known
 
 
-def run_style(style: str, keep: float, photos: list[tuple[np.ndarray, np.ndarray]], stylizer=None):
-    """(photo, output) skin pairs of one style at one ``keep_colours`` over all variants."""
+def run_style(style: str, keep: float, photos: list[tuple[np.ndarray, np.ndarray]], stylizer=None,
+              lift: float | None = None):
+    """(photo, output) skin pairs of one style at one ``keep_colours`` (and lift) over all variants."""
     from toonforge.face.types import Face
 
     stylizer = stylizer or Stylizer(style, detector=None, threads=2)
     stylizer.keep_colours = keep
+    if lift is not None:
+        stylizer.keep_colours_lift = lift
     pairs = []
     for rgb, lm in photos:
         face = Face(box=np.r_[lm.min(0), lm.max(0)].astype(np.float32), landmarks=lm, score=1.0)
@@ -100,6 +103,7 @@ def main() -> None:
     ap.add_argument("--styles", nargs="+", default=list(SHIPPED))
     ap.add_argument("--keep", nargs="+", type=float, default=None,
                     help="keep_colours values to measure (default: 0 and each style's own default)")
+    ap.add_argument("--lift", type=float, default=None, help="keep_colours_lift for every style (default: the style's)")
     ap.add_argument("--half", choices=["tune", "report"], default="report")
     ap.add_argument("--photos", type=int, default=None, help="use only the first N photos of the half")
     ap.add_argument("--sheet", type=Path, default=None, help="write a light/medium/dark contact sheet here")
@@ -115,7 +119,7 @@ def main() -> None:
         st = None
         defaults[style] = Stylizer(style, detector=None).keep_colours
         for keep in args.keep if args.keep is not None else sorted({0.0, defaults[style]}):
-            pairs, st = run_style(style, keep, photos, st)
+            pairs, st = run_style(style, keep, photos, st, args.lift)
             summary = skin_summary(pairs)
             results[f"{style} keep={keep:g}"] = summary
             rows.append((f"{style} keep_colours={keep:g}", summary))

@@ -5,21 +5,26 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["add_keep_colours_arg", "apply_keep_colours"]
+__all__ = ["add_keep_colours_arg", "apply_keep_colours", "unit_interval"]
 
 
-def _unit(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"keep-colours must be a number in [0, 1], got {text!r}") from None
-    if not 0.0 <= v <= 1.0:
-        raise argparse.ArgumentTypeError(f"keep-colours must be in [0, 1], got {v}")
-    return v
+def unit_interval(name: str):
+    """An argparse type: a number in [0, 1], with ``name`` in its error messages."""
+
+    def parse(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a number in [0, 1], got {text!r}") from None
+        if not 0.0 <= v <= 1.0:
+            raise argparse.ArgumentTypeError(f"{name} must be in [0, 1], got {v}")
+        return v
+
+    return parse
 
 
 def add_keep_colours_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--keep-colours", type=_unit, default=None, metavar="0..1",
+    p.add_argument("--keep-colours", type=unit_interval("keep-colours"), default=None, metavar="0..1",
                    help="share of the photo's coarse colours and skin tone kept under the style's lines "
                         "(0 = the style's own colours, 1 = the photo's); default: the style's "
                         "keep_colours (see `toonforge styles`)")

@@ -8,19 +8,12 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..io.images import DEFAULT_MAX_PIXELS, load_image, save_image
-from .colour_args import add_keep_colours_arg, apply_keep_colours
+from .colour_args import add_keep_colours_arg, apply_keep_colours, unit_interval
 from .engine_args import add_engine_args, say_setup_notices
 from .messages import summary_line
 
 
-def _strength(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"strength must be a number in [0, 1], got {text!r}") from None
-    if not 0.0 <= v <= 1.0:
-        raise argparse.ArgumentTypeError(f"strength must be in [0, 1], got {v}")
-    return v
+_strength = unit_interval("strength")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from toonforge.face.padding import fill_padding
+from toonforge.face.padding import fill_padding, wide_blur
 from toonforge.face.types import five_points_f64
 
 __all__ = [
@@ -216,21 +216,9 @@ def _soften_padding(crop: np.ndarray, valid: np.ndarray) -> np.ndarray:
     flat_w = np.clip(signed, 0.0, 1.0)[:, :, None]
 
     img = crop.astype(np.float32)
-    blurred = _wide_blur(img, sigma=max(0.02 * s, 0.5))
+    blurred = wide_blur(img, sigma=max(0.02 * s, 0.5))
     img += (blurred - img) * blur_w
     source = crop[valid] if valid.any() else crop.reshape(-1, 3)
     median = np.median(source[:: max(1, len(source) // 20000)], axis=0).astype(np.float32)
     img += (median - img) * flat_w
     return np.clip(np.rint(img), 0, 255).astype(np.uint8)
-
-
-def _wide_blur(img: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian blur of a float image; wide kernels run on a shrunk copy (same look, faster)."""
-    h, w = img.shape[:2]
-    factor = max(1.0, sigma / 2.0)
-    if factor <= 1.5:
-        return cv2.GaussianBlur(img, (0, 0), sigma, borderType=cv2.BORDER_REFLECT_101)
-    small = (max(1, round(w / factor)), max(1, round(h / factor)))
-    low = cv2.resize(img, small, interpolation=cv2.INTER_AREA)
-    low = cv2.GaussianBlur(low, (0, 0), sigma / factor, borderType=cv2.BORDER_REFLECT_101)
-    return cv2.resize(low, (w, h), interpolation=cv2.INTER_LINEAR)

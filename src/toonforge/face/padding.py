@@ -19,12 +19,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["SEAM", "crop_alpha", "fill_padding"]
+__all__ = ["SEAM", "crop_alpha", "fill_padding", "wide_blur"]
 
 SEAM = 0.02  # width of the mirror-to-fill fade outside the edge, in crop sides
 
 
-def _blur(img: np.ndarray, sigma: float) -> np.ndarray:
+def wide_blur(img: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian blur; wide kernels run on a shrunk copy (same look, a fraction of the time)."""
     h, w = img.shape[:2]
     factor = max(1.0, sigma / 2.0)
@@ -44,8 +44,8 @@ def _smooth_extension(img: np.ndarray, valid: np.ndarray) -> np.ndarray:
     est = np.broadcast_to(np.median(img[valid], axis=0), img.shape).astype(np.float32)
     sigma = s / 2.0
     while sigma >= max(1.0, 0.005 * s):
-        support = _blur(w, sigma)
-        mean = _blur(weighted, sigma) / np.maximum(support, 1e-6)[:, :, None]
+        support = wide_blur(w, sigma)
+        mean = wide_blur(weighted, sigma) / np.maximum(support, 1e-6)[:, :, None]
         share = np.clip((support - 0.02) / 0.2, 0.0, 1.0)[:, :, None]  # enough photo pixels near?
         est = est + share * (mean - est)
         sigma /= 2.0
@@ -71,7 +71,7 @@ def fill_padding(crop: np.ndarray, valid: np.ndarray) -> np.ndarray:
     outside = cv2.distanceTransform((~valid).astype(np.uint8), cv2.DIST_L2, 5)
     t = np.clip(outside / max(SEAM * s, 1.0), 0.0, 1.0)
     t = (t * t * (3.0 - 2.0 * t))[:, :, None]  # smoothstep: mirror at the edge, the fill beyond
-    near = _blur(img, max(0.5, 0.004 * s))
+    near = wide_blur(img, max(0.5, 0.004 * s))
     out = np.where(valid[:, :, None], img, near * (1.0 - t) + fill * t)
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 

@@ -5,13 +5,16 @@ pale cartoon, anime skin with drawn shadows. That can erase the difference betwe
 dark face. :func:`keep_colours` moves the stylization's low-frequency part (a wide Gaussian of
 each CIELAB channel: lightness, and the a*/b* chroma) toward the photo's, by ``amount``::
 
-    out = styl + amount * (G(photo) - G(styl))      per L*, a*, b* channel
+    out = styl + amount * (G(photo) + lift - G(styl))      per L*, a*, b* channel
 
 so at ``amount = 1`` the result is the style's detail above the blur's scale (lines, strokes,
 flat fills' edges) on the photo's own colour and shading at coarse scale, as colour-preserving
 style transfer does; at 0 it is the stylization untouched. Working in CIELAB keeps the
 lightness and the chroma apart, so a drawn outline keeps its darkness while the skin under it
-takes the photo's tone. NumPy and OpenCV only.
+takes the photo's tone. ``lift`` (L* units, added to the photo's lightness only) keeps a
+style's deliberate lightening or darkening of every face (a sketch on white paper lifts skin
+by about 20 L*) while the differences between faces come from the photo: the lift is the same
+for every face, so it leaves their tones apart. NumPy and OpenCV only.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ def _lab(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(rgb.astype(np.float32) * (1.0 / 255.0), cv2.COLOR_RGB2Lab)
 
 
-def keep_colours(stylized: np.ndarray, photo: np.ndarray, amount: float, *,
+def keep_colours(stylized: np.ndarray, photo: np.ndarray, amount: float, *, lift: float = 0.0,
                  blur_fraction: float = BLUR_FRACTION) -> np.ndarray:
     """Shift a stylization's coarse colours toward the photo's.
 
@@ -36,6 +39,8 @@ def keep_colours(stylized: np.ndarray, photo: np.ndarray, amount: float, *,
         stylized: ``(H, W, 3)`` uint8 RGB, the network's output.
         photo: ``(H, W, 3)`` uint8 RGB, what the network was given (same size).
         amount: in [0, 1]; 0 returns ``stylized`` unchanged, 1 takes the photo's coarse colours.
+        lift: L* added to the photo's coarse lightness before it is taken (the style's own
+            lightening of every face; 0 keeps the photo's lightness).
         blur_fraction: the low-pass Gaussian's sigma as a fraction of the long side.
 
     Returns:
@@ -50,6 +55,7 @@ def keep_colours(stylized: np.ndarray, photo: np.ndarray, amount: float, *,
     sigma = max(1.0, blur_fraction * max(stylized.shape[:2]))
     lab_s, lab_p = _lab(stylized), _lab(photo)
     diff = lab_p - lab_s  # blurring is linear: G(photo) - G(styl) = G(photo - styl)
+    diff[:, :, 0] += lift
     low = cv2.GaussianBlur(diff, (0, 0), sigma, borderType=cv2.BORDER_REFLECT_101)
     lab_s += amount * low
     rgb = cv2.cvtColor(lab_s, cv2.COLOR_Lab2RGB)

@@ -75,8 +75,8 @@ class Stylizer:
     Attribute ``upsample``: "guided" (default; frames and heads larger than the working
     resolution are upsampled guided by the photo, :mod:`.upsample`) or "bilinear" (plain
     interpolation, the earlier output). Attribute ``keep_colours``: in [0, 1], the share of
-    the photo's coarse colours kept in heads and frames (:mod:`.colour`); default the style's
-    ``config.keep_colours``.
+    the photo's coarse colours kept in heads and frames (:mod:`.colour`), with
+    ``keep_colours_lift`` L* added to the kept lightness; defaults from the style's config.
     """
 
     upsample = "guided"
@@ -95,6 +95,7 @@ class Stylizer:
         self._runners: dict[str, Runner] = {}
         self._masks: dict[int, np.ndarray] = {}
         self.keep_colours = self.style.config.keep_colours
+        self.keep_colours_lift = self.style.config.keep_colours_lift
         if self.style.config.kind == "network":  # fail early on a broken style
             self._runner("head")
 
@@ -250,8 +251,8 @@ class Stylizer:
             heads = [[clean_drawn_face(h, a.crop, a.landmarks_in_crop, width) for h, a in zip(hs, al)]
                      for hs, al in zip(heads, aligned)]
         if self.keep_colours > 0 and strength > 0:  # the photo's skin tone and coarse colours
-            heads = [[keep_colours(h, a.crop, self.keep_colours) for h, a in zip(hs, al)]
-                     for hs, al in zip(heads, aligned)]
+            k, lift = self.keep_colours, self.keep_colours_lift
+            heads = [[keep_colours(h, a.crop, k, lift=lift) for h, a in zip(hs, al)] for hs, al in zip(heads, aligned)]
         # The style's reshape (at the given strength) moves the stylized face and, so that a
         # partial strength does not show the photo's own eyes through, the photo under it.
         reshape = self.style.config.reshape
@@ -293,7 +294,8 @@ class Stylizer:
         smalls = [resize_rgb(rgb, small_size) for rgb in frames] if work < max(h, w) else frames
         styl = self._translate("full", smalls)
         if self.keep_colours > 0:
-            styl = [keep_colours(s, small, self.keep_colours) for s, small in zip(styl, smalls)]
+            styl = [keep_colours(s, small, self.keep_colours, lift=self.keep_colours_lift)
+                    for s, small in zip(styl, smalls)]
         if styl[0].shape[:2] != (h, w) and self.upsample == "guided" and work < max(h, w):
             styl = [guided_upsample(s, small, rgb) for s, small, rgb in zip(styl, smalls, frames)]
         elif styl[0].shape[:2] != (h, w):

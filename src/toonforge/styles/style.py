@@ -13,7 +13,8 @@
       "value_range": [-1, 1],         # network input/output range (RGB, NCHW)
       "reshape": null,                # or {"eyes": 1.3, "jaw": 0.1, ...}: see face.reshape
       "clean_skin": null,             # or 7: close ink strokes under 7 px on skin (face.skin)
-      "keep_colours": 0.0             # default share of the photo's coarse colours kept (pipelines.colour)
+      "keep_colours": 0.0,            # default share of the photo's coarse colours kept (pipelines.colour)
+      "keep_colours_lift": 0.0        # L* the style adds to every face's kept lightness
     }
 
 ``model.safetensors`` holds the head weights under ``head.`` and, when the full-image network
@@ -83,6 +84,7 @@ class StyleConfig:
     reshape: ReshapeSpec | None = None
     clean_skin: int | None = None
     keep_colours: float = 0.0
+    keep_colours_lift: float = 0.0
 
     @classmethod
     def from_dict(cls, d: Any, source: str) -> StyleConfig:
@@ -114,6 +116,10 @@ class StyleConfig:
         keep = d.get("keep_colours", 0.0)
         if isinstance(keep, bool) or not isinstance(keep, (int, float)) or not 0.0 <= keep <= 1.0:
             raise InputError(f"bad style config {source}: keep_colours must be a number in [0, 1], got {keep!r}")
+        lift = d.get("keep_colours_lift", 0.0)
+        if isinstance(lift, bool) or not isinstance(lift, (int, float)) or not -50.0 <= lift <= 50.0:
+            raise InputError(f"bad style config {source}: keep_colours_lift must be a number in "
+                             f"[-50, 50] (L*), got {lift!r}")
         return cls(
             name=str(d["name"]),
             kind=kind,
@@ -126,6 +132,7 @@ class StyleConfig:
             reshape=reshape,
             clean_skin=clean_skin,
             keep_colours=float(keep),
+            keep_colours_lift=float(lift),
         )
 
     def to_dict(self) -> dict[str, Any]:
