@@ -102,7 +102,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--styles", nargs="+", default=list(SHIPPED))
     ap.add_argument("--keep", nargs="+", type=float, default=None,
-                    help="keep_colours values to measure (default: 0 and each style's own default)")
+                    help="keep_colours values to measure (default: each style's own default)")
     ap.add_argument("--lift", type=float, default=None, help="keep_colours_lift for every style (default: the style's)")
     ap.add_argument("--half", choices=["tune", "report"], default="report")
     ap.add_argument("--photos", type=int, default=None, help="use only the first N photos of the half")
@@ -118,7 +118,7 @@ def main() -> None:
     for style in args.styles:
         st = None
         defaults[style] = Stylizer(style, detector=None).keep_colours
-        for keep in args.keep if args.keep is not None else sorted({0.0, defaults[style]}):
+        for keep in args.keep if args.keep is not None else [defaults[style]]:
             pairs, st = run_style(style, keep, photos, st, args.lift)
             summary = skin_summary(pairs)
             results[f"{style} keep={keep:g}"] = summary

@@ -7,9 +7,10 @@ resolution it fits, in every window, the stylized image as a linear function of 
 luminance, ``out_c = a_c * Y + b_c``; the slope maps are smooth, so they are upsampled
 bilinearly and applied to the full-resolution luminance, and what the linear model does not
 explain (the style's own strokes) is upsampled bilinearly and added, so the result equals the
-plain upscale plus ``a`` times the photo's detail finer than the working resolution. Edges the style kept (outlines drawn
-on the photo's edges, hair, eyes) come back at the photo's own sharpness, while regions the
-style flattened (``a`` near 0) stay flat: the style decides what is detailed, the photo where.
+plain upscale plus ``a`` times the photo's detail finer than the working resolution.
+Edges the style kept (outlines drawn on the photo's edges, hair, eyes) come back at the
+photo's own sharpness, while regions the style flattened (``a`` near 0) stay flat: the style
+decides what is detailed, the photo where.
 
 Work at full resolution is a few multiply-adds per pixel, done in bands of rows, so the time
 grows with the pixel count and the extra memory is bounded by the band size (plus the
