@@ -9,8 +9,7 @@ import pytest
 from conftest import FixedDetector
 from toonforge.face.types import Face
 from toonforge.metrics.sharpness import laplacian_sharpness
-from toonforge.pipelines import Stylizer
-from toonforge.pipelines import upsample
+from toonforge.pipelines import Stylizer, upsample
 from toonforge.pipelines.upsample import guided_upsample
 
 

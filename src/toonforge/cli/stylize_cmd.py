@@ -12,7 +12,6 @@ from .colour_args import add_keep_colours_arg, apply_keep_colours, unit_interval
 from .engine_args import add_engine_args, say_setup_notices
 from .messages import summary_line
 
-
 _strength = unit_interval("strength")
 
 
