@@ -125,7 +125,7 @@ SHIPPED = ("anime", "cartoon", "classic", "colour-sketch", "filter", "sketch")
 # between the three exposures of one real photo (measured: anime 9.4, cartoon 11.9, classic
 # 2.3, colour-sketch 14.0, filter 0.5, sketch 11.4; with keep_colours 0 cartoon, colour-sketch
 # and sketch were 45, 41 and 39). On the 132 held-out faces of scripts/skin_tones.py the tone
-# groups' shifts differ by less than 10 for every style (at most 7.3): docs/skin-tones.md.
+# groups' shifts differ by less than 10 for every style (at most 6.9): docs/skin-tones.md.
 SHIFT_RANGE = {"anime": 10, "cartoon": 10, "classic": 5, "colour-sketch": 10, "filter": 3, "sketch": 12}
 REAL_RANGE = {"anime": 12, "cartoon": 15, "classic": 5, "colour-sketch": 17, "filter": 3, "sketch": 15}
 TONES = [(235, 200, 180), (170, 120, 90), (130, 85, 60), (70, 45, 30)]

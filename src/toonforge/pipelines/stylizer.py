@@ -29,9 +29,9 @@ from ..io.images import LoadedImage, resize_rgb, scaled_size
 from ..styles.registry import load_style
 from ..styles.style import Style
 from .backends import BACKENDS, onnx_file, pick_backend
-from .colour import keep_colours
+from .colour import face_weight, keep_colours
 from .tensors import blend, from_network, pad_to_multiple, to_network
-from .upsample import guided_upsample, sharp_head
+from .upsample import MIN_SCALE, guided_upsample, sharp_head
 
 __all__ = ["BACKENDS", "Stylizer", "StylizeResult"]
 HEAD_CHUNK = 16  # most head crops per network call
@@ -72,11 +72,13 @@ class Stylizer:
         detector: detector name, a detector object, or None to skip face handling.
         threads: intra-op threads for ONNX Runtime (None: its default).
 
-    Attribute ``upsample``: "guided" (default; frames and heads larger than the working
+    Attribute ``upsample``: "guided" (default; frames and heads at least 1.5x their working
     resolution are upsampled guided by the photo, :mod:`.upsample`) or "bilinear" (plain
     interpolation, the earlier output). Attribute ``keep_colours``: in [0, 1], the share of
-    the photo's coarse colours kept in heads and frames (:mod:`.colour`), with
-    ``keep_colours_lift`` L* added to the kept lightness; defaults from the style's config.
+    the photo's coarse colours kept on each face (:mod:`.colour`; hair, background and the
+    frame keep the style's colours), with
+    ``keep_colours_lift`` L* added to the kept lightness and ``keep_colours_chroma`` of it
+    applied to chroma; defaults from the style's config.
     """
 
     upsample = "guided"
@@ -96,6 +98,7 @@ class Stylizer:
         self._masks: dict[int, np.ndarray] = {}
         self.keep_colours = self.style.config.keep_colours
         self.keep_colours_lift = self.style.config.keep_colours_lift
+        self.keep_colours_chroma = self.style.config.keep_colours_chroma
         if self.style.config.kind == "network":  # fail early on a broken style
             self._runner("head")
 
@@ -251,8 +254,10 @@ class Stylizer:
             heads = [[clean_drawn_face(h, a.crop, a.landmarks_in_crop, width) for h, a in zip(hs, al)]
                      for hs, al in zip(heads, aligned)]
         if self.keep_colours > 0 and strength > 0:  # the photo's skin tone and coarse colours
-            k, lift = self.keep_colours, self.keep_colours_lift
-            heads = [[keep_colours(h, a.crop, k, lift=lift) for h, a in zip(hs, al)] for hs, al in zip(heads, aligned)]
+            k, w = self.keep_colours, face_weight(res)
+            opts = dict(lift=self.keep_colours_lift, chroma=self.keep_colours_chroma, weight=w)
+            heads = [[keep_colours(h, a.crop, k, **opts) for h, a in zip(hs, al)]
+                     for hs, al in zip(heads, aligned)]
         # The style's reshape (at the given strength) moves the stylized face and, so that a
         # partial strength does not show the photo's own eyes through, the photo under it.
         reshape = self.style.config.reshape
@@ -293,10 +298,7 @@ class Stylizer:
         small_size = scaled_size(w, h, work)
         smalls = [resize_rgb(rgb, small_size) for rgb in frames] if work < max(h, w) else frames
         styl = self._translate("full", smalls)
-        if self.keep_colours > 0:
-            styl = [keep_colours(s, small, self.keep_colours, lift=self.keep_colours_lift)
-                    for s, small in zip(styl, smalls)]
-        if styl[0].shape[:2] != (h, w) and self.upsample == "guided" and work < max(h, w):
+        if styl[0].shape[:2] != (h, w) and self.upsample == "guided" and max(h, w) >= MIN_SCALE * work:
             styl = [guided_upsample(s, small, rgb) for s, small, rgb in zip(styl, smalls, frames)]
         elif styl[0].shape[:2] != (h, w):
             styl = [resize_rgb(s, (w, h), fast_upscale=True) for s in styl]

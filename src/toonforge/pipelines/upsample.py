@@ -26,11 +26,12 @@ import numpy as np
 
 from ..face.align import AlignedFace, align_face
 
-__all__ = ["UPSAMPLE_MODES", "guided_upsample", "sharp_head"]
+__all__ = ["MIN_SCALE", "UPSAMPLE_MODES", "guided_upsample", "sharp_head"]
 
 UPSAMPLE_MODES = ("guided", "bilinear")
 BAND_ROWS = 256          # output rows per band of the full-resolution pass (bounds the memory)
 MAX_HEAD_SIDE = 2048     # largest side of a guided head before it is pasted
+MIN_SCALE = 1.5          # upscaling factor from which frames and heads are guided (below: plain)
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 
@@ -125,11 +126,13 @@ def sharp_head(rgb: np.ndarray, landmarks: np.ndarray, head: np.ndarray, aligned
     Returns:
         ``(head, inverse)``: the head guided up to its footprint (at most
         ``MAX_HEAD_SIDE``), and its crop -> photo affine; the input head and
-        ``aligned.inverse`` when the face covers no more than 1.25x the crop's pixels.
+        ``aligned.inverse`` when the face's footprint is under ``MIN_SCALE`` times the crop's side
+        (a slight upscale loses little, and guiding would bring back photo texture a style
+        flattened on purpose).
     """
     s = head.shape[0]
     scale = math.sqrt(abs(np.linalg.det(aligned.inverse[:, :2])))  # photo px per crop px
-    if scale <= 1.25:
+    if scale < MIN_SCALE:
         return head, aligned.inverse
     side = min(MAX_HEAD_SIDE, int(round(s * scale)))
     big = align_face(rgb, landmarks, side)
