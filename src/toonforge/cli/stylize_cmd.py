@@ -8,17 +8,11 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..io.images import DEFAULT_MAX_PIXELS, load_image, save_image
+from .colour_args import add_keep_colours_arg, apply_keep_colours, unit_interval
 from .engine_args import add_engine_args, say_setup_notices
+from .messages import summary_line
 
-
-def _strength(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"strength must be a number in [0, 1], got {text!r}") from None
-    if not 0.0 <= v <= 1.0:
-        raise argparse.ArgumentTypeError(f"strength must be in [0, 1], got {v}")
-    return v
+_strength = unit_interval("strength")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,6 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--style", default="classic", help="style name or folder (see `toonforge styles`)")
     p.add_argument("--head-only", action="store_true", help="write only the aligned, stylized faces")
     p.add_argument("--strength", type=_strength, default=1.0, help="0 = input, 1 = full style (default 1)")
+    add_keep_colours_arg(p)
     p.add_argument("--size", type=int, default=None,
                    help="output long side (head-only: face crop side); default: input size / head resolution")
     add_engine_args(p)
@@ -59,28 +54,35 @@ def run(args: argparse.Namespace) -> int:
     detector = None if args.detector == "none" else args.detector
     stylizer = Stylizer(args.style, backend=args.backend, device=args.device, detector=detector,
                         threads=args.threads)
+    apply_keep_colours(stylizer, args)
     say_setup_notices(stylizer, args.quiet)
-    failures = 0
+    failures = written = faces = 0
     bar = tqdm(todo, unit="img", disable=args.quiet or len(todo) == 1, file=sys.stderr)
     for job in bar:
         bar.set_postfix_str(job.src.name)
         try:
             image = load_image(job.src, max_pixels=args.max_pixels)
             result = stylizer(image, strength=args.strength, head_only=args.head_only, size=args.size)
+            if args.head_only and not result.heads:  # one message: the error, not a notice too
+                raise InputError(f"no face found in {job.src}; nothing written (drop --head-only)")
             for notice in result.notices:
                 say(f"{job.src}: {notice}")
             if args.head_only:
-                if not result.heads:
-                    raise InputError(f"no face found in {job.src}; nothing written (drop --head-only)")
-                for i, head in enumerate(result.heads):
-                    save_image(head_path(job.dst, i), head, overwrite=args.overwrite)
+                alphas = result.head_alphas or [None] * len(result.heads)
+                for i, (head, alpha) in enumerate(zip(result.heads, alphas)):
+                    save_image(head_path(job.dst, i), head, alpha, overwrite=args.overwrite)
+                written += len(result.heads)
             else:
                 save_image(job.dst, result.image, result.alpha, overwrite=args.overwrite)
+                written += 1
+            faces += len(result.faces)
         except InputError as exc:
             if len(jobs) == 1:
                 raise
             failures += 1
             say(f"error: {exc}")
+    if not args.quiet:
+        print(summary_line(written, faces, args.output))
     if failures:
         print(f"error: {failures} of {len(todo)} images failed (see messages above)", file=sys.stderr)
         return 2

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from .colour_args import add_keep_colours_arg, apply_keep_colours
 from .engine_args import add_engine_args, say_setup_notices
 from .stylize_cmd import _strength
 
@@ -32,6 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", type=Path, required=True, help="output video file (.mp4, .m4v, .mov, .mkv)")
     p.add_argument("--style", default="classic", help="style name or folder (see `toonforge styles`)")
     p.add_argument("--strength", type=_strength, default=1.0, help="0 = input, 1 = full style (default 1)")
+    add_keep_colours_arg(p)
     p.add_argument("--head-only", action="store_true",
                    help="write a square video of the largest face's stylized, aligned crop")
     p.add_argument("--head-size", type=_positive("head size", 16, 4096), default=None,
@@ -58,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     detector = None if args.detector == "none" else args.detector
     stylizer = Stylizer(args.style, backend=args.backend, device=args.device, detector=detector,
                         threads=args.threads)
+    apply_keep_colours(stylizer, args)
     say_setup_notices(stylizer, args.quiet)
     bar = tqdm(total=info.frame_count, unit="frame", disable=args.quiet, file=sys.stderr, dynamic_ncols=True)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..io.files import atomic_write_text
+from .skin_tones import skin_cell, skin_table_markdown
 
 
 @dataclass
@@ -26,6 +27,9 @@ class StyleRow:
         as ``EvalReport.speed_note`` says.
     backend: the engine that ran the style's networks ("torch" or "onnx"); None for the input
         baseline and for filter styles, which run no network.
+    skin: the skin tones of the photos' faces and of the outputs (CIELAB L* and hue of cheek
+        and forehead patches, per tone group, and the slope of output on photo L*), as
+        :func:`toonforge.evaluation.skin_tones.skin_summary` returns it.
     """
 
     name: str
@@ -42,6 +46,7 @@ class StyleRow:
     content_distance: float | None = None
     images_per_second: float | None = None
     backend: str | None = None
+    skin: dict | None = None
 
 
 @dataclass
@@ -94,15 +99,15 @@ class EvalReport:
     def table_markdown(self, rows: list[StyleRow] | None = None) -> str:
         """The metric table alone (one line per row), as GitHub Markdown."""
         head = (f"| style | sharpness ↑ | {self.fd_label} ↓ | KID×10³ ↓ | identity ↑ | same person ↑ "
-                "| face found ↑ | content dist. ↓ | images/s ↑ |")
-        lines = [head, "|" + "---|" * 9]
+                "| face found ↑ | content dist. ↓ | images/s ↑ | skin L* / hue photo→out |")
+        lines = [head, "|" + "---|" * 10]
         for r in rows if rows is not None else self.rows:
             kid = None if r.kid_mean is None else f"{r.kid_mean * 1e3:.1f} ± {(r.kid_std or 0) * 1e3:.1f}"
             cells = [
                 r.name if r.kind == "style" else f"*{r.name}*",
                 _fmt(r.sharpness, 2), _fmt(r.fd, 2), kid or "—", _fmt(r.identity, 3),
                 _pct(r.same_person_rate), _pct(r.face_found_rate), _fmt(r.content_distance, 3),
-                _fmt(r.images_per_second, 1),
+                _fmt(r.images_per_second, 1), skin_cell(r.skin),
             ]
             lines.append("| " + " | ".join(cells) + " |")
         return "\n".join(lines)
@@ -133,7 +138,17 @@ class EvalReport:
             "keeps more of the photo's content).",
             f"- **images/s**: one full pipeline call per image (detection, alignment, networks, "
             f"paste-back), {self.speed_note()}, on this machine.",
+            "- **skin L\\* / hue**: median CIELAB of cheek and forehead patches placed by the landmarks, "
+            "photo → output at the same places, averaged over the faces (`face.skin_tone`).",
         ]
+        skin_rows = [(r.name, r.skin) for r in self.rows if r.kind == "style" and r.skin]
+        if skin_rows:
+            parts += ["", "## Skin tones", "",
+                      "Faces grouped by the photo's own skin L\\* (light ≥ 65, medium 50–65, dark < 50); "
+                      "shift = output − photo L\\*; slope = least-squares slope of output on photo L\\* "
+                      "(1 keeps faces' tones apart, 0 paints all alike); spread = largest − smallest group "
+                      "shift (groups of 3 faces or more).", "",
+                      skin_table_markdown(skin_rows)]
         if self.skipped:
             parts += ["", f"Skipped {len(self.skipped)} unreadable file(s):", ""]
             parts += [f"- `{p}`: {e}" for p, e in self.skipped]

@@ -24,6 +24,7 @@ from ..errors import InputError
 from ..io.images import DEFAULT_MAX_PIXELS, list_images, load_image, resize_rgb, save_image, scaled_size
 from .report import EvalReport, StyleRow
 from .sheet import contact_sheet, pick_evenly
+from .skin_tones import skin_summary
 
 if TYPE_CHECKING:
     from ..styles.style import Style
@@ -98,6 +99,7 @@ class Evaluator:
         self._describer = None
         self._content = None
         self._photo_descriptors: dict[Path, np.ndarray] = {}  # each photo's face, described once
+        self._photo_skins: dict[Path, object] = {}  # each photo's skin tone, measured once
 
     @staticmethod
     def _list(folder: Path, what: str) -> list[Path]:
@@ -197,7 +199,7 @@ class Evaluator:
         from ..metrics import perceptual_distances, score_identity
 
         o = self.opts
-        outputs, ids, kept = [], [], {}
+        outputs, ids, kept, skins = [], [], {}, []
         for i, photo in enumerate(_bar(photos, name, o.progress)):
             rgb = load_image(photo.path, max_pixels=o.max_pixels).rgb
             result = stylizer(rgb)
@@ -209,6 +211,7 @@ class Evaluator:
                 save_image(out_dir / _slug(name) / f"{photo.path.stem}.png", small, overwrite=True)
             if result.faces:
                 face = result.faces[0]
+                skins.append(self.skin_pair(photo.path, rgb, result.image, face))
                 if photo.path not in self._photo_descriptors:
                     self._photo_descriptors[photo.path] = self.describer.describe(rgb, face)
                 ids.append(score_identity(rgb, result.image, face, self.describer, self.detector,
@@ -218,11 +221,21 @@ class Evaluator:
         self.distribution_metrics(row, outputs, ref_feats)
         dist = perceptual_distances([p.small for p in photos], outputs, features=self.content_features)
         row.content_distance = float(np.mean(dist))
+        row.skin = skin_summary([p for p in skins if p is not None])
         if ids:
             row.identity = float(np.mean([s.similarity for s in ids]))
             row.same_person_rate = float(np.mean([s.distance < 0.6 for s in ids]))
             row.face_found_rate = float(np.mean([s.face_found for s in ids]))
         return row, kept
+
+    def skin_pair(self, path: Path, rgb: np.ndarray, out: np.ndarray, face):
+        """(photo, output) skin tones of a face (the photo's measured once), or None."""
+        from ..face.skin_tone import measure_skin
+
+        if path not in self._photo_skins:
+            self._photo_skins[path] = measure_skin(rgb, face.landmarks)
+        photo, styled = self._photo_skins[path], measure_skin(out, face.landmarks)
+        return None if photo is None or styled is None else (photo, styled)
 
     def pipeline_speeds(self, stylizers: dict[str, Callable], photos: list[_Photo]) -> dict[str, float]:
         """Images per second of each stylizer, timed apart from the quality pass.

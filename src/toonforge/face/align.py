@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from toonforge.face.padding import fill_padding, wide_blur
 from toonforge.face.types import five_points_f64
 
 __all__ = [
@@ -29,8 +30,9 @@ __all__ = [
     "warp_points",
 ]
 
-PAD_MODES = ("ffhq", "reflect", "replicate", "constant")
+PAD_MODES = ("smooth", "ffhq", "reflect", "replicate", "constant")
 _BORDERS = {
+    "smooth": cv2.BORDER_REFLECT_101,
     "ffhq": cv2.BORDER_REFLECT_101,
     "reflect": cv2.BORDER_REFLECT_101,
     "replicate": cv2.BORDER_REPLICATE,
@@ -124,14 +126,16 @@ def warp_points(points: np.ndarray, m: np.ndarray) -> np.ndarray:
 
 
 def align_face(rgb: np.ndarray, landmarks: np.ndarray, size: int, *,
-               pad_mode: str = "ffhq") -> AlignedFace:
+               pad_mode: str = "smooth") -> AlignedFace:
     """Cut the FFHQ-aligned square of a face out of a photo.
 
     Args:
         rgb: ``(H, W, 3)`` ``uint8`` RGB photo.
         landmarks: ``(68, 2)`` or ``(5, 2)`` float pixel coordinates of one face.
         size: side of the output crop in pixels.
-        pad_mode: how to fill the parts of the crop outside the photo: ``"ffhq"`` (mirrored
+        pad_mode: how to fill the parts of the crop outside the photo: ``"smooth"`` (the
+            photo's edge colours extended outward, no mirrored structure; see
+            :mod:`toonforge.face.padding`), ``"ffhq"`` (mirrored
             content fading to a blurred copy and then to the median colour, as FFHQ does),
             ``"reflect"`` (mirror only), ``"replicate"`` (edge pixels), ``"constant"``
             (black).
@@ -179,13 +183,13 @@ def align_face(rgb: np.ndarray, landmarks: np.ndarray, size: int, *,
     if ss != 1:
         crop = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
 
-    if pad_mode == "ffhq":
+    if pad_mode in ("ffhq", "smooth"):
         inside = cv2.warpAffine(np.ones(roi.shape[:2], np.float32), roi_to_crop[:2],
                                 (size, size), flags=cv2.INTER_LINEAR,
                                 borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
         valid = inside > 0.5
         if not valid.all():
-            crop = _soften_padding(crop, valid)
+            crop = _soften_padding(crop, valid) if pad_mode == "ffhq" else fill_padding(crop, valid)
 
     return AlignedFace(
         crop=crop,
@@ -212,21 +216,9 @@ def _soften_padding(crop: np.ndarray, valid: np.ndarray) -> np.ndarray:
     flat_w = np.clip(signed, 0.0, 1.0)[:, :, None]
 
     img = crop.astype(np.float32)
-    blurred = _wide_blur(img, sigma=max(0.02 * s, 0.5))
+    blurred = wide_blur(img, sigma=max(0.02 * s, 0.5))
     img += (blurred - img) * blur_w
     source = crop[valid] if valid.any() else crop.reshape(-1, 3)
     median = np.median(source[:: max(1, len(source) // 20000)], axis=0).astype(np.float32)
     img += (median - img) * flat_w
     return np.clip(np.rint(img), 0, 255).astype(np.uint8)
-
-
-def _wide_blur(img: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian blur of a float image; wide kernels run on a shrunk copy (same look, faster)."""
-    h, w = img.shape[:2]
-    factor = max(1.0, sigma / 2.0)
-    if factor <= 1.5:
-        return cv2.GaussianBlur(img, (0, 0), sigma, borderType=cv2.BORDER_REFLECT_101)
-    small = (max(1, round(w / factor)), max(1, round(h / factor)))
-    low = cv2.resize(img, small, interpolation=cv2.INTER_AREA)
-    low = cv2.GaussianBlur(low, (0, 0), sigma / factor, borderType=cv2.BORDER_REFLECT_101)
-    return cv2.resize(low, (w, h), interpolation=cv2.INTER_LINEAR)

@@ -18,8 +18,9 @@ import numpy as np
 
 from ..errors import InputError
 from ..export.runtime import Runner
-from ..face.align import align_face
+from ..face.align import align_face, alignment_matrix
 from ..face.detector import FaceDetector, create_detector
+from ..face.padding import crop_alpha
 from ..face.paste import feather_mask, paste_back
 from ..face.reshape import reshape_maps, warp_crop
 from ..face.skin import clean_drawn_face
@@ -28,7 +29,9 @@ from ..io.images import LoadedImage, resize_rgb, scaled_size
 from ..styles.registry import load_style
 from ..styles.style import Style
 from .backends import BACKENDS, make_runner, pick_backend
+from .colour import face_weight, keep_colours
 from .tensors import blend, from_network, pad_to_multiple, to_network
+from .upsample import MIN_SCALE, guided_upsample, sharp_head
 
 __all__ = ["BACKENDS", "Stylizer", "StylizeResult"]
 HEAD_CHUNK = 16  # most head crops per network call
@@ -43,6 +46,8 @@ class StylizeResult:
     heads: stylized aligned face crops, each (S, S, 3) uint8 (both modes).
     faces: the detected faces, largest first.
     notices: human-readable remarks (e.g. no face found).
+    head_alphas: head-only mode with an input alpha: each head's (S, S) uint8 alpha (the
+        input's alpha under the crop, 0 where the crop runs past the photo), else empty.
     """
 
     image: np.ndarray | None
@@ -50,6 +55,7 @@ class StylizeResult:
     heads: list[np.ndarray]
     faces: list[Face]
     notices: list[str] = field(default_factory=list)
+    head_alphas: list[np.ndarray] = field(default_factory=list)
 
 
 class Stylizer:
@@ -65,7 +71,17 @@ class Stylizer:
         device: "cpu" or "cuda".
         detector: detector name, a detector object, or None to skip face handling.
         threads: intra-op threads for ONNX Runtime (None: its default).
+
+    Attribute ``upsample``: "guided" (default; frames and heads at least 1.5x their working
+    resolution are upsampled guided by the photo, :mod:`.upsample`) or "bilinear" (plain
+    interpolation, the earlier output). Attribute ``keep_colours``: in [0, 1], the share of
+    the photo's coarse colours kept on each face (:mod:`.colour`; hair, background and the
+    frame keep the style's colours), with
+    ``keep_colours_lift`` L* added to the kept lightness and ``keep_colours_chroma`` of it
+    applied to chroma; defaults from the style's config.
     """
+
+    upsample = "guided"
 
     def __init__(self, style: str | Path | Style = "classic", *, backend: str = "auto",
                  device: str = "cpu", detector: str | FaceDetector | None = "dlib",
@@ -80,6 +96,9 @@ class Stylizer:
         self.detector = create_detector(detector) if isinstance(detector, str) else detector
         self._runners: dict[str, Runner] = {}
         self._masks: dict[int, np.ndarray] = {}
+        self.keep_colours = self.style.config.keep_colours
+        self.keep_colours_lift = self.style.config.keep_colours_lift
+        self.keep_colours_chroma = self.style.config.keep_colours_chroma
         if self.style.config.kind in ("network", "onnx"):  # fail early on a broken style
             self._runner("head")
 
@@ -158,6 +177,9 @@ class Stylizer:
         result = self._stylize([rgb], [self._faces(rgb, faces)], strength, head_only)[0]
         if head_only:
             res = self.head_resolution
+            if alpha is not None:
+                result.head_alphas = [crop_alpha(alpha, alignment_matrix(f.landmarks, size or res), size or res)
+                                      for f in result.faces]
             if size and size != res:
                 result.heads = [resize_rgb(h, (size, size)) for h in result.heads]
             return result
@@ -228,6 +250,11 @@ class Stylizer:
         if width and strength > 0:  # the style's own post-process: ink strokes off the skin
             heads = [[clean_drawn_face(h, a.crop, a.landmarks_in_crop, width) for h, a in zip(hs, al)]
                      for hs, al in zip(heads, aligned)]
+        if self.keep_colours > 0 and strength > 0:  # the photo's skin tone and coarse colours
+            k, w = self.keep_colours, face_weight(res)
+            opts = dict(lift=self.keep_colours_lift, chroma=self.keep_colours_chroma, weight=w)
+            heads = [[keep_colours(h, a.crop, k, **opts) for h, a in zip(hs, al)]
+                     for hs, al in zip(heads, aligned)]
         # The style's reshape (at the given strength) moves the stylized face and, so that a
         # partial strength does not show the photo's own eyes through, the photo under it.
         reshape = self.style.config.reshape
@@ -240,17 +267,20 @@ class Stylizer:
             heads = [[warp_crop(h, m) for h, m in zip(hs, ms)] for hs, ms in zip(heads, maps)]
             if warped_base:
                 bases = [[warp_crop(b, m) for b, m in zip(bs, ms)] for bs, ms in zip(bases, maps)]
-        notices = [[] if fs or self.detector is None else ["no face found; stylized the full image only"]
-                   for fs in faces]
+        no_face = "no face found" + ("" if head_only else "; stylized the full image only")
+        notices = [[] if fs or self.detector is None else [no_face] for fs in faces]
         if head_only:
             return [StylizeResult(None, None, [blend(b, h, strength) for b, h in zip(bs, hs)], fs, ns)
                     for bs, hs, fs, ns in zip(bases, heads, faces, notices)]
         fulls = self._full_frames(frames) if strength > 0 else frames
         results = []
+        warp = (lambda crop, lm: warp_crop(crop, reshape_maps(lm, crop.shape[0], spec))) if reshaping else None
         for rgb, out, al, bs, hs, fs, ns in zip(frames, fulls, aligned, bases, heads, faces, notices):
             base = rgb
-            for a, b, h in zip(al, bs, hs):
-                out = paste_back(out, h, a.inverse, self._mask(res))
+            for f, a, b, h in zip(fs, al, bs, hs):
+                big, inv = sharp_head(rgb, f.landmarks, h, a, warp) if self.upsample == "guided" \
+                    else (h, a.inverse)
+                out = paste_back(out, big, inv, self._mask(big.shape[0]))
                 if warped_base:
                     base = paste_back(base, b, a.inverse, self._mask(res))
             # Blending the finished frame (not each part) keeps strength 0 an exact identity.
@@ -265,6 +295,8 @@ class Stylizer:
         small_size = scaled_size(w, h, work)
         smalls = [resize_rgb(rgb, small_size) for rgb in frames] if work < max(h, w) else frames
         styl = self._translate("full", smalls)
-        if styl[0].shape[:2] != (h, w):
+        if styl[0].shape[:2] != (h, w) and self.upsample == "guided" and max(h, w) >= MIN_SCALE * work:
+            styl = [guided_upsample(s, small, rgb) for s, small, rgb in zip(styl, smalls, frames)]
+        elif styl[0].shape[:2] != (h, w):
             styl = [resize_rgb(s, (w, h), fast_upscale=True) for s in styl]
         return styl

@@ -12,7 +12,10 @@
       "full_resolution": 512,         # long side the full image is processed at
       "value_range": [-1, 1],         # network input/output range (RGB, NCHW)
       "reshape": null,                # or {"eyes": 1.3, "jaw": 0.1, ...}: see face.reshape
-      "clean_skin": null              # or 7: close ink strokes under 7 px on skin (face.skin)
+      "clean_skin": null,             # or 7: close ink strokes under 7 px on skin (face.skin)
+      "keep_colours": 0.0,            # default share of the photo's coarse colours kept (pipelines.colour)
+      "keep_colours_lift": 0.0,       # L* the style adds to every face's kept lightness
+      "keep_colours_chroma": 1.0      # share of keep_colours applied to chroma (0: lightness only)
     }
 
 ``model.safetensors`` holds the head weights under ``head.`` and, when the full-image network
@@ -80,6 +83,9 @@ class StyleConfig:
     extra: dict[str, Any] = field(default_factory=dict)
     reshape: ReshapeSpec | None = None
     clean_skin: int | None = None
+    keep_colours: float = 0.0
+    keep_colours_lift: float = 0.0
+    keep_colours_chroma: float = 1.0
 
     @classmethod
     def from_dict(cls, d: Any, source: str) -> StyleConfig:
@@ -108,6 +114,17 @@ class StyleConfig:
         clean_skin = d.get("clean_skin")
         if clean_skin is not None:
             clean_skin = check_clean_skin(clean_skin, f"style config {source} (clean_skin)")
+        keep = d.get("keep_colours", 0.0)
+        if isinstance(keep, bool) or not isinstance(keep, (int, float)) or not 0.0 <= keep <= 1.0:
+            raise InputError(f"bad style config {source}: keep_colours must be a number in [0, 1], got {keep!r}")
+        lift = d.get("keep_colours_lift", 0.0)
+        if isinstance(lift, bool) or not isinstance(lift, (int, float)) or not -50.0 <= lift <= 50.0:
+            raise InputError(f"bad style config {source}: keep_colours_lift must be a number in "
+                             f"[-50, 50] (L*), got {lift!r}")
+        chroma = d.get("keep_colours_chroma", 1.0)
+        if isinstance(chroma, bool) or not isinstance(chroma, (int, float)) or not 0.0 <= chroma <= 1.0:
+            raise InputError(f"bad style config {source}: keep_colours_chroma must be a number in [0, 1], "
+                             f"got {chroma!r}")
         return cls(
             name=str(d["name"]),
             kind=kind,
@@ -119,6 +136,9 @@ class StyleConfig:
             extra=dict(d.get("extra", {})),
             reshape=reshape,
             clean_skin=clean_skin,
+            keep_colours=float(keep),
+            keep_colours_lift=float(lift),
+            keep_colours_chroma=float(chroma),
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,0 +1,97 @@
+"""Filling the part of an aligned face crop that lies outside the photo, without mirror images.
+
+When a face is near the photo's edge, its FFHQ crop runs past it. Mirroring the photo there (and
+even FFHQ's own recipe, which blurs the mirror with a fixed sigma and fades it toward the median
+colour) leaves mirrored structure: a second pair of brows above the forehead, hair "horns" and
+diamond shapes, which every style then draws as if they were real.
+
+:func:`fill_padding` instead extends the photo's border colours outward by normalized
+convolution from coarse to fine (a pull-push fill): each outside pixel takes the mask-weighted
+average of the photo pixels around it at the finest scale that has enough of them, so the fill
+is smooth, continues the colours at the edge and grows blurrier with the distance from it; it
+holds no copy of anything. A band of ``SEAM`` crop sides just outside the edge fades from the
+(lightly blurred) mirror into the fill, so the photo's texture does not stop at a hard line.
+Pixels inside the photo are never changed.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+__all__ = ["SEAM", "crop_alpha", "fill_padding", "wide_blur"]
+
+SEAM = 0.02  # width of the mirror-to-fill fade outside the edge, in crop sides
+
+
+def wide_blur(img: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur; wide kernels run on a shrunk copy (same look, a fraction of the time)."""
+    h, w = img.shape[:2]
+    factor = max(1.0, sigma / 2.0)
+    if factor <= 1.5:
+        return cv2.GaussianBlur(img, (0, 0), sigma, borderType=cv2.BORDER_REFLECT_101)
+    small = (max(1, round(w / factor)), max(1, round(h / factor)))
+    low = cv2.resize(img, small, interpolation=cv2.INTER_AREA)
+    low = cv2.GaussianBlur(low, (0, 0), sigma / factor, borderType=cv2.BORDER_REFLECT_101)
+    return cv2.resize(low, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def _smooth_extension(img: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """(s, s, 3) float32: the photo's colours extended into ``~valid`` by normalized convolution."""
+    s = img.shape[0]
+    w = valid.astype(np.float32)
+    weighted = img * w[:, :, None]
+    est = np.broadcast_to(np.median(img[valid], axis=0), img.shape).astype(np.float32)
+    sigma = s / 2.0
+    while sigma >= max(1.0, 0.005 * s):
+        support = wide_blur(w, sigma)
+        mean = wide_blur(weighted, sigma) / np.maximum(support, 1e-6)[:, :, None]
+        share = np.clip((support - 0.02) / 0.2, 0.0, 1.0)[:, :, None]  # enough photo pixels near?
+        est = est + share * (mean - est)
+        sigma /= 2.0
+    return est
+
+
+def fill_padding(crop: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Replace the outside-the-photo part of a crop by a smooth extension of the photo.
+
+    Args:
+        crop: ``(s, s, 3)`` uint8 aligned crop whose outside part holds a mirror of the photo
+            (``cv2.BORDER_REFLECT_101``).
+        valid: ``(s, s)`` bool, True where the crop pixel came from inside the photo.
+
+    Returns:
+        ``(s, s, 3)`` uint8; equal to ``crop`` wherever ``valid`` is True.
+    """
+    if valid.all() or not valid.any():
+        return crop
+    s = crop.shape[0]
+    img = crop.astype(np.float32)
+    fill = _smooth_extension(img, valid)
+    outside = cv2.distanceTransform((~valid).astype(np.uint8), cv2.DIST_L2, 5)
+    t = np.clip(outside / max(SEAM * s, 1.0), 0.0, 1.0)
+    t = (t * t * (3.0 - 2.0 * t))[:, :, None]  # smoothstep: mirror at the edge, the fill beyond
+    near = wide_blur(img, max(0.5, 0.004 * s))
+    out = np.where(valid[:, :, None], img, near * (1.0 - t) + fill * t)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def crop_alpha(alpha: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
+    """The photo's alpha under an aligned crop: ``(H, W)`` uint8 -> ``(size, size)`` uint8.
+
+    ``matrix`` is the ``(2, 3)`` image -> crop affine of that crop (``AlignedFace.matrix``, for a
+    crop of ``size`` pixels). Outside the photo there is nothing, so the crop is transparent there.
+    """
+    m = np.asarray(matrix, dtype=np.float64)
+    scale = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))  # crop px per photo px
+    flags = cv2.INTER_AREA if scale < 0.75 else cv2.INTER_LINEAR
+    if flags == cv2.INTER_AREA:  # warpAffine has no area mode: shrink first, then warp
+        f = scale * 1.5
+        small = cv2.resize(alpha, (max(1, round(alpha.shape[1] * f)), max(1, round(alpha.shape[0] * f))),
+                           interpolation=cv2.INTER_AREA)
+        fx, fy = small.shape[1] / alpha.shape[1], small.shape[0] / alpha.shape[0]
+        to_small = np.array([[fx, 0.0, 0.5 * fx - 0.5], [0.0, fy, 0.5 * fy - 0.5], [0.0, 0.0, 1.0]])
+        m = (np.vstack([m, [0.0, 0.0, 1.0]]) @ np.linalg.inv(to_small))[:2]
+        alpha = small
+    return cv2.warpAffine(alpha, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                          borderValue=0)
