@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from .detector_args import add_detector_args
 from .engine_args import add_engine_args, say_setup_notices
 from .stylize_cmd import _strength
 
@@ -37,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--head-size", type=_positive("head size", 16, 4096), default=None,
                    help="side of the head-only video (default: the style's head resolution)")
     add_engine_args(p)
-    p.add_argument("--detector", default="dlib", help="face detector backend, or 'none'")
+    add_detector_args(p)
     p.add_argument("--batch-size", type=_positive("batch size", 1, 256), default=8, help="frames per network call")
     p.add_argument("--no-smoothing", action="store_true", help="use raw per-frame detections (no tracking)")
     p.add_argument("--overwrite", action="store_true", help="replace the output if it exists")
@@ -48,6 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from ..face.frontend import build_detector
     from ..io.video import check_output, probe_video
     from ..pipelines.stylizer import Stylizer
     from ..pipelines.video import stylize_video
@@ -55,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     # Cheap checks first, so bad input fails before any model loads.
     info = probe_video(args.input)
     check_output(args.output, src=args.input, overwrite=args.overwrite)
-    detector = None if args.detector == "none" else args.detector
+    detector = build_detector(args.detector, min_face=args.min_face, threads=args.threads)
     stylizer = Stylizer(args.style, backend=args.backend, device=args.device, detector=detector,
                         threads=args.threads)
     say_setup_notices(stylizer, args.quiet)

@@ -20,6 +20,7 @@ from ..errors import CheckpointError, InputError, ToonforgeError
 from ..export.runtime import OnnxRunner, Runner, TorchRunner
 from ..face.align import align_face
 from ..face.detector import FaceDetector, create_detector
+from ..face.frontend import DEFAULT_DETECTOR, detection_notices
 from ..face.paste import feather_mask, paste_back
 from ..face.reshape import reshape_maps, warp_crop
 from ..face.skin import clean_drawn_face
@@ -68,7 +69,7 @@ class Stylizer:
     """
 
     def __init__(self, style: str | Path | Style = "classic", *, backend: str = "auto",
-                 device: str = "cpu", detector: str | FaceDetector | None = "dlib",
+                 device: str = "cpu", detector: str | FaceDetector | None = DEFAULT_DETECTOR,
                  threads: int | None = None) -> None:
         if backend not in BACKENDS:
             raise InputError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
@@ -160,6 +161,8 @@ class Stylizer:
         if size is not None and not 16 <= size <= 8192:
             raise InputError(f"size must be in 16..8192, got {size}")
         result = self._stylize([rgb], [self._faces(rgb, faces)], strength, head_only)[0]
+        if faces is None:  # what the detector saw but did not return (e.g. faces under its minimum)
+            result.notices += detection_notices(self.detector)
         if head_only:
             res = self.head_resolution
             if size and size != res:
