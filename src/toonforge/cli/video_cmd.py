@@ -41,6 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_detector_args(p)
     p.add_argument("--batch-size", type=_positive("batch size", 1, 256), default=8, help="frames per network call")
     p.add_argument("--no-smoothing", action="store_true", help="use raw per-frame detections (no tracking)")
+    p.add_argument("--detect-every", type=_positive("detect every", 1, 1000), default=5,
+                   help="frames between full-frame face scans; faces are tracked in between, and a new face "
+                        "appears within this many frames (1: scan every frame; default 5)")
     p.add_argument("--overwrite", action="store_true", help="replace the output if it exists")
     p.add_argument("--quiet", action="store_true", help="no progress bar or notices")
     p.set_defaults(func=run)
@@ -69,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = stylize_video(args.input, args.output, stylizer, strength=args.strength, head_only=args.head_only,
                                head_size=args.head_size, batch_size=args.batch_size, overwrite=args.overwrite,
-                               smoothing=not args.no_smoothing, progress=progress)
+                               smoothing=not args.no_smoothing, progress=progress, detect_every=args.detect_every)
     finally:
         bar.close()
     if not args.quiet:

@@ -79,7 +79,7 @@ def _paste(frame: np.ndarray, patch: np.ndarray, x0: int, y0: int) -> None:
 
 
 def compose_group(portraits: Sequence[Portrait], sides: Sequence[float], size: tuple[int, int],
-                  seed: int = 0, tries: int = 200) -> GroupPhoto:
+                  seed: int = 0, tries: int = 3000) -> GroupPhoto:
     """Paste ``portraits[i]`` so that its face is ``sides[i]`` pixels wide, at random free places.
 
     Args:

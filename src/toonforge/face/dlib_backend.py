@@ -121,6 +121,52 @@ class DlibDetector:
         cap = math.sqrt(self.max_scan_pixels / float(height * width))
         return min(scale, cap)
 
+    def track(self, rgb: np.ndarray, faces: list[Face]) -> list[Face]:
+        """Find ``faces`` (of a previous frame) again, each by a HOG scan of a crop around it.
+
+        The crop is 2.5 face sides square, resized so the face is about 100 px (the HOG
+        window is 80), which costs a small fraction of a full-frame scan. Returns the faces
+        found, largest first; faces not found are left out.
+        """
+        image = np.ascontiguousarray(rgb)
+        h, w = image.shape[:2]
+        found: list[Face] = []
+        for f in faces:
+            x0, y0, x1, y1 = (float(v) for v in f.box)
+            side = 2.5 * max(x1 - x0, y1 - y0, 1.0)
+            cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+            xa, ya = max(int(cx - side / 2), 0), max(int(cy - side / 2), 0)
+            xb, yb = min(int(cx + side / 2) + 1, w), min(int(cy + side / 2) + 1, h)
+            if xb - xa < 8 or yb - ya < 8:
+                continue
+            k = min(100.0 / max(x1 - x0, 1.0), 2.0)
+            crop = cv2.resize(image[ya:yb, xa:xb], (max(1, round((xb - xa) * k)), max(1, round((yb - ya) * k))),
+                              interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR)
+            found += self._faces_in(image, crop, k, k, (xa, ya))[:1]
+        found.sort(key=lambda f: f.area, reverse=True)
+        return [f for f in found if f.box[2] - f.box[0] >= self.min_face]
+
+    def _faces_in(self, image: np.ndarray, scan: np.ndarray, sx: float, sy: float,
+                  origin: tuple[int, int] = (0, 0)) -> list[Face]:
+        """HOG on ``scan`` (``image`` resized by sx, sy, cut at ``origin``), 68 landmarks on ``image``: best first."""
+        rects, scores, _ = self._detector.run(np.ascontiguousarray(scan), 0, self.threshold)
+        out = []
+        for rect, score in sorted(zip(rects, scores), key=lambda rs: -rs[1]):
+            # Back to full-resolution pixel-centre coordinates.
+            x0 = (rect.left() + 0.5) / sx - 0.5 + origin[0]
+            y0 = (rect.top() + 0.5) / sy - 0.5 + origin[1]
+            x1 = (rect.right() + 0.5) / sx - 0.5 + origin[0]
+            y1 = (rect.bottom() + 0.5) / sy - 0.5 + origin[1]
+            full_rect = self._dlib.rectangle(math.floor(x0), math.floor(y0), math.ceil(x1), math.ceil(y1))
+            shape = self._predictor(image, full_rect)
+            landmarks = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
+            if landmarks.shape != (68, 2):
+                raise InputError(f"the landmark model gives {len(landmarks)} points; "
+                                 "a 68-point (iBUG 300-W) model is needed")
+            out.append(Face(box=np.array([x0, y0, x1, y1], dtype=np.float32), landmarks=landmarks,
+                            score=float(score)))
+        return out
+
     def __call__(self, rgb: np.ndarray) -> list[Face]:
         """Detect faces.
 
@@ -150,24 +196,11 @@ class DlibDetector:
         else:
             scan, sx, sy = image, 1.0, 1.0
 
-        rects, scores, _ = self._detector.run(scan, 0, self.threshold)
         faces: list[Face] = []
         small: list[Face] = []
-        for rect, score in zip(rects, scores):
-            # Back to full-resolution pixel-centre coordinates.
-            x0 = (rect.left() + 0.5) / sx - 0.5
-            y0 = (rect.top() + 0.5) / sy - 0.5
-            x1 = (rect.right() + 0.5) / sx - 0.5
-            y1 = (rect.bottom() + 0.5) / sy - 0.5
-            full_rect = self._dlib.rectangle(
-                math.floor(x0), math.floor(y0), math.ceil(x1), math.ceil(y1))
-            shape = self._predictor(image, full_rect)
-            landmarks = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
-            if landmarks.shape != (68, 2):
-                raise InputError(f"the landmark model gives {len(landmarks)} points; "
-                                 "a 68-point (iBUG 300-W) model is needed")
-            face = Face(box=np.array([x0, y0, x1, y1], dtype=np.float32), landmarks=landmarks, score=float(score))
-            (faces if min(x1 - x0, y1 - y0) >= self.min_face else small).append(face)
+        for face in self._faces_in(image, scan, sx, sy):
+            (faces if min(face.box[2] - face.box[0], face.box[3] - face.box[1]) >= self.min_face
+             else small).append(face)
         faces.sort(key=lambda f: f.area, reverse=True)
         self.last_below_min = small
         return faces
