@@ -1,6 +1,6 @@
 """Video throughput: frames per second of ``stylize_video`` on a 720p clip with one face.
 
-    python benchmarks/bench_video.py [--style classic] [--frames 60] [--threads 2] [--repeats 2] [--detect-every 5]
+    python benchmarks/bench_video.py [--style classic] [--frames 60] [--threads 2] [--repeats 2] [--detect-every 10]
 
 The clip is synthetic: 1280x720 at 25 fps with a mono AAC track, a real portrait from
 ../shared/data/faces/scut (or a smooth random picture when absent) scaled to 400 px high and
@@ -83,7 +83,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--repeats", type=int, default=2)
-    ap.add_argument("--detect-every", type=int, default=5, help="frames between full face scans")
+    ap.add_argument("--detect-every", type=int, default=10, help="frames between full face scans")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-video-"))
     try:

@@ -55,6 +55,11 @@ _SKIP = {"DEQUANTIZE", "DENSIFY"}  # weight decoding: their outputs are read as 
 _ACTS = {0: None, 1: "Relu"}
 
 
+def _t(index: int) -> str:
+    """ONNX name of TFLite tensor ``index``."""
+    return f"t{index}"
+
+
 def _op_names() -> dict[int, str]:
     import tflite
 
@@ -94,7 +99,7 @@ def convert(tflite_path: Path) -> onnx.ModelProto:
     nodes: list[onnx.NodeProto] = []
     inits: list[onnx.TensorProto] = []
     # Activation tensors live in NCHW (4-D) inside the graph; "t{j}" names them.
-    nodes.append(helper.make_node("Transpose", ["input"], ["t%d" % in_idx], perm=[0, 3, 1, 2]))
+    nodes.append(helper.make_node("Transpose", ["input"], [_t(in_idx)], perm=[0, 3, 1, 2]))
 
     def const(j: int) -> np.ndarray:
         return np.asarray(interp.get_tensor(j)).copy()
@@ -127,7 +132,7 @@ def convert(tflite_path: Path) -> onnx.ModelProto:
     for name, op in ops:
         ins = [int(t) for t in op.InputsAsNumpy()]
         out = int(op.OutputsAsNumpy()[0])
-        oname = "t%d" % out
+        oname = _t(out)
         opts = op.BuiltinOptions()
         if name in ("CONV_2D", "DEPTHWISE_CONV_2D"):
             o = (tflite.Conv2DOptions if name == "CONV_2D" else tflite.DepthwiseConv2DOptions)()
@@ -142,24 +147,24 @@ def convert(tflite_path: Path) -> onnx.ModelProto:
                 group = w.shape[0]
             stride = [o.StrideH(), o.StrideW()]
             pads = same_pads(shapes[ins[0]][1:3], w.shape[2:], stride, o.Padding())
-            emit("Conv", ["t%d" % ins[0], add_init(f"w{out}", w), add_init(f"b{out}", b)], oname,
+            emit("Conv", [_t(ins[0]), add_init(f"w{out}", w), add_init(f"b{out}", b)], oname,
                  o.FusedActivationFunction(), kernel_shape=list(w.shape[2:]), strides=stride, pads=pads,
                  group=group)
         elif name == "ADD":
             o = tflite.AddOptions()
             o.Init(opts.Bytes, opts.Pos)
-            emit("Add", ["t%d" % ins[0], "t%d" % ins[1]], oname, o.FusedActivationFunction())
+            emit("Add", [_t(ins[0]), _t(ins[1])], oname, o.FusedActivationFunction())
         elif name == "RELU":
-            emit("Relu", ["t%d" % ins[0]], oname, 0)
+            emit("Relu", [_t(ins[0])], oname, 0)
         elif name == "PAD":
             p = const(ins[1]).astype(np.int64)[[0, 3, 1, 2]]  # NHWC rows -> NCHW rows
-            emit("Pad", ["t%d" % ins[0], add_init(f"p{out}", np.concatenate([p[:, 0], p[:, 1]]))], oname, 0)
+            emit("Pad", [_t(ins[0]), add_init(f"p{out}", np.concatenate([p[:, 0], p[:, 1]]))], oname, 0)
         elif name == "MAX_POOL_2D":
             o = tflite.Pool2DOptions()
             o.Init(opts.Bytes, opts.Pos)
             k = [o.FilterHeight(), o.FilterWidth()]
             stride = [o.StrideH(), o.StrideW()]
-            emit("MaxPool", ["t%d" % ins[0]], oname, o.FusedActivationFunction(), kernel_shape=k,
+            emit("MaxPool", [_t(ins[0])], oname, o.FusedActivationFunction(), kernel_shape=k,
                  strides=stride, pads=same_pads(shapes[ins[0]][1:3], k, stride, o.Padding()))
         elif name == "RESIZE_BILINEAR":
             o = tflite.ResizeBilinearOptions()
@@ -169,14 +174,14 @@ def convert(tflite_path: Path) -> onnx.ModelProto:
             hw = const(ins[1]).astype(np.int64)
             h_in, w_in = shapes[ins[0]][1:3]
             scales = np.array([1, 1, hw[0] / h_in, hw[1] / w_in], np.float32)  # scales: any batch size
-            emit("Resize", ["t%d" % ins[0], "", add_init(f"s{out}", scales)], oname, 0, mode="linear",
+            emit("Resize", [_t(ins[0]), "", add_init(f"s{out}", scales)], oname, 0, mode="linear",
                  coordinate_transformation_mode=mode)
         elif name == "DEPTH_TO_SPACE":
             o = tflite.DepthToSpaceOptions()
             o.Init(opts.Bytes, opts.Pos)
-            emit("DepthToSpace", ["t%d" % ins[0]], oname, 0, blocksize=o.BlockSize(), mode="DCR")
+            emit("DepthToSpace", [_t(ins[0])], oname, 0, blocksize=o.BlockSize(), mode="DCR")
         elif name == "RESHAPE":
-            src = "t%d" % ins[0]
+            src = _t(ins[0])
             if len(shapes[ins[0]]) == 4:  # back to NHWC so the anchor order is the original's
                 nodes.append(helper.make_node("Transpose", [src], [src + "_nhwc"], perm=[0, 2, 3, 1]))
                 src += "_nhwc"
@@ -187,7 +192,7 @@ def convert(tflite_path: Path) -> onnx.ModelProto:
             o.Init(opts.Bytes, opts.Pos)
             if any(len(shapes[j]) != 3 for j in ins):
                 raise SystemExit("only concatenation of the reshaped heads is supported")
-            emit("Concat", ["t%d" % j for j in ins], oname, o.FusedActivationFunction(), axis=int(o.Axis()))
+            emit("Concat", [_t(j) for j in ins], oname, o.FusedActivationFunction(), axis=int(o.Axis()))
         else:
             raise SystemExit(f"{tflite_path.name}: unsupported op {name}")
 
@@ -196,7 +201,7 @@ def convert(tflite_path: Path) -> onnx.ModelProto:
     for j in outputs:
         tname = graph.Tensors(j).Name().decode()
         pretty = "regressors" if shapes[j][-1] == 16 else "classificators"
-        nodes.append(helper.make_node("Identity", ["t%d" % j], [pretty]))
+        nodes.append(helper.make_node("Identity", [_t(j)], [pretty]))
         out_names.append((pretty, shapes[j], tname))
     g = helper.make_graph(
         nodes, tflite_path.stem,

@@ -223,7 +223,6 @@ def test_interval_finder_scans_every_n_frames_and_tracks_between():
 
 def test_video_scans_faces_every_n_frames(tmp_path):
     from test_video import make_clip
-
     from toonforge.pipelines import Stylizer
     from toonforge.pipelines.video import stylize_video
 
