@@ -1,6 +1,6 @@
 """Video throughput: frames per second of ``stylize_video`` on a 720p clip with one face.
 
-    python benchmarks/bench_video.py [--style classic] [--frames 60] [--threads 2] [--repeats 2]
+    python benchmarks/bench_video.py [--style classic] [--frames 60] [--threads 2] [--repeats 2] [--detect-every 10]
 
 The clip is synthetic: 1280x720 at 25 fps with a mono AAC track, a real portrait from
 ../shared/data/faces/scut (or a smooth random picture when absent) scaled to 400 px high and
@@ -8,9 +8,14 @@ drifting slowly across a soft background. Each configuration runs the whole pipe
 detection + tracking, batched networks, paste-back, encode, audio copy), interleaved with the
 others so machine noise hits all alike:
 
-* torch / onnx with dlib detection (what ``toonforge video`` does);
-* torch / onnx without detection (the full-image network only: separates the detector's cost);
+* before: dlib HOG on a 512 px copy of every frame (what ``toonforge video`` did before the
+  face front end of issue 32), the reference of the speed-up ratios;
+* blazeface on every frame, and with a full scan every ``--detect-every`` frames and
+  tracking between (the default of ``toonforge video``); dlib at --min-face 40 the same way;
+* no detection (the full-image network only: separates the detector's cost);
 * copy: no networks, no detection (strength 0): decode + encode alone, the floor.
+
+All run the style in ONNX Runtime with ``--threads`` threads.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
-import torch
+import onnxruntime
 
 from toonforge.io.images import load_image
 from toonforge.metrics.speed import time_interleaved
@@ -78,8 +83,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--detect-every", type=int, default=10, help="frames between full face scans")
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
     work = Path(tempfile.mkdtemp(prefix="bench-video-"))
     try:
         run_all(args, work)
@@ -91,37 +96,49 @@ def run_all(args: argparse.Namespace, work: Path) -> None:
     src = work / "clip720p.mp4"
     what = make_clip(src, args.image, args.frames)
 
+    from toonforge.face.frontend import build_detector
+
+    # "before": what `toonforge video` did until the face front end changed (dlib HOG on a copy
+    # shrunk to 512 px, i.e. faces of ~250 px and up in a 1280-wide frame, on every frame).
+    before = build_detector("dlib", min_face=250)
     stylizers = {
-        "torch + dlib": (Stylizer(args.style, backend="torch", detector="dlib"), 1.0),
-        "onnx + dlib": (Stylizer(args.style, backend="onnx", detector="dlib", threads=args.threads), 1.0),
-        "torch, no detection": (Stylizer(args.style, backend="torch", detector=None), 1.0),
-        "onnx, no detection": (Stylizer(args.style, backend="onnx", detector=None, threads=args.threads), 1.0),
-        "copy (decode + encode)": (Stylizer(args.style, backend="torch", detector=None), 0.0),
+        "before: onnx + dlib@512, every frame": (Stylizer(args.style, backend="onnx", detector=before,
+                                                          threads=args.threads), 1.0, 1),
+        "onnx + blazeface, every frame": (Stylizer(args.style, backend="onnx", detector="blazeface",
+                                                   threads=args.threads), 1.0, 1),
+        f"onnx + blazeface, scan every {args.detect_every}": (Stylizer(
+            args.style, backend="onnx", detector="blazeface", threads=args.threads), 1.0, args.detect_every),
+        f"onnx + dlib --min-face 40, scan every {args.detect_every}": (Stylizer(
+            args.style, backend="onnx", detector="dlib", threads=args.threads), 1.0, args.detect_every),
+        "onnx, no detection": (Stylizer(args.style, backend="onnx", detector=None, threads=args.threads), 1.0, 1),
+        "copy (decode + encode)": (Stylizer(args.style, backend="onnx", detector=None, threads=args.threads), 0.0, 1),
     }
     faces: dict[str, int] = {}
 
     def job(name: str):
-        stylizer, strength = stylizers[name]
+        stylizer, strength, every = stylizers[name]
 
         def run() -> None:
             report = stylize_video(src, work / "out.mp4", stylizer, strength=strength, overwrite=True,
-                                   batch_size=args.batch_size)
+                                   batch_size=args.batch_size, detect_every=every)
             faces[name] = report.frames_with_faces
 
         return run
 
     times = time_interleaved({k: job(k) for k in stylizers}, repeats=args.repeats, warmup=1)
     print(f"style {args.style}, 1280x720, {args.frames} frames, face from {what}, {args.threads} threads, "
-          f"batch {args.batch_size}, torch {torch.__version__}")
+          f"batch {args.batch_size}, onnxruntime {onnxruntime.__version__}")
     for name, sec in times.items():
         print(f"  {name:24s} {args.frames / sec:6.2f} frames/s   ({faces[name]}/{args.frames} frames with a face)")
-    t, o = times["torch + dlib"], times["onnx + dlib"]
-    print(f"  onnx / torch speed (with detection): {t / o:.2f}x;  without detection: "
-          f"{times['torch, no detection'] / times['onnx, no detection']:.2f}x")
-    for backend in ("torch", "onnx"):
-        extra = times[f"{backend} + dlib"] - times[f"{backend}, no detection"]
-        print(f"  {backend}: faces (detection, landmarks, tracking, head network, paste-back) add "
-              f"{1e3 * extra / args.frames:.1f} ms per frame (partly hidden behind the networks)")
+    ref = times["before: onnx + dlib@512, every frame"]
+    for name, sec in times.items():
+        if not name.startswith("before"):
+            print(f"  speed-up of '{name}' over before: {ref / sec:.2f}x")
+    no_det = times["onnx, no detection"]
+    for name in ("before: onnx + dlib@512, every frame", f"onnx + blazeface, scan every {args.detect_every}"):
+        print(f"  '{name}': faces (detection, landmarks, tracking, head network, paste-back) add "
+              f"{1e3 * (times[name] - no_det) / args.frames:.1f} ms per frame (partly hidden behind the networks)")
+
 
 if __name__ == "__main__":
     main()

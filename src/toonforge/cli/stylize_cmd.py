@@ -9,6 +9,7 @@ from pathlib import Path
 from ..errors import InputError
 from ..io.images import DEFAULT_MAX_PIXELS, load_image, save_image
 from .colour_args import add_keep_colours_arg, apply_keep_colours, unit_interval
+from .detector_args import add_detector_args
 from .engine_args import add_engine_args, say_setup_notices
 from .messages import summary_line
 
@@ -29,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=int, default=None,
                    help="output long side (head-only: face crop side); default: input size / head resolution")
     add_engine_args(p)
-    p.add_argument("--detector", default="dlib", help="face detector backend, or 'none'")
+    add_detector_args(p)
     p.add_argument("--format", default=None, help="output format for folders (png, jpg, webp); default: as input")
     p.add_argument("--recursive", action="store_true", help="descend into sub-folders")
     p.add_argument("--overwrite", action="store_true", help="redo outputs that already exist")
@@ -41,6 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from ..face.frontend import build_detector
     from ..pipelines.batch import head_path, is_done, plan_jobs
     from ..pipelines.stylizer import Stylizer
 
@@ -51,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         say(f"skipping {len(jobs) - len(todo)} already written (use --overwrite to redo)")
     if not todo:
         return 0
-    detector = None if args.detector == "none" else args.detector
+    detector = build_detector(args.detector, min_face=args.min_face, threads=args.threads)
     stylizer = Stylizer(args.style, backend=args.backend, device=args.device, detector=detector,
                         threads=args.threads)
     apply_keep_colours(stylizer, args)

@@ -7,21 +7,10 @@ import sys
 from pathlib import Path
 
 from .colour_args import add_keep_colours_arg, apply_keep_colours
+from .detector_args import add_detector_args
+from .detector_args import int_in_range as _positive
 from .engine_args import add_engine_args, say_setup_notices
 from .stylize_cmd import _strength
-
-
-def _positive(name: str, lo: int, hi: int):
-    def parse(text: str) -> int:
-        try:
-            v = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be an integer, got {text!r}") from None
-        if not lo <= v <= hi:
-            raise argparse.ArgumentTypeError(f"{name} must be in {lo}..{hi}, got {v}")
-        return v
-
-    return parse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,9 +28,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--head-size", type=_positive("head size", 16, 4096), default=None,
                    help="side of the head-only video (default: the style's head resolution)")
     add_engine_args(p)
-    p.add_argument("--detector", default="dlib", help="face detector backend, or 'none'")
+    add_detector_args(p)
     p.add_argument("--batch-size", type=_positive("batch size", 1, 256), default=8, help="frames per network call")
     p.add_argument("--no-smoothing", action="store_true", help="use raw per-frame detections (no tracking)")
+    p.add_argument("--detect-every", type=_positive("detect every", 1, 1000), default=10,
+                   help="frames between full-frame face scans; faces are tracked in between, and a new face "
+                        "appears within this many frames (1: scan every frame; default 10)")
     p.add_argument("--overwrite", action="store_true", help="replace the output if it exists")
     p.add_argument("--quiet", action="store_true", help="no progress bar or notices")
     p.set_defaults(func=run)
@@ -50,6 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from ..face.frontend import build_detector
     from ..io.video import check_output, probe_video
     from ..pipelines.stylizer import Stylizer
     from ..pipelines.video import stylize_video
@@ -57,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     # Cheap checks first, so bad input fails before any model loads.
     info = probe_video(args.input)
     check_output(args.output, src=args.input, overwrite=args.overwrite)
-    detector = None if args.detector == "none" else args.detector
+    detector = build_detector(args.detector, min_face=args.min_face, threads=args.threads)
     stylizer = Stylizer(args.style, backend=args.backend, device=args.device, detector=detector,
                         threads=args.threads)
     apply_keep_colours(stylizer, args)
@@ -70,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = stylize_video(args.input, args.output, stylizer, strength=args.strength, head_only=args.head_only,
                                head_size=args.head_size, batch_size=args.batch_size, overwrite=args.overwrite,
-                               smoothing=not args.no_smoothing, progress=progress)
+                               smoothing=not args.no_smoothing, progress=progress, detect_every=args.detect_every)
     finally:
         bar.close()
     if not args.quiet:

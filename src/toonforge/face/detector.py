@@ -41,7 +41,7 @@ _Factory = TypeVar("_Factory", bound=Callable[..., FaceDetector])
 
 _REGISTRY: dict[str, Callable[..., FaceDetector]] = {}
 # Built-in backends: name -> module that registers it on import.
-_BUILTIN: dict[str, str] = {"dlib": "toonforge.face.dlib_backend"}
+_BUILTIN: dict[str, str] = {"dlib": "toonforge.face.dlib_backend", "blazeface": "toonforge.face.blazeface"}
 
 
 def register_detector(name: str) -> Callable[[_Factory], _Factory]:
@@ -59,7 +59,9 @@ def register_detector(name: str) -> Callable[[_Factory], _Factory]:
 def _load_builtin(name: str) -> None:
     module = _BUILTIN.get(name)
     if module is not None and name not in _REGISTRY:
-        importlib.import_module(module)
+        loaded = importlib.import_module(module)
+        if name not in _REGISTRY:  # imported before the registry was replaced (tests): register again
+            importlib.reload(loaded)
 
 
 def available_detectors() -> list[str]:

