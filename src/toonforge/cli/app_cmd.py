@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
+from ..io.outputs import declare_io
 from .engine_args import add_engine_args, say_setup_notices
 
 
@@ -63,6 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--examples", type=Path, default=None,
                    help="folder of example photos (default: ../shared/data/faces/scut when present)")
     p.add_argument("--style-default", default="classic", help="style selected when the page opens")
+    declare_io(p)
     p.set_defaults(func=run)
 
 

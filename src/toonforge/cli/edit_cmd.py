@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..io.outputs import declare_io
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -43,6 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", type=Path, required=True, help="output folder (or .npy for --learn-direction)")
     p.add_argument("--seed", type=int, default=0, help="seed of the noise maps used for rendering (default 0)")
     p.add_argument("--quiet", action="store_true", help="no summary")
+    declare_io(p, inputs=["generator", "latents", "direction", "labels"], outputs={"output": "auto"})
     p.set_defaults(func=run)
 
 

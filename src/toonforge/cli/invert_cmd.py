@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..io.files import atomic_output
+from ..io.outputs import declare_io
 
 LATENTS, INDEX = "latents.npy", "latents.json"
 _IDENTITY = ("generator_weights", "space", "steps", "lr", "w_pixel", "w_perceptual", "noise_reg", "align", "seed",
@@ -50,6 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.add_argument("--overwrite", action="store_true", help="start over, dropping earlier results in OUT")
     p.add_argument("--quiet", action="store_true", help="no progress bar or notices")
+    declare_io(p, inputs=["generator", "photos", "encoder"], outputs={"output": "folder"})
     p.set_defaults(func=run)
 
 

@@ -64,7 +64,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        from ..io.outputs import guard  # the output-safety layer (each command declares its paths)
+
+        with guard(args):
+            return int(args.func(args) or 0)
     except ToonforgeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

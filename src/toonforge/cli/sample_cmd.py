@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
+from ..io.outputs import declare_io
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,6 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.add_argument("--overwrite", action="store_true", help="re-render everything, start a new manifest")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    declare_io(p, inputs=["generator", "paired", "latents"], outputs={"output": "folder"})
     p.set_defaults(func=run)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..io.images import DEFAULT_MAX_PIXELS, load_image, save_image
+from ..io.outputs import declare_io
 from .engine_args import add_engine_args, say_setup_notices
 
 
@@ -40,6 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true", help="redo outputs that already exist")
     p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="refuse larger images")
     p.add_argument("--quiet", action="store_true", help="no progress bar or notices")
+    declare_io(p, inputs=["inputs", "style"], outputs={"output": "auto"})
     p.set_defaults(func=run)
 
 

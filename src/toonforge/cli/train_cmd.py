@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..io.outputs import declare_io
 from ..models.translator_tiers import TIERS
 from .loop_args import add_lr_decay_arg
 
@@ -53,6 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--style-name", default=None, help="name of that style (default: folder name)")
     p.add_argument("--head-resolution", type=int, default=256, help="recorded in the style's config")
     p.add_argument("--full-resolution", type=int, default=512, help="recorded in the style's config")
+    declare_io(p, inputs=["inputs", "targets", "init_from"], outputs={"runs": "parent", "style_out": "folder"})
     p.set_defaults(func=run)
 
 

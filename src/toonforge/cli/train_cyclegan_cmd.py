@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..io.outputs import declare_io
 from .loop_args import add_loop_args, loop_config
 
 
@@ -29,6 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-ema", action="store_true", help="ship the raw G_AB instead of its EMA")
     p.add_argument("--no-augment", action="store_true", help="switch off flip/zoom/shift")
     add_loop_args(p, batch_size=1)
+    declare_io(p, inputs=["photos", "styles"], outputs={"runs": "parent"})
     p.set_defaults(func=run)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..io.outputs import declare_io
 from .loop_args import add_loop_args, loop_config
 
 
@@ -62,6 +63,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--gan-start", type=int, default=0, help="steps of content-only warm-up")
     p.add_argument("--no-augment", action="store_true", help="switch off the geometry expansion")
     add_loop_args(p)
+    declare_io(p, inputs=["photos", "styles", "style_generator"],
+               outputs={"runs": "parent", "calibration_dir": "folder"})
     p.set_defaults(func=run)
 
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
+from ..io.outputs import declare_io
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,6 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.add_argument("--seed", type=int, default=0, help="seed of the encoder init and the training codes")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    declare_io(p, inputs=["generator"], outputs={"output": "file"})
     p.set_defaults(func=run)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..io.outputs import declare_io
+
 _ARCH_FLAGS = {"size": "--size", "style_dim": "--style-dim", "n_mlp": "--n-mlp",
                "channel_multiplier": "--channel-multiplier", "channel_max": "--channel-max"}
 
@@ -64,6 +66,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     a("--device", default="cpu")
     a("--seed", type=int, default=0)
     a("--workers", type=int, default=0, help="data loader workers")
+    declare_io(p, inputs=["data", "resume_from"], outputs={"runs": "parent"})
     p.set_defaults(func=run)
 
 

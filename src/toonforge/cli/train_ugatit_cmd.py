@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..io.outputs import declare_io
 from .loop_args import add_loop_args, loop_config
 
 
@@ -44,6 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="U-GAT-IT's schedule: --lr-decay-steps set to the second half of --steps "
                         "(give one of the two)")
     add_loop_args(p, steps=100000, batch_size=1, size_multiple=4, every=1000)
+    declare_io(p, inputs=["photos", "styles", "masks"], outputs={"runs": "parent"})
     p.set_defaults(func=run)
 
 

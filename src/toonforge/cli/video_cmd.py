@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..io.outputs import declare_io
 from .engine_args import add_engine_args, say_setup_notices
 from .stylize_cmd import _strength
 
@@ -42,6 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-smoothing", action="store_true", help="use raw per-frame detections (no tracking)")
     p.add_argument("--overwrite", action="store_true", help="replace the output if it exists")
     p.add_argument("--quiet", action="store_true", help="no progress bar or notices")
+    declare_io(p, inputs=["input", "style"], outputs={"output": "file"})
     p.set_defaults(func=run)
 
 

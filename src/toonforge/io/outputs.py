@@ -6,8 +6,9 @@ The rules (the project's promise: nothing a user gave is overwritten, deleted or
   refused in one ``error:`` line. Paths are compared as real paths (symlinks resolved) and as
   inodes (hard links, bind mounts), before anything is loaded or written.
 * ``--overwrite`` replaces only what toonforge wrote. A folder toonforge creates gets a marker
-  file :data:`MARKER`; a single file toonforge writes is recorded (name, size, mtime) in the
-  marker of the folder it lies in. A folder or file without that record is never replaced.
+  file :data:`MARKER`; a single file toonforge writes outside such a folder is recorded (real
+  path, inode, size, mtime) in a ledger in toonforge's cache folder, so nothing is added beside
+  it. A folder or file without that record is never replaced, nor one changed since.
 * Files are written to a temporary name beside the target and renamed
   (:func:`toonforge.io.files.atomic_output`); temporary files a killed run left beside a target
   are removed by the next run of the same job (:func:`clean_stale_temps`).
@@ -49,7 +50,8 @@ from pathlib import Path
 from ..errors import InputError
 
 __all__ = ["MARKER", "IOSpec", "declare_io", "guard", "check_output", "check_overwrite", "is_ours",
-           "claim_folder", "record_file", "claim_temp_folder", "drop_temp_folder", "clean_stale_temps"]
+           "claim_folder", "record_file", "claim_temp_folder", "drop_temp_folder", "clean_stale_temps",
+           "replace_folder"]
 
 MARKER = ".toonforge-output.json"
 _FORMAT = "toonforge-output-1"
@@ -169,7 +171,8 @@ def check_output(output: str | os.PathLike[str], inputs: Iterable[str | os.PathL
             continue
         rs, what = _real(src), _one_line(src)
         if ro == rs or _same(out, src):
-            raise InputError(f"{option} {name} is the input {what}; choose another output")
+            raise InputError(f"{option} {name} is the input {what} (writing there would overwrite an input); "
+                             "choose another output")
         if src.is_dir() and (_inside(ro, rs) or any(_same(p, src) for p in out.parents if p.exists())):
             raise InputError(f"{option} {name} lies inside the input folder {what}; choose an output outside it")
         if kind != "parent" and _inside(rs, ro):
@@ -202,9 +205,42 @@ def _write_marker(folder: Path, data: dict) -> None:
     atomic_write_text(folder / MARKER, json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
+def _ledger() -> Path:
+    """The record of single files toonforge wrote (``$TOONFORGE_CACHE/outputs.jsonl``, default
+    ``~/.cache/toonforge/outputs.jsonl``): kept outside the user's folders, so a file written into
+    one leaves nothing else there."""
+    root = os.environ.get("TOONFORGE_CACHE")
+    return (Path(root) if root else Path.home() / ".cache" / "toonforge") / "outputs.jsonl"
+
+
+def _file_key(p: Path) -> dict | None:
+    try:
+        st = p.stat()
+    except OSError:
+        return None
+    return {"path": os.path.realpath(p), "ino": st.st_ino, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _ledger_entries() -> list[dict]:
+    try:
+        lines = _ledger().read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return []
+    out = []
+    for line in lines:
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue  # a line cut by a killed writer
+        if isinstance(entry, dict):
+            out.append(entry)
+    return out
+
+
 def is_ours(path: str | os.PathLike[str]) -> bool:
-    """True for a folder toonforge created (it, or a folder above it, holds the marker) and for a
-    file toonforge recorded unchanged (same size and mtime) or that lies in such a folder."""
+    """True for a folder toonforge created (it, or a folder above it, holds the marker), for a
+    file inside such a folder, and for a file toonforge wrote and recorded (:func:`record_file`)
+    that nobody has changed since (same inode, size and mtime)."""
     p = Path(path)
     if p.is_symlink():
         return False
@@ -214,11 +250,8 @@ def is_ours(path: str | os.PathLike[str]) -> bool:
         data = _read_marker(folder)
         if data and data.get("folder"):
             return True
-    if p.is_file():
-        data = _read_marker(p.parent) or {}
-        st = p.stat()
-        return data.get("files", {}).get(p.name) == [st.st_size, st.st_mtime_ns]
-    return False
+    key = _file_key(p) if p.is_file() else None
+    return key is not None and key in _ledger_entries()
 
 
 def check_overwrite(path: str | os.PathLike[str], *, option: str = "--overwrite") -> None:
@@ -233,13 +266,14 @@ def check_overwrite(path: str | os.PathLike[str], *, option: str = "--overwrite"
                          "record); move it away or choose another output")
 
 
-def claim_folder(folder: str | os.PathLike[str], by: str = "toonforge") -> Path:
+def claim_folder(folder: str | os.PathLike[str], by: str = "toonforge", *, created: bool = False) -> Path:
     """Create ``folder`` if needed and mark it as written by toonforge. Only for a folder that is
-    new, empty, or already ours: a foreign folder with content is left unmarked."""
+    new, empty, already ours, or that the caller knows it ``created``: a foreign folder with
+    content is left unmarked."""
     f = Path(folder)
     f.mkdir(parents=True, exist_ok=True)
     data = _read_marker(f)
-    if data is None and any(e.name != MARKER for e in f.iterdir()):
+    if data is None and not created and any(e.name != MARKER for e in f.iterdir()):
         return f
     if not (data and data.get("folder")):
         _write_marker(f, {**(data or {}), "format": _FORMAT, "folder": True, "by": by})
@@ -247,18 +281,25 @@ def claim_folder(folder: str | os.PathLike[str], by: str = "toonforge") -> Path:
 
 
 def record_file(path: str | os.PathLike[str]) -> None:
-    """Record the file ``path`` as written by toonforge in its folder's marker (no-op inside a
-    folder that is ours as a whole)."""
+    """Record the file ``path`` as written by toonforge (no-op inside a folder that is ours as a
+    whole). Entries of files that are gone or changed are dropped as the record grows."""
     p = Path(path)
-    if not p.is_file() or is_ours(p.parent):
+    key = _file_key(p) if p.is_file() else None
+    if key is None or is_ours(p.parent):
         return
-    data = _read_marker(p.parent) or {"format": _FORMAT, "folder": False}
-    st = p.stat()
-    data.setdefault("files", {})[p.name] = [st.st_size, st.st_mtime_ns]
+    ledger = _ledger()
     try:
-        _write_marker(p.parent, data)
+        ledger.parent.mkdir(parents=True, exist_ok=True)
+        entries = _ledger_entries()
+        if len(entries) >= 5000:  # compact: keep what still matches a file on disk
+            from .files import atomic_write_text
+
+            keep = [e for e in entries if _file_key(Path(e.get("path", ""))) == e and e["path"] != key["path"]]
+            atomic_write_text(ledger, "".join(json.dumps(e) + "\n" for e in keep))
+        with open(ledger, "a", encoding="utf-8") as fh:  # one short append: whole or absent
+            fh.write(json.dumps(key) + "\n")
     except OSError:
-        pass  # not fatal: a later --overwrite will be refused, which is the safe side
+        pass  # not fatal: a later --overwrite of this file is refused, which is the safe side
 
 
 def claim_temp_folder(dest: str | os.PathLike[str], tag: str) -> Path:
@@ -342,8 +383,32 @@ def guard(args: argparse.Namespace) -> Iterator[None]:
             created = before[p] is None and p.is_dir() and not p.is_symlink()
             if kind in ("folder", "parent") and created:
                 if ok or any(p.iterdir()):
-                    claim_folder(p, by)
+                    claim_folder(p, by, created=True)
                 else:
                     p.rmdir()  # a failed run leaves no empty folder behind
             elif kind == "file" and p.is_file() and _state(p) != before[p]:
                 record_file(p)
+
+
+def replace_folder(new: str | os.PathLike[str], path: str | os.PathLike[str]) -> Path:
+    """Move the complete folder ``new`` to ``path``. An existing ``path`` must be ours
+    (:func:`check_overwrite`); it is renamed aside first and deleted only once ``new`` is in
+    place. ``new`` gets the usual permissions (0777 less the umask; ``mkdtemp`` makes 0700)."""
+    new, path = Path(new), Path(path)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(new, 0o777 & ~umask)
+    old = None
+    if path.exists() or path.is_symlink():
+        check_overwrite(path)
+        if not path.is_dir() or path.is_symlink():
+            raise InputError(f"{_one_line(path)} is not a folder; it was left as it is")
+        old = path.with_name(f".{path.name}.replaced")
+        drop_temp_folder(old)  # left by a run killed between the two renames
+        os.rename(path, old)
+    os.rename(new, path)
+    if old is not None:
+        if _read_marker(old) is None:  # ours through a folder above it: mark before dropping
+            _write_marker(old, {"format": _FORMAT, "folder": True, "by": "toonforge (replaced)"})
+        drop_temp_folder(old)
+    return path

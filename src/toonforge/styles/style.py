@@ -23,7 +23,6 @@ is separate, its weights under ``full.``. ONNX exports are ``head.onnx`` / ``ful
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -216,18 +215,20 @@ class Style:
 def _new_folder(path: Path, overwrite: bool) -> Iterator[Path]:
     """Yield a temporary folder beside ``path`` that replaces ``path`` when the block succeeds.
 
-    Refuses an existing ``path`` unless ``overwrite``; on any error the temporary folder is
-    removed and ``path`` is left as it was.
+    Refuses an existing ``path`` unless ``overwrite``, and even then unless toonforge wrote it
+    (:mod:`toonforge.io.outputs`: a folder of the user's is never deleted); on any error the
+    temporary folder is removed and ``path`` is left as it was.
     """
+    from ..io.outputs import claim_folder, replace_folder
+
     if path.exists() and not overwrite:
         raise InputError(f"{path} already exists; pass --overwrite to replace it")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
+        claim_folder(tmp, "toonforge (style)")
         yield tmp
-        if path.exists():
-            shutil.rmtree(path)
-        os.replace(tmp, path)
+        replace_folder(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -277,9 +278,10 @@ def copy_style(style: Style, path: str | Path, config: StyleConfig, *, overwrite
         raise InputError("the copy would replace the style's own folder; write it somewhere else")
     with _new_folder(path, overwrite) as tmp:
         from ..export.reshape_onnx import RESHAPE_ONNX, export_reshape_onnx
+        from ..io.outputs import MARKER
 
         for f in style.path.iterdir():
-            if f.is_file() and f.name != RESHAPE_ONNX:
+            if f.is_file() and f.name not in (RESHAPE_ONNX, MARKER):
                 shutil.copy2(f, tmp / f.name)
         if config.reshape is not None:
             export_reshape_onnx(config.reshape, tmp / RESHAPE_ONNX)

@@ -18,6 +18,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -241,9 +242,7 @@ def _extract(paths: list[Path], run: str, manifest: str, root: Path) -> None:
                 mode = (0o777 if member.mode & 0o100 else 0o666) & ~umask
                 fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
                 with os.fdopen(fd, "wb") as out:
-                    src = tar.extractfile(member)
-                    for block in iter(lambda: src.read(_MIB), b""):
-                        out.write(block)
+                    shutil.copyfileobj(tar.extractfile(member), out, _MIB)
                 os.utime(target, (member.mtime, member.mtime))
     except tarfile.TarError as exc:
         raise InputError(f"the parts of {manifest} are not a readable archive: {exc}") from None
