@@ -229,3 +229,41 @@ def test_eval_never_writes_into_its_photos(tiny_style: Path, tmp_path: Path, cap
                       "--detector", "none", "--speed-photos", "0", "--quiet"], capsys)
     assert code == 2 and "is the input" in err
     assert (photos / "contact_sheet.png").read_bytes() == b"my photo"
+
+
+def test_temporary_files_of_a_killed_run_are_removed_by_the_next_one(tmp_path: Path) -> None:
+    from fractions import Fraction
+
+    import numpy as np
+
+    from toonforge.io.files import atomic_write_text, hold_lock
+    from toonforge.io.video import VideoWriter
+
+    ck = tmp_path / "checkpoints"
+    ck.mkdir()
+    stale = ck / ".latest.pt.k1ll3d.tmp"
+    stale.write_bytes(b"half a checkpoint")
+    alive = ck / ".latest.pt.w0rk1ng.tmp"
+    alive.write_bytes(b"being written")
+    fd = os.open(alive, os.O_RDONLY)
+    hold_lock(fd)  # a live writer's temporary file stays
+    try:
+        atomic_write_text(ck / "latest.pt", "new")
+    finally:
+        os.close(fd)
+    assert not stale.exists() and alive.exists() and (ck / "latest.pt").read_text() == "new"
+    other = ck / ".other.pt.k1ll3d.tmp"  # another target's: not this job's to remove
+    other.write_bytes(b"x")
+    atomic_write_text(ck / "latest.pt", "newer")
+    assert other.exists()
+    # The video writer: its .STEM.*.part.mp4 is cleaned up, and the output follows the umask.
+    (tmp_path / ".clip.k1ll3d.part.mp4").write_bytes(b"half a video")
+    old = os.umask(0o022)
+    try:
+        with VideoWriter(tmp_path / "clip.mp4", fps=Fraction(10), size=(32, 32)) as w:
+            for i in range(3):
+                w.write(np.full((32, 32, 3), 40 * i, np.uint8))
+    finally:
+        os.umask(old)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoints", "clip.mp4"]
+    assert (tmp_path / "clip.mp4").stat().st_mode & 0o777 == 0o644

@@ -100,4 +100,4 @@ def run(args: argparse.Namespace) -> int:
         print(f"style written to {path}")
     elif args.style_out is not None:
         print("training stopped before the last step; resume it to write the style")
-    return 0
+    return result.exit_code  # 143 / 130 when SIGTERM / Ctrl-C stopped it (after a checkpoint)

@@ -56,4 +56,4 @@ def run(args: argparse.Namespace) -> int:
     result = train(CycleGANTask(cfg), loop_config(args), runs_root=args.runs, resume=args.resume,
                    device=args.device)
     print(f"run folder: {result.run_dir} (step {result.step}/{args.steps})")
-    return 0
+    return result.exit_code  # 143 / 130 when SIGTERM / Ctrl-C stopped it (after a checkpoint)

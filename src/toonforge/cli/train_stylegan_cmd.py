@@ -107,4 +107,4 @@ def run(args: argparse.Namespace) -> int:
         print(f"best generator: {best} (val/fd {info['val/fd']:.4g} at step {info['step']}); last: {last}")
     else:
         print(f"generator (EMA, no FD evaluation yet): {last}")
-    return 0
+    return result.exit_code  # 143 / 130 when SIGTERM / Ctrl-C stopped it (after a checkpoint)

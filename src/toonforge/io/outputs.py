@@ -326,19 +326,11 @@ def drop_temp_folder(tmp: str | os.PathLike[str]) -> None:
 
 
 def clean_stale_temps(target: str | os.PathLike[str]) -> list[Path]:
-    """Remove the temporary files that writers left beside ``target`` when killed:
-    ``.NAME.*.tmp`` (:func:`~toonforge.io.files.atomic_output`) and ``.STEM.*.partSUFFIX``
-    (video). Call it when a job starts, for the targets it is about to write."""
-    t = Path(target)
-    gone = []
-    if not t.parent.is_dir():
-        return gone
-    for pattern in (f".{t.name}.*.tmp", f".{t.stem}.*.part{t.suffix}"):
-        for p in t.parent.glob(pattern):
-            if p.is_file() and not p.is_symlink():
-                p.unlink(missing_ok=True)
-                gone.append(p)
-    return gone
+    """Remove the temporary files killed runs left beside ``target`` (see
+    :func:`toonforge.io.files.remove_stale_temps`, which every toonforge writer calls)."""
+    from .files import remove_stale_temps
+
+    return remove_stale_temps(target)
 
 
 def _state(p: Path) -> tuple | None:
@@ -394,10 +386,10 @@ def replace_folder(new: str | os.PathLike[str], path: str | os.PathLike[str]) ->
     """Move the complete folder ``new`` to ``path``. An existing ``path`` must be ours
     (:func:`check_overwrite`); it is renamed aside first and deleted only once ``new`` is in
     place. ``new`` gets the usual permissions (0777 less the umask; ``mkdtemp`` makes 0700)."""
+    from .files import use_umask
+
     new, path = Path(new), Path(path)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(new, 0o777 & ~umask)
+    use_umask(new, 0o777)
     old = None
     if path.exists() or path.is_symlink():
         check_overwrite(path)
