@@ -68,8 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         with guard(args):
             return int(args.func(args) or 0)
-    except ToonforgeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except ToonforgeError as exc:  # one line, even when a file name holds a newline
+        print("error: " + str(exc).replace("\r", "\\r").replace("\n", "\\n"), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

@@ -23,15 +23,14 @@ def run(args: argparse.Namespace) -> int:
     for name, path in available_styles().items():
         try:
             s = Style.load(path)
-        except ToonforgeError as exc:
-            rows.append((name, "-", "-", f"(broken: {exc})", path))
-            continue
-        if s.config.kind == "filter":
-            res, tier = "any", "filter"
-        else:
-            spec = s.spec("head")
-            res, tier = str(spec.resolution), str(spec.config.get("tier", spec.model))
-        rows.append((name, res, tier, s.summary(), path))
+            if s.config.kind == "filter":
+                res, tier = "any", "filter"
+            else:
+                spec = s.spec("head")
+                res, tier = str(spec.resolution), str(spec.config.get("tier", spec.model))
+            rows.append((name, res, tier, s.summary(), path))
+        except (ToonforgeError, OSError, ValueError, TypeError, AttributeError) as exc:  # list the others
+            rows.append((name, "-", "-", f"(broken: {exc})".replace("\n", " "), path))
     width = max([len("name"), *(len(row[0]) for row in rows)])  # user style names can be long
     print(f"{'name':<{width}} {'res':>5}  {'tier':<8} summary")
     for name, res, tier, summary, path in rows:

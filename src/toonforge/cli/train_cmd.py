@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..io.outputs import declare_io
 from ..models.translator_tiers import TIERS
-from .loop_args import add_lr_decay_arg
+from .loop_args import add_lr_decay_arg, positive_float
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=int, default=256, help="training crop size (multiple of 16)")
     p.add_argument("--steps", type=int, default=4000)
     p.add_argument("--batch-size", type=int, default=8, help="per process")
-    p.add_argument("--lr", type=float, default=5e-4, help="generator learning rate")
+    p.add_argument("--lr", type=positive_float, default=5e-4, help="generator learning rate")
     p.add_argument("--w-perceptual", type=float, default=0.3, help="0 disables (no MobileNetV2 weights needed)")
     p.add_argument("--w-gan", type=float, default=0.05, help="0 disables the discriminator")
     p.add_argument("--gan-kind", choices=["lsgan", "hinge", "nonsaturating"], default="lsgan")

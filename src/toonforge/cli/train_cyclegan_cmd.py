@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..io.outputs import declare_io
-from .loop_args import add_loop_args, loop_config
+from .loop_args import add_loop_args, loop_config, positive_float
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n-blocks", type=int, default=9, help="residual blocks per generator (9 at 256 px, 6 at 128)")
     p.add_argument("--base-channels", type=int, default=64, help="generator base channels")
     p.add_argument("--d-channels", type=int, default=64, help="discriminator base channels")
-    p.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate of all nets")
+    p.add_argument("--lr", type=positive_float, default=2e-4, help="Adam learning rate of all nets")
     p.add_argument("--lambda-cycle", type=float, default=10.0, help="weight of the cycle loss")
     p.add_argument("--lambda-identity", type=float, default=0.5,
                    help="identity loss weight, as a fraction of --lambda-cycle (0: off)")

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..io.outputs import declare_io
-from .loop_args import add_loop_args, loop_config
+from .loop_args import add_loop_args, loop_config, positive_float
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--channels", type=int, default=32, help="U-Net base channels")
     p.add_argument("--num-blocks", type=int, default=4, help="U-Net residual blocks")
     p.add_argument("--d-channels", type=int, default=32, help="discriminator base channels")
-    p.add_argument("--lr", type=float, default=2e-4, help="learning rate of G and both Ds")
+    p.add_argument("--lr", type=positive_float, default=2e-4, help="learning rate of G and both Ds")
     p.add_argument("--w-surface", type=float, default=1.0, help="weight of the surface GAN term")
     p.add_argument("--w-texture", type=float, default=1.0, help="weight of the texture GAN term")
     p.add_argument("--w-content", type=float, default=2.0,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..io.outputs import declare_io
+from .loop_args import positive_float
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="encoder file to write (.safetensors; never overwritten)")
     p.add_argument("--steps", type=int, default=1000, help="training steps (default 1000)")
     p.add_argument("--batch-size", type=int, default=8, help="generated images per step (default 8)")
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
+    p.add_argument("--lr", type=positive_float, default=1e-3, help="Adam learning rate (default 1e-3)")
     p.add_argument("--kl-weight", type=float, default=1e-3, help="weight beta of the KL term (default 1e-3)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.add_argument("--seed", type=int, default=0, help="seed of the encoder init and the training codes")

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..io.outputs import declare_io
+from .loop_args import positive_float
 
 _ARCH_FLAGS = {"size": "--size", "style_dim": "--style-dim", "n_mlp": "--n-mlp",
                "channel_multiplier": "--channel-multiplier", "channel_max": "--channel-max"}
@@ -35,8 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     a("--resume-from", type=Path, default=None, help="source generator for transfer learning")
     a("--steps", type=int, default=10000, help="training steps (one batch each)")
     a("--batch-size", type=int, default=8, help="per process")
-    a("--lr", type=float, default=0.002, help="Adam learning rate of G and D")
-    a("--lr-mapping", type=float, default=0.01,
+    a("--lr", type=positive_float, default=0.002, help="Adam learning rate of G and D")
+    a("--lr-mapping", type=positive_float, default=0.01,
       help="mapping network's rate relative to the synthesis layers (0 freezes it)")
     a("--lr-res", type=_res_scale, nargs="*", default=[], metavar="RES=MULT",
       help="learning-rate multipliers of G's layers by resolution, e.g. 4=0 8=0.1")

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..io.outputs import declare_io
-from .loop_args import add_loop_args, loop_config
+from .loop_args import add_loop_args, loop_config, positive_float
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--d-channels", type=int, default=64)
     p.add_argument("--d-global-layers", type=int, default=7, help="global discriminator depth (needs size >= 96)")
     p.add_argument("--d-local-layers", type=int, default=5, help="local discriminator depth")
-    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--lr", type=positive_float, default=1e-4)
     p.add_argument("--lr-decay", action="store_true",
                    help="U-GAT-IT's schedule: --lr-decay-steps set to the second half of --steps "
                         "(give one of the two)")

@@ -9,6 +9,28 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+def why_not_a_file(path: str | os.PathLike[str]) -> str:
+    """Why ``path`` cannot be read as a regular file, for a one-line message: "no such file",
+    "a symlink loop", "a broken symlink", "a FIFO, not a file", ..."""
+    import stat
+
+    p = Path(path)
+    try:
+        mode = os.stat(p).st_mode
+    except OSError as exc:
+        if p.is_symlink():
+            return "a symlink loop" if exc.errno == 40 else f"a broken symlink (to {os.readlink(p)})"
+        if exc.errno == 20:
+            return "a path under a file, not a folder"
+        return "no such file" if exc.errno == 2 else (exc.strerror or str(exc))
+    for test, what in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return f"{what}, not a file"
+    return "not a regular file"
+
+
 @contextmanager
 def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path`` to write; it replaces ``path`` when the block ends.

@@ -341,6 +341,18 @@ def _state(p: Path) -> tuple | None:
     return (p.is_dir(), st.st_size, st.st_mtime_ns)
 
 
+def _os_error_output(exc: OSError, outputs: list[Path]) -> Path | None:
+    """The declared output an OSError was about (its file lies at or below it, or beside it)."""
+    names = [n for n in (exc.filename, exc.filename2) if n]
+    for name in names:
+        real = _real(Path(os.fsdecode(name)))
+        for out in outputs:
+            ro = _real(out)
+            if _inside(real, ro) or real.parent == ro.parent:
+                return out
+    return None
+
+
 @contextmanager
 def guard(args: argparse.Namespace) -> Iterator[None]:
     """Apply the declaration of the command ``args`` belongs to (see the module notes).
@@ -369,6 +381,11 @@ def guard(args: argparse.Namespace) -> Iterator[None]:
     try:
         yield
         ok = True
+    except OSError as exc:  # e.g. -o /proc/x.mp4, a full disk, a read-only folder: the user's to fix
+        where = _os_error_output(exc, [p for p, _, _ in outs])
+        if where is None:
+            raise
+        raise InputError(f"cannot write {_one_line(where)}: {exc.strerror or exc}") from None
     finally:
         by = "toonforge " + str(getattr(args, "command", "") or "")
         for p, kind, _ in outs:

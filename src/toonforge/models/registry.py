@@ -52,5 +52,5 @@ def create_model(name: str, **config: Any) -> nn.Module:
         raise InputError(f"unknown model {name!r}; known models: {', '.join(sorted(_MODELS))}")
     try:
         return _MODELS[name](**config)
-    except TypeError as exc:
-        raise InputError(f"bad config for model {name!r}: {exc}") from None
+    except (TypeError, ValueError, KeyError) as exc:  # unknown argument, tier or value
+        raise InputError(f"bad config for model {name!r}: {str(exc).strip(chr(39))}") from None

@@ -34,7 +34,9 @@ def expand_inputs(inputs: list[Path], recursive: bool = False) -> list[tuple[Pat
         elif p.is_file():
             found.append((p, Path(p.name)))
         else:
-            raise InputError(f"input not found: {p}")
+            from ..io.files import why_not_a_file
+
+            raise InputError(f"cannot read {p}: {why_not_a_file(p)}")
     return found
 
 

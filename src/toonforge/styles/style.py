@@ -23,6 +23,7 @@ is separate, its weights under ``full.``. ONNX exports are ``head.onnx`` / ``ful
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -59,8 +60,11 @@ class NetSpec:
             raise InputError(f"bad style config {where}: expected an object")
         try:
             spec = cls(model=str(d["model"]), config=dict(d.get("config", {})), resolution=int(d["resolution"]))
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise InputError(f"bad style config {where}: missing or invalid {exc}") from None
+        for key, value in spec.config.items():  # a huge width would allocate terabytes, not fail
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and not abs(value) <= 65536:
+                raise InputError(f"bad style config {where}: {key} = {value} is out of range")
         if not 32 <= spec.resolution <= 4096:
             raise InputError(f"bad style config {where}: resolution {spec.resolution} outside 32..4096")
         return spec
@@ -98,8 +102,16 @@ class StyleConfig:
             raise InputError(f"bad style config {source}: a network style needs a 'head' network")
         try:
             full_res = int(d.get("full_resolution", 512))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise InputError(f"bad style config {source}: full_resolution must be an integer") from None
+        value_range = d.get("value_range", (-1.0, 1.0))
+        if not (isinstance(value_range, (list, tuple)) and len(value_range) == 2
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                        for v in value_range) and value_range[0] < value_range[1]):
+            raise InputError(f"bad style config {source}: value_range must be [low, high] with low < high, "
+                             f"got {value_range!r}")
+        if not isinstance(d.get("extra", {}), dict):
+            raise InputError(f"bad style config {source}: extra must be an object, got {d.get('extra')!r}")
         if not 32 <= full_res <= 8192:
             raise InputError(f"bad style config {source}: full_resolution {full_res} outside 32..8192")
         reshape = d.get("reshape")
@@ -115,7 +127,7 @@ class StyleConfig:
             head=head,
             full=full,
             full_resolution=full_res,
-            value_range=tuple(d.get("value_range", (-1.0, 1.0))),  # type: ignore[arg-type]
+            value_range=(float(value_range[0]), float(value_range[1])),
             extra=dict(d.get("extra", {})),
             reshape=reshape,
             clean_skin=clean_skin,
@@ -159,7 +171,10 @@ class Style:
             raise InputError(f"bad style config {cfg_file}: {exc}") from None
         config = StyleConfig.from_dict(raw, str(cfg_file))
         card_file = path / "card.md"
-        card = card_file.read_text(encoding="utf-8") if card_file.is_file() else ""
+        try:
+            card = card_file.read_text(encoding="utf-8") if card_file.is_file() else ""
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{card_file} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
         if config.kind == "network" and not (path / "model.safetensors").is_file():
             raise InputError(f"style {config.name!r} at {path} has no model.safetensors")
         return cls(config, path, card)
