@@ -20,6 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--inputs", type=Path, required=True, help="folder of input photos")
     p.add_argument("--targets", type=Path, required=True, help="folder of stylized targets (same names)")
+    p.add_argument("--allow-missing-targets", action="store_true",
+                   help="train even when under 90%% of the inputs have a readable target (default: refuse)")
     p.add_argument("--tier", choices=list(TIERS), default="small",
                    help="network size; -hd adds a full-resolution last stage for crisper lines, "
                    "-subpixel moves the head to half resolution for speed")
@@ -81,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         val_fraction=args.val_fraction, augment=aug, seed=args.seed,
         init_from=None if args.init_from is None else str(args.init_from),
     )
-    task = TranslatorTask(cfg)
+    task = TranslatorTask(cfg, allow_missing_targets=args.allow_missing_targets)
     loop = LoopConfig(
         total_steps=args.steps, batch_size=args.batch_size, num_workers=args.workers,
         checkpoint_every=args.checkpoint_every, eval_every=args.eval_every, seed=args.seed,

@@ -360,7 +360,8 @@ def guard(args: argparse.Namespace) -> Iterator[None]:
     Before: every output is checked against every input (:func:`check_output`), and with
     ``--overwrite`` an existing output must be ours (:func:`check_overwrite`). After: a folder
     output the run created is marked as ours, a file output it wrote is recorded; when the run
-    fails, a folder output it created and left empty is removed.
+    fails, a folder (or parent) output it created and left empty is removed. An OSError about a
+    declared output (``-o /proc/x``, a full disk) becomes a one-line InputError.
     """
     spec: IOSpec | None = getattr(args, "_io", None)
     if spec is None or not spec.outputs:
@@ -391,10 +392,10 @@ def guard(args: argparse.Namespace) -> Iterator[None]:
         for p, kind, _ in outs:
             created = before[p] is None and p.is_dir() and not p.is_symlink()
             if kind in ("folder", "parent") and created:
-                if ok or any(p.iterdir()):
-                    claim_folder(p, by, created=True)
-                else:
+                if not ok and not any(p.iterdir()):
                     p.rmdir()  # a failed run leaves no empty folder behind
+                elif kind == "folder":  # a parent only gains entries: nothing to mark
+                    claim_folder(p, by, created=True)
             elif kind == "file" and p.is_file() and _state(p) != before[p]:
                 record_file(p)
 
