@@ -97,3 +97,23 @@ def test_inputs_that_are_not_files_are_named_for_what_they_are(tiny_style: Path,
         _one_line_error(code, err, match)
     code, _, err = _run(["unpack-run", odd, "--into", tmp_path / "runs"], capsys)  # a newline stays escaped
     _one_line_error(code, err, "new\\nline.png")
+
+
+def test_outputs_are_in_a_writable_format_decided_before_any_work(tiny_style: Path, tmp_path: Path, capsys) -> None:
+    from PIL import Image
+
+    from toonforge.pipelines.batch import plan_jobs
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for ext in ("gif", "tif", "jpg"):
+        Image.new("RGB", (8, 8), (200, 100, 50)).save(photos / f"a_{ext}.{ext}")
+    jobs = plan_jobs([photos], tmp_path / "out")
+    assert sorted(j.dst.name for j in jobs) == ["a_gif.png", "a_jpg.jpg", "a_tif.png"]
+    base = ["--style", tiny_style, "--detector", "none"]
+    for args, match in ((["stylize", photos, "-o", tmp_path / "o", "--format", "gif"], "--format takes one of png"),
+                        (["stylize", photos / "a_jpg.jpg", "-o", tmp_path / "x.tiff"], "cannot write .tiff images")):
+        code, _, err = _run([*args, *base], capsys)
+        _one_line_error(code, err, match)
+        assert "gif" not in err.split("one of", 1)[1]
+    assert not (tmp_path / "o").exists() and not (tmp_path / "x.tiff").exists()

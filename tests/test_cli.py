@@ -85,7 +85,7 @@ def test_bad_image_files(tmp_path, tiny_style, capsys, content, match):
 
 def test_usage_errors(tmp_path, photos, tiny_style, capsys):
     cases = [
-        (["stylize", tmp_path / "missing.png", "-o", tmp_path / "o"], "not found"),
+        (["stylize", tmp_path / "missing.png", "-o", tmp_path / "o"], "no such file"),
         (["stylize", photos, "-o", tmp_path / "o", "--style", "nope"], "unknown style"),
         (["stylize", photos, "-o", tmp_path / "o.png", "--style", tiny_style], "looks like a file"),
         (["stylize", photos / "p0.png", "-o", tmp_path / "o.png", "--style", tiny_style,
