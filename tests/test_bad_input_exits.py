@@ -117,3 +117,40 @@ def test_outputs_are_in_a_writable_format_decided_before_any_work(tiny_style: Pa
         _one_line_error(code, err, match)
         assert "gif" not in err.split("one of", 1)[1]
     assert not (tmp_path / "o").exists() and not (tmp_path / "x.tiff").exists()
+
+
+def test_refused_pickles_are_explained_without_torchs_advice(tmp_path: Path, capsys) -> None:
+    import pickle
+    import warnings
+
+    import torch
+
+    from toonforge.errors import CheckpointError
+    from toonforge.io.checkpoints import load_state_dict_file
+    from toonforge.training.checkpoint import load_checkpoint
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+
+    plain, zipped = tmp_path / "plain.pt", tmp_path / "zipped.pt"
+    plain.write_bytes(pickle.dumps({"w": Evil()}, protocol=4))
+    torch.save({"w": Evil()}, zipped)
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"not a checkpoint")
+    for path, what in ((plain, "unsafe: a plain pickle"), (zipped, "unsafe: it pickles posix.system"),
+                       (garbage, "not a torch checkpoint")):
+        for load in (load_state_dict_file, load_checkpoint):
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")  # torch's warnings stay off the terminal
+                with pytest.raises(CheckpointError) as info:
+                    load(path)
+            text = str(info.value)
+            assert what in text and "weights_only" not in text and "\n" not in text, text
+    (tmp_path / "photos").mkdir()
+    from PIL import Image
+
+    Image.new("RGB", (8, 8)).save(tmp_path / "photos" / "a.png")
+    code, _, err = _run(["invert", zipped, tmp_path / "photos", "-o", tmp_path / "inv"], capsys)
+    _one_line_error(code, err, "it pickles posix.system")
+    assert "--allow-pickle" not in err and "not a torch checkpoint" not in err

@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_engine_args(p)
     p.add_argument("--detector", default="dlib", help="face detector backend, or 'none'")
     p.add_argument("--format", default=None,
-                   help="output format (png, jpg, jpeg, webp, bmp); default: the input's, or png for GIF and TIFF inputs")
+                   help="output format (png, jpg, jpeg, webp, bmp); default: the input's, png for GIF and TIFF")
     p.add_argument("--recursive", action="store_true", help="descend into sub-folders")
     p.add_argument("--overwrite", action="store_true", help="redo outputs that already exist")
     p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="refuse larger images")

@@ -96,8 +96,8 @@ def load_nvlabs_pickle(path: str | Path, *, allow_pickle: bool) -> Any:
     path = Path(path)
     if not allow_pickle:
         raise InputError(
-            f"{path.name} is a pickle, which can run code when loaded; pass allow_pickle=True "
-            "(--allow-pickle) only if you trust its source"
+            f"{path.name} is a pickle, which can run code when loaded, and this command does not read "
+            "pickles; convert it to .safetensors with a tool you trust"
         )
     if not path.is_file():
         raise CheckpointError(f"weights file not found: {path}")
