@@ -154,3 +154,21 @@ def test_refused_pickles_are_explained_without_torchs_advice(tmp_path: Path, cap
     code, _, err = _run(["invert", zipped, tmp_path / "photos", "-o", tmp_path / "inv"], capsys)
     _one_line_error(code, err, "it pickles posix.system")
     assert "--allow-pickle" not in err and "not a torch checkpoint" not in err
+
+
+@pytest.mark.parametrize("flag,value", [("--threads", "-3"), ("--threads", "0"), ("--max-pixels", "0")])
+def test_counts_must_be_positive(tmp_path: Path, capsys, flag, value) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["stylize", str(tmp_path / "a.png"), "-o", str(tmp_path / "o"), flag, value])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and flag in err and "at least 1" in err and err.count("\n") == 1
+
+
+def test_ugatit_names_the_rule_it_applies() -> None:
+    from toonforge.errors import InputError
+    from toonforge.training.ugatit_task import UGATITTrainConfig
+
+    with pytest.raises(InputError, match="at least 3 layers, got 2"):
+        UGATITTrainConfig(photos="p", styles="s", size=32, d_global_layers=2).validate()
+    with pytest.raises(InputError, match="7-layer discriminator needs size >= 96 .got 64"):
+        UGATITTrainConfig(photos="p", styles="s", size=64, d_global_layers=7).validate()

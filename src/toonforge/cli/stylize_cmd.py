@@ -9,7 +9,7 @@ from pathlib import Path
 from ..errors import InputError
 from ..io.images import DEFAULT_MAX_PIXELS, load_image, save_image
 from ..io.outputs import declare_io
-from .engine_args import add_engine_args, say_setup_notices
+from .engine_args import add_engine_args, positive_int, say_setup_notices
 
 
 def _strength(text: str) -> float:
@@ -40,7 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="output format (png, jpg, jpeg, webp, bmp); default: the input's, png for GIF and TIFF")
     p.add_argument("--recursive", action="store_true", help="descend into sub-folders")
     p.add_argument("--overwrite", action="store_true", help="redo outputs that already exist")
-    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="refuse larger images")
+    p.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS,
+                   help=f"refuse larger images (default {DEFAULT_MAX_PIXELS})")
     p.add_argument("--quiet", action="store_true", help="no progress bar or notices")
     declare_io(p, inputs=["inputs", "style"], outputs={"output": "auto"})
     p.set_defaults(func=run)
