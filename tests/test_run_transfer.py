@@ -214,3 +214,14 @@ def test_a_killed_unpack_is_cleaned_up_and_the_files_keep_the_umask(run: Path, t
     (tmp_path / "device2" / ".00003-dctnet.unpacking").mkdir(parents=True)
     with pytest.raises(InputError, match="not written by toonforge"):
         unpack_run(packed.manifest, tmp_path / "device2")
+
+
+def test_parts_a_killed_pack_left_without_a_manifest_are_replaced(run: Path, tmp_path: Path) -> None:
+    first = pack_run(run, tmp_path / "out", part_bytes=50_000)
+    first.manifest.unlink()  # killed before the manifest, its last write
+    (tmp_path / "out" / "notes.txt").write_text("mine")
+    again = pack_run(run, tmp_path / "out", part_bytes=80_000)
+    assert unpack_run(again.manifest, tmp_path / "device").is_dir()
+    assert (tmp_path / "out" / "notes.txt").read_text() == "mine"
+    with pytest.raises(InputError, match="already exists"):  # a complete pack is never replaced
+        pack_run(run, tmp_path / "out")

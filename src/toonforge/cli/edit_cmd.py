@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..io.files import atomic_write_stream
 from ..io.outputs import declare_io
 
 
@@ -132,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
     if args.fuse:
         fused = fuse(ws, _weights(args.weights, ws.shape[0])).unsqueeze(0)
         args.output.mkdir(parents=True, exist_ok=True)
-        np.save(args.output / "fused.npy", fused.numpy().astype(np.float32))
+        atomic_write_stream(args.output / "fused.npy", lambda fh: np.save(fh, fused.numpy().astype(np.float32)))
         _render(G, fused, args.output, ["fused"], args.seed)
         result, what = fused, "fused"
     else:
@@ -141,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
         with torch.no_grad():
             result = edit(ws, direction, args.step, layers=layers)
         args.output.mkdir(parents=True, exist_ok=True)
-        np.save(args.output / "latents.npy", result.numpy().astype(np.float32))
+        atomic_write_stream(args.output / "latents.npy", lambda fh: np.save(fh, result.numpy().astype(np.float32)))
         _render(G, result, args.output, names, args.seed)
         what = f"moved by {args.step:g}"
     if not args.quiet:

@@ -117,6 +117,14 @@ def remove_stale_temps(target: str | os.PathLike[str]) -> list[Path]:
     return gone
 
 
+def atomic_write_stream(path: str | os.PathLike[str], write) -> Path:
+    """Call ``write(fh)`` with a binary file open on a temporary name beside ``path``, then
+    rename it onto ``path`` (:func:`atomic_output`); for writers such as ``np.save``."""
+    with atomic_output(path) as tmp, open(tmp, "wb") as fh:
+        write(fh)
+    return Path(path)
+
+
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` through :func:`atomic_output`; returns the path."""
     with atomic_output(path) as tmp:

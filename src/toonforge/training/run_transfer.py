@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError
+from ..io.files import atomic_write_text
 
 __all__ = ["FORMAT", "PackedRun", "pack_run", "unpack_run"]
 
@@ -117,7 +118,12 @@ def pack_run(run: str | os.PathLike[str], out: str | os.PathLike[str], *, part_b
     out.mkdir(parents=True, exist_ok=True)
     manifest = out / f"{run.name}.manifest.json"
     stem = out / f"{run.name}.tar"
-    taken = [p for p in [manifest, *out.glob(f"{stem.name}.[0-9][0-9][0-9]")] if p.exists()]
+    parts = list(out.glob(f"{stem.name}.[0-9][0-9][0-9]"))
+    if parts and not manifest.exists():  # parts without their manifest: debris of a killed pack-run
+        for part in parts:
+            part.unlink()
+        parts = []
+    taken = [p for p in [manifest, *parts] if p.exists()]
     if taken:
         raise InputError(f"{taken[0]} already exists; pack into an empty folder")
     writer = _PartWriter(stem, part_bytes)
@@ -133,7 +139,7 @@ def pack_run(run: str | os.PathLike[str], out: str | os.PathLike[str], *, part_b
     writer.close()
     record = {"format": FORMAT, "run": run.name, "bytes": writer.total, "sha256": writer.whole.hexdigest(),
               "files": [p.relative_to(run).as_posix() for p in files], "parts": writer.parts}
-    manifest.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    atomic_write_text(manifest, json.dumps(record, indent=1) + "\n")
     return PackedRun(manifest, [out / p["file"] for p in writer.parts], writer.total)
 
 
