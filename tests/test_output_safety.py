@@ -63,6 +63,16 @@ def test_every_command_declares_its_inputs_and_outputs() -> None:
     assert {"stylize", "video", "eval", "invert", "reshape", "unpack-run", "train-translator"} <= set(writers)
 
 
+def test_edit_never_replaces_images_in_a_folder_it_did_not_write(tmp_path: Path, capsys) -> None:
+    theirs = tmp_path / "pictures"
+    theirs.mkdir()
+    (theirs / "0.png").write_bytes(b"my picture")
+    code = main(["edit", str(tmp_path / "g.safetensors"), "--latents", str(tmp_path / "l.npy"), "--fuse",
+                 "-o", str(theirs)])
+    assert code == 2 and "did not write" in capsys.readouterr().err
+    assert (theirs / "0.png").read_bytes() == b"my picture"
+
+
 def _cases():
     for name, p in COMMANDS.items():
         spec = p.get_default("_io")
@@ -114,8 +124,10 @@ def test_every_writing_command_refuses_outputs_that_touch_its_inputs(tmp_path: P
 
 @pytest.mark.parametrize("name,out,kind", [
     (n, o, k) for n, p in COMMANDS.items() for o, k in p.get_default("_io").outputs.items()
-    if k != "parent" and any(a.dest == "overwrite" for a in p._actions)])
+    if k == "own-folder" or (k != "parent" and any(a.dest == "overwrite" for a in p._actions))])
 def test_overwrite_never_replaces_what_toonforge_did_not_write(tmp_path: Path, name, out, kind) -> None:
+    """--overwrite of a foreign file or folder is refused; an "own-folder" output (rewritten by
+    the command as it likes) must be toonforge's or new even without --overwrite."""
     p = COMMANDS[name]
     if kind == "file":
         foreign = tmp_path / "theirs.bin"
@@ -126,6 +138,8 @@ def test_overwrite_never_replaces_what_toonforge_did_not_write(tmp_path: Path, n
         (foreign / "notes.txt").write_text("theirs")
     ns = _namespace(name, p, **{out: foreign, "overwrite": True})
     _refused(ns, "toonforge did not write")
+    if kind == "own-folder":
+        _refused(_namespace(name, p, **{out: foreign, "overwrite": False}), "toonforge did not write")
     # What toonforge wrote is replaced.
     if kind == "file":
         record_file(foreign)

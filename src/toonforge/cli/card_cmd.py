@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="where the evaluation goes (default: eval-card-<style>)")
     add_measure_args(p)
     declare_io(p, inputs=["style:style", "photos", "refs", "from_report", "inception_weights"],
-               outputs={"out": "folder"})
+               outputs={"out": "own-folder"})
     p.set_defaults(func=run)
 
 

@@ -125,6 +125,10 @@ def run(args: argparse.Namespace) -> int:
     learn = args.learn_direction
     if not learn and args.output.exists() and not args.output.is_dir():
         raise InputError(f"{args.output} exists and is not a folder")
+    if not learn:  # the images are named by row and replaced: only in a folder toonforge wrote
+        from ..io.outputs import check_overwrite
+
+        check_overwrite(args.output, option="-o")
     G = load_generator(args.generator)
     ws = check_latents(load_latents(args.latents), G, args.latents.name)
     names = latent_names(args.latents, ws.shape[0])

@@ -51,7 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.add_argument("--overwrite", action="store_true", help="start over, dropping earlier results in OUT")
     p.add_argument("--quiet", action="store_true", help="no progress bar or notices")
-    declare_io(p, inputs=["generator", "photos", "encoder"], outputs={"output": "folder"})
+    declare_io(p, inputs=["generator", "photos", "encoder"], outputs={"output": "own-folder"})
     p.set_defaults(func=run)
 
 

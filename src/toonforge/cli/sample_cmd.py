@@ -40,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.add_argument("--overwrite", action="store_true", help="re-render everything, start a new manifest")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
-    declare_io(p, inputs=["generator", "paired", "latents"], outputs={"output": "folder"})
+    declare_io(p, inputs=["generator", "paired", "latents"], outputs={"output": "own-folder"})
     p.set_defaults(func=run)
 
 

@@ -22,9 +22,11 @@ For a command author, the whole API is one call in ``register``::
 list; ``"style:NAME"`` resolves a style name through the registry, ``NAME`` alone takes the path
 only when it exists). ``outputs`` maps destinations to their kind:
 
-* ``"file"``: one file; ``"folder"``: a folder the command fills (refused when it is an existing
-  file, or when its name ends like a file, e.g. ``out.txt``); ``"auto"``: a file when the name has
-  a suffix, else a folder;
+* ``"file"``: one file; ``"folder"``: a folder the command adds files to without replacing any
+  it did not write (refused when it is an existing file, or when its name ends like a file, e.g.
+  ``out.txt``); ``"own-folder"``: a folder the command fills and rewrites as it likes (results
+  named by row, reports), which must therefore be new, empty or toonforge's even without
+  ``--overwrite``; ``"auto"``: a file when the name has a suffix, else a folder;
 * ``"parent"``: a folder in which the command only *adds* new entries that never replace anything
   (``--runs`` of the trainers, ``unpack-run --into``): it may contain inputs, and it is not
   subject to ``--overwrite``.
@@ -55,7 +57,7 @@ __all__ = ["MARKER", "IOSpec", "declare_io", "guard", "check_output", "check_ove
 
 MARKER = ".toonforge-output.json"
 _FORMAT = "toonforge-output-1"
-KINDS = ("file", "folder", "auto", "parent")
+KINDS = ("file", "folder", "own-folder", "auto", "parent")
 # Names that end like these are files; a "folder" output named so is a mistake (``-o out1.txt``).
 FILE_SUFFIXES = frozenset(
     ".txt .json .jsonl .csv .md .png .jpg .jpeg .webp .bmp .gif .tif .tiff .npy .npz .pt .pth .ckpt .pkl "
@@ -263,7 +265,7 @@ def check_overwrite(path: str | os.PathLike[str], *, option: str = "--overwrite"
         return  # an empty folder: nothing to lose
     if not is_ours(p):
         raise InputError(f"{option} would replace {_one_line(p)}, which toonforge did not write (no {MARKER} "
-                         "record); move it away or choose another output")
+                         "record); move it away or choose a new or empty folder")
 
 
 def claim_folder(folder: str | os.PathLike[str], by: str = "toonforge", *, created: bool = False) -> Path:
@@ -373,9 +375,10 @@ def guard(args: argparse.Namespace) -> Iterator[None]:
         for p in _as_paths(getattr(args, dest, None)):
             k = kind if kind != "auto" else ("folder" if (p.is_dir() or not p.suffix) else "file")
             option = "--" + dest.replace("_", "-")
-            check_output(p, inputs, kind=k, option=option)
-            if k != "parent" and getattr(args, "overwrite", False):
-                check_overwrite(p)
+            check_output(p, inputs, kind="folder" if k == "own-folder" else k, option=option)
+            if k == "own-folder" or (k != "parent" and getattr(args, "overwrite", False)):
+                check_overwrite(p, option=option if k == "own-folder" else "--overwrite")
+            k = "folder" if k == "own-folder" else k
             outs.append((p, k, option))
     before = {p: _state(p) for p, _, _ in outs}
     ok = False
