@@ -153,3 +153,42 @@ def test_split_names_warns_when_names_were_split_before_with_the_same_seed(caplo
     with caplog.at_level(logging.WARNING, logger="toonforge.training.paired_data"):
         _, val = split_names(rest, 0.1, seed=1)
     assert 50 < len(val) < 130 and not set(val) & set(held) and caplog.text == ""
+
+
+def _pairs(root: Path, n_inputs: int, n_targets: int) -> tuple[Path, Path]:
+    inp, tgt = root / "in", root / "out"
+    for i in range(n_inputs):
+        _write(inp, f"p{i}.png", _pattern(16, 16, seed=i))
+    for i in range(n_targets):
+        _write(tgt, f"p{i}.png", _pattern(16, 16, seed=100 + i))
+    return inp, tgt
+
+
+def test_missing_targets_are_reported_and_refused_below_the_share(tmp_path: Path, capsys) -> None:
+    from toonforge.training.translator_task import TranslatorTask, TranslatorTrainConfig
+
+    inp, tgt = _pairs(tmp_path, 10, 5)
+    cfg = TranslatorTrainConfig(inputs=str(inp), targets=str(tgt), size=16, val_fraction=0.0)
+    with pytest.raises(InputError, match=r"only 5 of the 10 inputs .* --allow-missing-targets"):
+        TranslatorTask(cfg)
+    task = TranslatorTask(cfg, allow_missing_targets=True)
+    assert task.train_names == [f"p{i}" for i in range(5)]
+    err = capsys.readouterr().err
+    assert "5 pairs; 5 of the 10 inputs" in err and "p5, p6, p7, p8, p9" in err
+
+
+def test_a_corrupt_image_is_skipped_and_named_before_training(tmp_path: Path, capsys) -> None:
+    from toonforge.training.translator_task import TranslatorTask, TranslatorTrainConfig
+    from toonforge.training.unpaired_data import DomainFolder
+
+    inp, tgt = _pairs(tmp_path, 20, 20)
+    (tgt / "p3.png").write_bytes((tgt / "p3.png").read_bytes()[:60])  # cut short in a copy
+    cfg = TranslatorTrainConfig(inputs=str(inp), targets=str(tgt), size=16, val_fraction=0.0)
+    task = TranslatorTask(cfg)
+    assert "p3" not in task.train_names and len(task.train_names) == 19
+    assert "skipping 1 unreadable target image(s): p3.png" in capsys.readouterr().err
+    assert len(task.dataset()) == 19
+    styles = DomainFolder(tgt, 16, label="style")
+    assert [f.name for f in styles.files] == [f"p{i}.png" for i in sorted(range(20), key=str) if i != 3]
+    assert "unreadable style image(s): p3.png" in capsys.readouterr().err
+    assert styles.image(0).shape == (16, 16, 3)

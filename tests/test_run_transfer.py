@@ -129,3 +129,99 @@ def test_cli_round_trip_and_one_line_errors(run: Path, tmp_path: Path, capsys: p
     assert main(["unpack-run", str(manifest), "--into", str(tmp_path / "device")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and "already exists" in err and len(err.splitlines()) == 1
+
+
+def _crafted(folder: Path, build) -> Path:
+    """A packed run whose one (correctly checksummed) part is the tar that ``build(tar)`` writes."""
+    import hashlib
+
+    folder.mkdir(parents=True)
+    part = folder / "run.tar.000"
+    with tarfile.open(part, "w", format=tarfile.PAX_FORMAT) as tar:
+        build(tar)
+    digest = hashlib.sha256(part.read_bytes()).hexdigest()
+    manifest = folder / "run.manifest.json"
+    manifest.write_text(json.dumps({"format": "toonforge-packed-run-1", "run": "run", "sha256": digest,
+                                    "parts": [{"file": part.name, "bytes": part.stat().st_size, "sha256": digest}]}))
+    return manifest
+
+
+def _add(tar: tarfile.TarFile, name: str, data: bytes = b"", **kind) -> None:
+    import io as _io
+
+    info = tarfile.TarInfo(name)
+    for k, v in kind.items():
+        setattr(info, k, v)
+    info.size = len(data) if info.type == tarfile.REGTYPE else 0
+    tar.addfile(info, _io.BytesIO(data) if info.type == tarfile.REGTYPE else None)
+
+
+def _symlink_chain(tar: tarfile.TarFile) -> None:
+    # The CVE-2025-4517 shape: short symlinks to long folder names, nested until their expansion is
+    # longer than PATH_MAX, so that realpath() gives up and tarfile's "data" filter lets a link
+    # climb out through them; then a file written through that link (two folders above --into).
+    comp, steps, path = "d" * 247, "abcdefghijklmnop", "run"
+    for c in steps:
+        _add(tar, f"{path}/{comp}", type=tarfile.DIRTYPE, mode=0o755)
+        _add(tar, f"{path}/{c}", type=tarfile.SYMTYPE, linkname=comp)
+        path = f"{path}/{comp}"
+    linkpath = "/".join(steps) + "/" + "l" * 254
+    _add(tar, f"run/{linkpath}", type=tarfile.SYMTYPE, linkname="../" * len(steps))
+    _add(tar, "run/escape", type=tarfile.SYMTYPE, linkname=linkpath + "/../../..")
+    _add(tar, "run/escape/victim.txt", b"owned")
+
+
+@pytest.mark.parametrize("build", [
+    _symlink_chain,
+    lambda t: _add(t, "run/../../victim.txt", b"owned"),
+    lambda t: _add(t, "/tmp/toonforge-victim-absolute.txt", b"owned"),
+    lambda t: (_add(t, "run/a.txt", b"fine"), _add(t, "run/link", type=tarfile.LNKTYPE, linkname="../victim.txt")),
+    lambda t: (_add(t, "run/a.txt", b"fine"), _add(t, "run/sym", type=tarfile.SYMTYPE, linkname="/etc")),
+    lambda t: _add(t, "run/dev", type=tarfile.CHRTYPE, devmajor=1, devminor=3),
+    lambda t: (_add(t, "run/a.txt", b"first"), _add(t, "run/a.txt", b"second")),
+], ids=["symlink-chain", "dotdot", "absolute", "hardlink", "symlink", "device", "twice"])
+def test_crafted_archives_are_refused_and_leave_nothing(tmp_path: Path, build) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("mine")
+    manifest = _crafted(tmp_path / "pk" / "in", build)
+    into = tmp_path / "pk" / "device"
+    with pytest.raises(InputError, match="nothing was written"):
+        unpack_run(manifest, into)
+    assert victim.read_text() == "mine"
+    assert not Path("/tmp/toonforge-victim-absolute.txt").exists()
+    assert sorted(p.name for p in tmp_path.rglob("*")) == sorted(["victim.txt", "pk", "in", "run.tar.000",
+                                                                   "run.manifest.json"])
+    assert not into.exists() or not any(into.iterdir())
+
+
+def test_a_killed_unpack_is_cleaned_up_and_the_files_keep_the_umask(run: Path, tmp_path: Path) -> None:
+    import os
+
+    packed = pack_run(run, tmp_path / "out", part_bytes=50_000)
+    stale = tmp_path / "device" / ".00003-dctnet.unpacking"
+    stale.mkdir(parents=True)
+    (stale / ".toonforge-output.json").write_text(json.dumps({"format": "toonforge-output-1", "folder": True}))
+    (stale / "00003-dctnet").mkdir()
+    (stale / "00003-dctnet" / "half.bin").write_bytes(b"x")  # what a killed unpack left
+    old = os.umask(0o022)
+    try:
+        dest = unpack_run(packed.manifest, tmp_path / "device")
+    finally:
+        os.umask(old)
+    assert _tree(dest) == _tree(run) and not stale.exists()
+    assert (dest / "config.json").stat().st_mode & 0o777 == 0o644
+    # A folder of that name that toonforge did not make is not deleted.
+    (tmp_path / "device2" / ".00003-dctnet.unpacking").mkdir(parents=True)
+    with pytest.raises(InputError, match="not written by toonforge"):
+        unpack_run(packed.manifest, tmp_path / "device2")
+
+
+def test_parts_a_killed_pack_left_without_a_manifest_are_replaced(run: Path, tmp_path: Path) -> None:
+    first = pack_run(run, tmp_path / "out", part_bytes=50_000)
+    first.manifest.unlink()  # killed before the manifest, its last write
+    (tmp_path / "out" / "notes.txt").write_text("mine")
+    again = pack_run(run, tmp_path / "out", part_bytes=80_000)
+    assert unpack_run(again.manifest, tmp_path / "device").is_dir()
+    assert (tmp_path / "out" / "notes.txt").read_text() == "mine"
+    with pytest.raises(InputError, match="already exists"):  # a complete pack is never replaced
+        pack_run(run, tmp_path / "out")

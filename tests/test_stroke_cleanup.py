@@ -98,7 +98,7 @@ def test_clean_pairs_cli_errors_are_one_line(tmp_path, capsys):
     _pairs(tmp_path / "pairs", ["a"])
     assert main(["clean-pairs", "--pairs", str(tmp_path / "pairs"), "--out", str(tmp_path / "pairs")]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "pairs folder itself" in err
+    assert err.count("\n") == 1 and "is the input" in err
 
 
 # ---- a style's own skin cleanup in the stylizer ----------------------------------------------

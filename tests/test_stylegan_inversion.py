@@ -165,3 +165,17 @@ def test_invert_cli_aligns_faces_and_feeds_sampling(gen_file, tmp_path, capsys):
     assert code == 2 and "no face found" in err
     report = sample_dataset(gen_file, tmp_path / "toon", latents=out / "latents.npy", progress=False)
     assert report.written == ["latent0000000"]
+
+
+def test_invert_never_writes_over_its_photos(gen_file, target, tmp_path, capsys):
+    # The data-loss defect of issue 26: `invert PHOTOS -o PHOTOS` replaced the PNG photos with renders.
+    photos = _photos(tmp_path / "photos", target)
+    before = {p.name: p.read_bytes() for p in photos.iterdir()}
+    for out in (photos, photos / "inv"):
+        code, err = _run(["invert", gen_file, photos, "-o", out, "--no-align", "--steps", "1",
+                          "--w-perceptual", "0", "--quiet"], capsys)
+        assert code == 2 and err.startswith("error:") and err.count("\n") == 1, err
+    code, err = _run(["invert", gen_file, photos / "p0.png", "-o", photos, "--no-align", "--steps", "1",
+                      "--w-perceptual", "0", "--quiet"], capsys)
+    assert code == 2 and "contains the input" in err
+    assert {p.name: p.read_bytes() for p in photos.iterdir()} == before

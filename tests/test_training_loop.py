@@ -251,7 +251,7 @@ def test_checkpoint_mismatches_are_reported(tmp_path: Path) -> None:
         train(LinearTask(), _cfg(8), runs_root=tmp_path, resume=tmp_path / "nope")
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a checkpoint")
-    with pytest.raises(CheckpointError, match="cannot read"):
+    with pytest.raises(CheckpointError, match="not a torch checkpoint"):
         load_checkpoint(bad)
     torch.save({"obj": InputError("x")}, bad)  # a pickled class: refused by weights_only
     with pytest.raises(CheckpointError, match="unsafe"):
@@ -391,3 +391,12 @@ def test_resume_inside_the_decay_matches_an_uninterrupted_run(tmp_path: Path, ca
     ref_w, w = _weights(tmp_path / "ref" / "00000-linear"), _weights(res.run_dir)
     for k in ref_w:
         torch.testing.assert_close(w[k], ref_w[k], rtol=1e-6, atol=1e-7)
+
+
+def test_a_signal_stop_reports_its_exit_code_and_a_failed_new_run_leaves_no_folder(tmp_path: Path) -> None:
+    res = train(LinearTask(fail_at=1, fail="sigterm"), _cfg(5), runs_root=tmp_path / "a")
+    assert res.stopped_early and res.signal == signal.SIGTERM and res.exit_code == 143
+    assert train(LinearTask(), _cfg(2), runs_root=tmp_path / "b").exit_code == 0
+    with pytest.raises(ToonforgeError, match="stopped without saving"):
+        train(LinearTask(fail_at=0, fail="nan"), _cfg(5), runs_root=tmp_path / "c")
+    assert list((tmp_path / "c").iterdir()) == []

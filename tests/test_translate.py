@@ -147,9 +147,12 @@ def test_refusals_are_one_line(run_dir, tmp_path, capsys):
     photos, out = _photos(tmp_path / "in", shapes=((24, 24),)), tmp_path / "pairs"
     assert _translate(run_dir, photos, out, "--crop", "full") == 0
     capsys.readouterr()
-    # another model file, another --crop, a foreign non-empty folder
+    # another model file, another --crop, a foreign non-empty folder, the input folder
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
     for extra, dest, pattern in ((["--last"], out, "model_sha256"), (["--crop", "aligned"], out, "mode"),
-                                 ([], photos, "has no manifest.jsonl")):
+                                 ([], foreign, "has no manifest.jsonl"), ([], photos, "is the input")):
         assert _translate(run_dir, photos, dest, "--crop", "full", *extra) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and pattern in err, err

@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..io.outputs import declare_io
 from .skips import report_skips
 
 
@@ -28,6 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--detector", default="dlib", help="face detector backend (default dlib)")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N images (by name)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    declare_io(p, inputs=["photos"], outputs={"out": "folder"})
     p.set_defaults(func=run)
 
 

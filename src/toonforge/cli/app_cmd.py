@@ -10,21 +10,12 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
-from .engine_args import add_engine_args, say_setup_notices
-
-
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {v}")
-    return v
+from ..io.outputs import declare_io
+from .engine_args import add_engine_args, positive_int, say_setup_notices
 
 
 def _port(text: str) -> int:
-    v = _positive_int(text)
+    v = positive_int(text)
     if v > 65535:
         raise argparse.ArgumentTypeError(f"port must be in 1..65535, got {v}")
     return v
@@ -53,16 +44,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--share", action="store_true", help="also open a public Gradio share link (off by default)")
     add_engine_args(p)
     p.add_argument("--detector", default="dlib", help="face detector backend, or 'none'")
-    p.add_argument("--concurrency", type=_positive_int, default=2,
+    p.add_argument("--concurrency", type=positive_int, default=2,
                    help="requests processed at once; others wait in the queue (default 2)")
-    p.add_argument("--queue-size", type=_positive_int, default=32,
+    p.add_argument("--queue-size", type=positive_int, default=32,
                    help="requests allowed to wait; more are turned away (default 32)")
     p.add_argument("--max-upload-mb", type=_megabytes, default=20.0, help="largest upload accepted (default 20)")
-    p.add_argument("--max-pixels", type=_positive_int, default=APP_MAX_PIXELS,
+    p.add_argument("--max-pixels", type=positive_int, default=APP_MAX_PIXELS,
                    help=f"refuse larger images (default {APP_MAX_PIXELS:,})")
     p.add_argument("--examples", type=Path, default=None,
                    help="folder of example photos (default: ../shared/data/faces/scut when present)")
     p.add_argument("--style-default", default="classic", help="style selected when the page opens")
+    declare_io(p)
     p.set_defaults(func=run)
 
 

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import InputError
+from ..io.outputs import declare_io
 from .pickle_args import add_allow_pickle
 
 PREVIEW_SEEDS = (0, 1, 2, 3)
@@ -35,6 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--truncation", type=float, default=0.7, help="truncation for the preview (default 0.7)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     add_allow_pickle(p)
+    declare_io(p, inputs=["a", "b"], outputs={"output": "file", "preview": "file"})
     p.set_defaults(func=run)
 
 

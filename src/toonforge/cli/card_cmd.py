@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from ..io.outputs import declare_io
 from .eval_cmd import add_measure_args, check_measure_args, command_line, options_from
 
 
@@ -24,6 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=None,
                    help="where the evaluation goes (default: eval-card-<style>)")
     add_measure_args(p)
+    declare_io(p, inputs=["style:style", "photos", "refs", "from_report", "inception_weights"],
+               outputs={"out": "own-folder"})
     p.set_defaults(func=run)
 
 

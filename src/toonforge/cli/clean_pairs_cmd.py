@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..io.outputs import declare_io
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -21,6 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--stroke-width", type=int, default=7,
                    help="widest stroke removed, in pixels (odd, default 7 at 256 px)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    declare_io(p, inputs=["pairs"], outputs={"out": "folder"})
     p.set_defaults(func=run)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..io.outputs import declare_io
 from .pickle_args import add_allow_pickle
 
 NAMES = {"g_ema": "G_ema.safetensors", "g": "G.safetensors", "d": "D.safetensors"}
@@ -24,6 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace files of the same names in OUT")
     p.add_argument("--quiet", action="store_true", help="no summary")
     add_allow_pickle(p)
+    declare_io(p, inputs=["snapshot"], outputs={"output": "folder"})
     p.set_defaults(func=run)
 
 

@@ -6,6 +6,7 @@ import argparse
 import shlex
 from pathlib import Path
 
+from ..io.outputs import declare_io
 from ..models.translator_tiers import TIERS
 
 
@@ -43,6 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint-every", type=int, default=200, help="steps between checkpoints (default 200)")
     p.add_argument("--seed", type=int, default=0, help="split, training and augmentation seed (default 0)")
     p.add_argument("--quiet", action="store_true", help="no progress bars or summaries")
+    declare_io(p, inputs=["style:teacher", "photos"], outputs={"output": "folder", "work": "own-folder"})
     p.set_defaults(func=run)
 
 

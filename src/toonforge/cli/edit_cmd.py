@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..io.files import atomic_write_stream
+from ..io.outputs import declare_io
 from .pickle_args import add_allow_pickle
 
 
@@ -45,6 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the noise maps used for rendering (default 0)")
     p.add_argument("--quiet", action="store_true", help="no summary")
     add_allow_pickle(p)
+    declare_io(p, inputs=["generator", "latents", "direction", "labels"], outputs={"output": "auto"})
     p.set_defaults(func=run)
 
 
@@ -124,6 +127,10 @@ def run(args: argparse.Namespace) -> int:
     learn = args.learn_direction
     if not learn and args.output.exists() and not args.output.is_dir():
         raise InputError(f"{args.output} exists and is not a folder")
+    if not learn:  # the images are named by row and replaced: only in a folder toonforge wrote
+        from ..io.outputs import check_overwrite
+
+        check_overwrite(args.output, option="-o")
     G = load_generator(args.generator, allow_pickle=args.allow_pickle)
     ws = check_latents(load_latents(args.latents), G, args.latents.name)
     names = latent_names(args.latents, ws.shape[0])
@@ -132,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
     if args.fuse:
         fused = fuse(ws, _weights(args.weights, ws.shape[0])).unsqueeze(0)
         args.output.mkdir(parents=True, exist_ok=True)
-        np.save(args.output / "fused.npy", fused.numpy().astype(np.float32))
+        atomic_write_stream(args.output / "fused.npy", lambda fh: np.save(fh, fused.numpy().astype(np.float32)))
         _render(G, fused, args.output, ["fused"], args.seed)
         result, what = fused, "fused"
     else:
@@ -141,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
         with torch.no_grad():
             result = edit(ws, direction, args.step, layers=layers)
         args.output.mkdir(parents=True, exist_ok=True)
-        np.save(args.output / "latents.npy", result.numpy().astype(np.float32))
+        atomic_write_stream(args.output / "latents.npy", lambda fh: np.save(fh, result.numpy().astype(np.float32)))
         _render(G, result, args.output, names, args.seed)
         what = f"moved by {args.step:g}"
     if not args.quiet:

@@ -6,7 +6,18 @@ import argparse
 
 from ..pipelines.backends import BACKENDS, say_setup_notices
 
-__all__ = ["add_engine_args", "say_setup_notices"]
+__all__ = ["add_engine_args", "positive_int", "say_setup_notices"]
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (threads, pixel limits, counts)."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {v}")
+    return v
 
 
 def add_engine_args(p: argparse.ArgumentParser) -> None:
@@ -15,4 +26,4 @@ def add_engine_args(p: argparse.ArgumentParser) -> None:
                    help="auto (default): ONNX Runtime for network styles on the CPU, which is the fast path "
                         "(see the README's speed section), PyTorch otherwise; torch or onnx force one")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu; cuda runs PyTorch under auto)")
-    p.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads (default: all cores)")
+    p.add_argument("--threads", type=positive_int, default=None, help="ONNX Runtime threads (default: all cores)")

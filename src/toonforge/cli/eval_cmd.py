@@ -7,6 +7,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from ..io.outputs import declare_io
 from .engine_args import add_engine_args
 
 
@@ -32,6 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-outputs", action="store_true", help="do not save the stylized outputs")
     p.add_argument("--title", default="Style evaluation")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier report in --out")
+    declare_io(p, inputs=["style:styles", "photos", "refs", "runs", "inception_weights"], outputs={"out": "own-folder"})
     p.set_defaults(func=run)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..io.outputs import declare_io
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="export a style's network to ONNX (with a parity check)")
@@ -13,6 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--role", choices=["head", "full"], default="head", help="which network (default head)")
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--tolerance", type=float, default=1e-3, help="max abs difference allowed")
+    declare_io(p, inputs=["style:style"], outputs={"output": "file"})
     p.set_defaults(func=run)
 
 

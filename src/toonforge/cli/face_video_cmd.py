@@ -8,6 +8,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from ..errors import InputError
+from ..io.outputs import declare_io
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,6 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.add_argument("--quiet", action="store_true", help="no summary")
+    declare_io(p, inputs=["generators", "latents", "direction"], outputs={"output": "file"})
     p.set_defaults(func=run)
 
 

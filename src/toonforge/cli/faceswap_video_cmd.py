@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..io.outputs import declare_io
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -27,6 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.add_argument("--overwrite", action="store_true", help="replace the output if it exists")
     p.add_argument("--quiet", action="store_true", help="no summary")
+    declare_io(p, inputs=["model", "input"], outputs={"output": "file"})
     p.set_defaults(func=run)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..io.outputs import declare_io
+
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", type=Path, required=True, help="style folder to write (must not exist)")
@@ -24,6 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "elsewhere; stylize, video, app and eval then take it like any style. The card records the source "
         "of the weights; their licence is yours to check.",
     )
+    declare_io(p)  # each kind below declares what it reads and writes
     kinds = p.add_subparsers(dest="kind", metavar="KIND", required=True, parser_class=type(p))
     a = kinds.add_parser(
         "animeganv2", help="AnimeGANv2 generator state dict (.pt), e.g. face_paint_512_v2.pt",
@@ -37,6 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "(the test script's default); default align-corners")
     a.add_argument("--resolution", type=int, default=512, help="face-crop size in px (default 512, face-paint)")
     _common(a)
+    declare_io(a, inputs=["weights"], outputs={"output": "folder"})
     a.set_defaults(func=run_animegan)
 
     o = kinds.add_parser(
@@ -59,6 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--stride", type=int, default=8,
                    help="graphs of any input size: pad images to a multiple of this (default 8)")
     _common(o)
+    declare_io(o, inputs=["graph"], outputs={"output": "folder"})
     o.set_defaults(func=run_onnx)
 
 

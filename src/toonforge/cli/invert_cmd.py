@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..io.files import atomic_output
+from ..io.files import atomic_output, atomic_write_stream
+from ..io.outputs import declare_io
 from .pickle_args import add_allow_pickle
 
 LATENTS, INDEX = "latents.npy", "latents.json"
@@ -52,6 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true", help="start over, dropping earlier results in OUT")
     p.add_argument("--quiet", action="store_true", help="no progress bar or notices")
     add_allow_pickle(p)
+    declare_io(p, inputs=["generator", "photos", "encoder"], outputs={"output": "own-folder"})
     p.set_defaults(func=run)
 
 
@@ -73,16 +75,11 @@ def collect_photos(inputs: list[Path]) -> list[tuple[str, Path]]:
     return list(dict.fromkeys(out))
 
 
-def _atomic_write(path: Path, write) -> None:
-    with atomic_output(path) as tmp, open(tmp, "wb") as fh:
-        write(fh)
-
-
 def save_state(out: Path, settings: dict, items: list[dict], codes: list[np.ndarray]) -> None:
     """Write latents.npy then latents.json, each atomically (the JSON lists which rows are valid)."""
-    _atomic_write(out / LATENTS, lambda fh: np.save(fh, np.stack(codes).astype(np.float32)))
+    atomic_write_stream(out / LATENTS, lambda fh: np.save(fh, np.stack(codes).astype(np.float32)))
     text = json.dumps({**settings, "items": items}, indent=1).encode("utf-8")
-    _atomic_write(out / INDEX, lambda fh: fh.write(text))
+    atomic_write_stream(out / INDEX, lambda fh: fh.write(text))
 
 
 def load_state(out: Path, settings: dict) -> tuple[list[dict], list[np.ndarray]]:
@@ -189,8 +186,8 @@ def run(args: argparse.Namespace) -> int:
             from safetensors.torch import save_file
 
             (out / "noise").mkdir(exist_ok=True)
-            save_file({f"noise_{i}": n.cpu().contiguous() for i, n in enumerate(res.noise)},
-                      str(out / "noise" / f"{name}.safetensors"))
+            with atomic_output(out / "noise" / f"{name}.safetensors") as tmp:
+                save_file({f"noise_{i}": n.cpu().contiguous() for i, n in enumerate(res.noise)}, str(tmp))
         codes.append(res.ws[0].cpu().numpy())
         items.append({"name": name, "source": str(path), "loss": res.final_loss})
         save_state(out, settings, items, codes)

@@ -26,6 +26,19 @@ def add_loop_args(p: argparse.ArgumentParser, *, size: int = 256, steps: int = 2
     p.add_argument("--seed", type=int, default=0, help="seed of weights, data order and augmentation")
 
 
+def positive_float(text: str) -> float:
+    """An argparse type: a finite number above 0 (learning rates, weights that must act)."""
+    import math
+
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (math.isfinite(v) and v > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text}")
+    return v
+
+
 def add_lr_decay_arg(p: argparse.ArgumentParser) -> None:
     """``--lr-decay-steps``, for every trainer on the shared loop (``LoopConfig.lr_decay_steps``)."""
     p.add_argument("--lr-decay-steps", type=int, default=0,

@@ -11,6 +11,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from .. import __version__
 from ..errors import ToonforgeError, first_line
@@ -84,14 +85,22 @@ def build_parser(command: str | None = None, *, load_all: bool = True) -> argpar
     parser.add_argument("--version", action="version", version=f"toonforge {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     wanted = set(COMMANDS) if command is None and load_all else {command}
-    for name, (module_name, help_line) in COMMANDS.items():
-        if name in sub.choices:  # registered along with another command of its module
-            continue
-        if name in wanted:
+    # The wanted commands' modules first (a module may register more than one command, e.g.
+    # pack-run and unpack-run), then a name-and-help placeholder for every other command.
+    for name, (module_name, _) in COMMANDS.items():
+        if name in wanted and name not in sub.choices:
             importlib.import_module(f"{__package__}.{module_name}").register(sub)
-        else:
+    for name, (_, help_line) in COMMANDS.items():
+        if name not in sub.choices:
             sub.add_parser(name, help=help_line)
     return parser
+
+
+def _style_folder(name: str) -> Path | None:
+    """The folder of the style registered as ``name`` (for the output-safety layer), or None."""
+    from ..styles.registry import available_styles
+
+    return available_styles().get(name)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -103,9 +112,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not getattr(args, "func", None):
             parser.print_help()
             return 2
-        return int(args.func(args) or 0)
-    except ToonforgeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        from ..io.outputs import guard  # the output-safety layer (each command declares its paths)
+
+        with guard(args, find_style=_style_folder):
+            return int(args.func(args) or 0)
+    except ToonforgeError as exc:  # one line, even when a file name holds a newline
+        print("error: " + str(exc).replace("\r", "\\r").replace("\n", "\\n"), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

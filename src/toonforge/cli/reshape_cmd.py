@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..face.reshape import RESHAPE_LIMITS
 from ..face.skin import CLEAN_SKIN_WIDTHS
+from ..io.outputs import declare_io
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,6 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "face (needs 68-point landmarks, as the default dlib detector gives); 0 turns it off; "
                    "default: as STYLE has it")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    declare_io(p, inputs=["style:style"], outputs={"out": "folder"})
     p.set_defaults(func=run)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..io.outputs import declare_io
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -20,6 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-parts", type=int, default=None, help="fail when more parts would be needed")
     p.add_argument("--skip", action="append", default=[], metavar="GLOB",
                    help="leave out files matching GLOB (relative to RUN; repeatable), e.g. 'events.*'")
+    declare_io(p, inputs=["run"], outputs={"out": "parent"})
     p.set_defaults(func=run_pack)
 
     u = sub.add_parser(
@@ -29,6 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     u.add_argument("manifest", type=Path, metavar="MANIFEST", help="RUN.manifest.json written by pack-run")
     u.add_argument("--into", type=Path, required=True, help="parent folder of the rebuilt run")
+    declare_io(u, inputs=["manifest"], outputs={"into": "parent"})
     u.set_defaults(func=run_unpack)
 
 

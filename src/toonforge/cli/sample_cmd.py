@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
+from ..io.outputs import declare_io
 from .pickle_args import add_allow_pickle
 
 
@@ -54,6 +55,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true", help="re-render everything, start a new manifest")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     add_allow_pickle(p)
+    declare_io(p, inputs=["generator", "paired", "latents", "template", "latent_generator"],
+               outputs={"output": "own-folder"})
     p.set_defaults(func=run)
 
 

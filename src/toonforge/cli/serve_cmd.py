@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..io.outputs import declare_io
 from .video_cmd import _positive
 
 
@@ -50,6 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-pixels", type=_positive("max pixels", 1, 2**40), default=16_000_000,
                    help="largest image; larger get 413")
     p.add_argument("--quiet", action="store_true", help="no access log")
+    declare_io(p)  # reads styles, writes nothing
     p.set_defaults(func=run)
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 
+from ..io.outputs import declare_io
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("styles", help="list available styles")
     p.add_argument("--paths", action="store_true", help="also print each style's folder")
+    declare_io(p)
     p.set_defaults(func=run)
 
 

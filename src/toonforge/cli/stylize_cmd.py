@@ -8,9 +8,10 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..io.images import DEFAULT_MAX_PIXELS, load_image, save_image
+from ..io.outputs import declare_io
 from .colour_args import add_keep_colours_arg, apply_keep_colours, unit_interval
 from .detector_args import add_detector_args
-from .engine_args import add_engine_args, say_setup_notices
+from .engine_args import add_engine_args, positive_int, say_setup_notices
 from .messages import summary_line
 
 _strength = unit_interval("strength")
@@ -31,11 +32,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="output long side (head-only: face crop side); default: input size / head resolution")
     add_engine_args(p)
     add_detector_args(p)
-    p.add_argument("--format", default=None, help="output format for folders (png, jpg, webp); default: as input")
+    p.add_argument("--format", default=None,
+                   help="output format (png, jpg, jpeg, webp, bmp); default: the input's, png for GIF and TIFF")
     p.add_argument("--recursive", action="store_true", help="descend into sub-folders")
     p.add_argument("--overwrite", action="store_true", help="redo outputs that already exist")
-    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="refuse larger images")
+    p.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS,
+                   help=f"refuse larger images (default {DEFAULT_MAX_PIXELS})")
     p.add_argument("--quiet", action="store_true", help="no progress bar or notices")
+    declare_io(p, inputs=["inputs", "style"], outputs={"output": "auto"})
     p.set_defaults(func=run)
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..io.outputs import declare_io
 from ..models.translator_tiers import TIERS
-from .loop_args import add_lr_decay_arg
+from .loop_args import add_lr_decay_arg, positive_float
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,6 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--inputs", type=Path, required=True, help="folder of input photos")
     p.add_argument("--targets", type=Path, required=True, help="folder of stylized targets (same names)")
+    p.add_argument("--allow-missing-targets", action="store_true",
+                   help="train even when under 90%% of the inputs have a readable target (default: refuse)")
     p.add_argument("--tier", choices=list(TIERS), default="small",
                    help="network size; -hd adds a full-resolution last stage for crisper lines, "
                    "-subpixel moves the head to half resolution for speed")
@@ -28,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=int, default=256, help="training crop size (multiple of 16)")
     p.add_argument("--steps", type=int, default=4000)
     p.add_argument("--batch-size", type=int, default=8, help="per process")
-    p.add_argument("--lr", type=float, default=5e-4, help="generator learning rate")
+    p.add_argument("--lr", type=positive_float, default=5e-4, help="generator learning rate")
     p.add_argument("--w-perceptual", type=float, default=0.3, help="0 disables (no MobileNetV2 weights needed)")
     p.add_argument("--w-gan", type=float, default=0.05, help="0 disables the discriminator")
     p.add_argument("--gan-kind", choices=["lsgan", "hinge", "nonsaturating"], default="lsgan")
@@ -53,6 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--style-name", default=None, help="name of that style (default: folder name)")
     p.add_argument("--head-resolution", type=int, default=256, help="recorded in the style's config")
     p.add_argument("--full-resolution", type=int, default=512, help="recorded in the style's config")
+    declare_io(p, inputs=["inputs", "targets", "init_from"], outputs={"runs": "parent", "style_out": "folder"})
     p.set_defaults(func=run)
 
 
@@ -79,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         val_fraction=args.val_fraction, augment=aug, seed=args.seed,
         init_from=None if args.init_from is None else str(args.init_from),
     )
-    task = TranslatorTask(cfg)
+    task = TranslatorTask(cfg, allow_missing_targets=args.allow_missing_targets)
     loop = LoopConfig(
         total_steps=args.steps, batch_size=args.batch_size, num_workers=args.workers,
         checkpoint_every=args.checkpoint_every, eval_every=args.eval_every, seed=args.seed,
@@ -98,4 +102,4 @@ def run(args: argparse.Namespace) -> int:
         print(f"style written to {path}")
     elif args.style_out is not None:
         print("training stopped before the last step; resume it to write the style")
-    return 0
+    return result.exit_code  # 143 / 130 when SIGTERM / Ctrl-C stopped it (after a checkpoint)

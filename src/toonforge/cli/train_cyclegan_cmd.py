@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .loop_args import add_loop_args, loop_config
+from ..io.outputs import declare_io
+from .loop_args import add_loop_args, loop_config, positive_float
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n-blocks", type=int, default=9, help="residual blocks per generator (9 at 256 px, 6 at 128)")
     p.add_argument("--base-channels", type=int, default=64, help="generator base channels")
     p.add_argument("--d-channels", type=int, default=64, help="discriminator base channels")
-    p.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate of all nets")
+    p.add_argument("--lr", type=positive_float, default=2e-4, help="Adam learning rate of all nets")
     p.add_argument("--lambda-cycle", type=float, default=10.0, help="weight of the cycle loss")
     p.add_argument("--lambda-identity", type=float, default=0.5,
                    help="identity loss weight, as a fraction of --lambda-cycle (0: off)")
@@ -29,6 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-ema", action="store_true", help="ship the raw G_AB instead of its EMA")
     p.add_argument("--no-augment", action="store_true", help="switch off flip/zoom/shift")
     add_loop_args(p, batch_size=1)
+    declare_io(p, inputs=["photos", "styles"], outputs={"runs": "parent"})
     p.set_defaults(func=run)
 
 
@@ -54,4 +56,4 @@ def run(args: argparse.Namespace) -> int:
     result = train(CycleGANTask(cfg), loop_config(args), runs_root=args.runs, resume=args.resume,
                    device=args.device)
     print(f"run folder: {result.run_dir} (step {result.step}/{args.steps})")
-    return 0
+    return result.exit_code  # 143 / 130 when SIGTERM / Ctrl-C stopped it (after a checkpoint)

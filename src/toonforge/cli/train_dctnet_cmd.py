@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .loop_args import add_loop_args, loop_config
+from ..io.outputs import declare_io
+from .loop_args import add_loop_args, loop_config, positive_float
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--channels", type=int, default=32, help="U-Net base channels")
     p.add_argument("--num-blocks", type=int, default=4, help="U-Net residual blocks")
     p.add_argument("--d-channels", type=int, default=32, help="discriminator base channels")
-    p.add_argument("--lr", type=float, default=2e-4, help="learning rate of G and both Ds")
+    p.add_argument("--lr", type=positive_float, default=2e-4, help="learning rate of G and both Ds")
     p.add_argument("--w-surface", type=float, default=1.0, help="weight of the surface GAN term")
     p.add_argument("--w-texture", type=float, default=1.0, help="weight of the texture GAN term")
     p.add_argument("--w-content", type=float, default=2.0,
@@ -62,6 +63,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--gan-start", type=int, default=0, help="steps of content-only warm-up")
     p.add_argument("--no-augment", action="store_true", help="switch off the geometry expansion")
     add_loop_args(p)
+    declare_io(p, inputs=["photos", "styles", "style_generator"],
+               outputs={"runs": "parent", "calibration_dir": "folder"})
     p.set_defaults(func=run)
 
 
@@ -106,4 +109,4 @@ def run(args: argparse.Namespace) -> int:
     task = DCTNetTask(cfg, device=args.device)
     result = train(task, loop_config(args), runs_root=args.runs, resume=args.resume, device=args.device)
     print(f"run folder: {result.run_dir} (step {result.step}/{args.steps})")
-    return 0
+    return result.exit_code  # 143 / 130 when SIGTERM / Ctrl-C stopped it (after a checkpoint)

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
+from ..io.outputs import declare_io
+from .loop_args import positive_float
 from .pickle_args import add_allow_pickle
 
 
@@ -22,12 +24,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="encoder file to write (.safetensors; never overwritten)")
     p.add_argument("--steps", type=int, default=1000, help="training steps (default 1000)")
     p.add_argument("--batch-size", type=int, default=8, help="generated images per step (default 8)")
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
+    p.add_argument("--lr", type=positive_float, default=1e-3, help="Adam learning rate (default 1e-3)")
     p.add_argument("--kl-weight", type=float, default=1e-3, help="weight beta of the KL term (default 1e-3)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.add_argument("--seed", type=int, default=0, help="seed of the encoder init and the training codes")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     add_allow_pickle(p)
+    declare_io(p, inputs=["generator"], outputs={"output": "file"})
     p.set_defaults(func=run)
 
 

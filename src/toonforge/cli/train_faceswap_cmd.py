@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
+from ..io.outputs import declare_io
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,6 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    declare_io(p, inputs=["a", "b", "resume"], outputs={"runs": "parent"})
     p.set_defaults(func=run)
 
 

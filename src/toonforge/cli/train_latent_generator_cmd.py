@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..io.outputs import declare_io
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -35,6 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cpu", help="cpu only for now (default cpu)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.add_argument("--quiet", action="store_true", help="no progress messages")
+    declare_io(p, inputs=["generator", "images", "labels"], outputs={"output": "file"})
     p.set_defaults(func=run)
 
 

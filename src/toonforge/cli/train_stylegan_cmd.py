@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..io.outputs import declare_io
+from .loop_args import positive_float
 from .pickle_args import add_allow_pickle
 
 _ARCH_FLAGS = {"size": "--size", "style_dim": "--style-dim", "n_mlp": "--n-mlp",
@@ -40,8 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
       "e.g. the D.safetensors of toonforge convert")
     a("--steps", type=int, default=10000, help="training steps (one batch each)")
     a("--batch-size", type=int, default=8, help="per process")
-    a("--lr", type=float, default=0.002, help="Adam learning rate of G and D")
-    a("--lr-mapping", type=float, default=0.01,
+    a("--lr", type=positive_float, default=0.002, help="Adam learning rate of G and D")
+    a("--lr-mapping", type=positive_float, default=0.01,
       help="mapping network's rate relative to the synthesis layers (0 freezes it)")
     a("--lr-res", type=_res_scale, nargs="*", default=[], metavar="RES=MULT",
       help="learning-rate multipliers of G's layers by resolution, e.g. 4=0 8=0.1")
@@ -75,6 +77,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     a("--seed", type=int, default=0)
     a("--workers", type=int, default=0, help="data loader workers")
     add_allow_pickle(p)
+    declare_io(p, inputs=["data", "resume_from", "source_d"], outputs={"runs": "parent"})
     p.set_defaults(func=run)
 
 
@@ -121,4 +124,4 @@ def run(args: argparse.Namespace) -> int:
         print(f"best generator: {best} (val/fd {info['val/fd']:.4g} at step {info['step']}); last: {last}")
     else:
         print(f"generator (EMA, no FD evaluation yet): {last}")
-    return 0
+    return result.exit_code  # 143 / 130 when SIGTERM / Ctrl-C stopped it (after a checkpoint)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..io.outputs import declare_io
 from .loop_args import add_loop_args, loop_config
 
 
@@ -46,6 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_loop_args(p, batch_size=8)
     p.add_argument("-o", "--output", type=Path, default=None,
                    help="where numbered run folders go (same as --runs; wins over it)")
+    declare_io(p, inputs=["photos", "styles", "resume"], outputs={"runs": "parent", "output": "parent"})
     p.set_defaults(func=run)
 
 

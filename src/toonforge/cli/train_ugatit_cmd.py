@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .loop_args import add_loop_args, loop_config
+from ..io.outputs import declare_io
+from .loop_args import add_loop_args, loop_config, positive_float
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,11 +40,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--d-channels", type=int, default=64)
     p.add_argument("--d-global-layers", type=int, default=7, help="global discriminator depth (needs size >= 96)")
     p.add_argument("--d-local-layers", type=int, default=5, help="local discriminator depth")
-    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--lr", type=positive_float, default=1e-4)
     p.add_argument("--lr-decay", action="store_true",
                    help="U-GAT-IT's schedule: --lr-decay-steps set to the second half of --steps "
                         "(give one of the two)")
     add_loop_args(p, steps=100000, batch_size=1, size_multiple=4, every=1000)
+    declare_io(p, inputs=["photos", "styles", "masks"], outputs={"runs": "parent"})
     p.set_defaults(func=run)
 
 
@@ -93,4 +95,4 @@ def run(args: argparse.Namespace) -> int:
     result = train(task, loop, runs_root=args.runs, resume=args.resume, device=args.device)
     print(f"run folder: {result.run_dir} (step {result.step}/{args.steps}); "
           f"generator: {result.run_dir / 'generator.safetensors'}")
-    return 0
+    return result.exit_code  # 143 / 130 when SIGTERM / Ctrl-C stopped it (after a checkpoint)

@@ -11,6 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..io.outputs import declare_io
 from .skips import report_skips
 
 
@@ -40,6 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N photos (sorted by name)")
     p.add_argument("--sheet", type=int, default=16, metavar="N", help="pairs on OUT/sheet.png (0: no sheet)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    declare_io(p, inputs=["model", "photos"], outputs={"out": "folder"})
     p.set_defaults(func=run, last=False)
 
 

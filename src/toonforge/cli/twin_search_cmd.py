@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..io.outputs import declare_io
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -33,6 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=16, help="images per network call")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--quiet", action="store_true", help="no notices on stderr (results still on stdout)")
+    declare_io(p, inputs=["model", "index", "query"], outputs={"output": "file", "cache": "file"})
     p.set_defaults(func=run)
 
 

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..io.outputs import declare_io
 from .colour_args import add_keep_colours_arg, apply_keep_colours
 from .detector_args import add_detector_args
 from .detector_args import int_in_range as _positive
@@ -36,6 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "appears within this many frames (1: scan every frame; default 10)")
     p.add_argument("--overwrite", action="store_true", help="replace the output if it exists")
     p.add_argument("--quiet", action="store_true", help="no progress bar or notices")
+    declare_io(p, inputs=["input", "style"], outputs={"output": "file"})
     p.set_defaults(func=run)
 
 

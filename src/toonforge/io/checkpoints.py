@@ -59,6 +59,51 @@ class RestrictedUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
+def torch_load(path: str | Path, *, safe_globals: Iterable[Any] = ()) -> Any:
+    """``torch.load(path, weights_only=True)`` on the CPU, for every caller in toonforge.
+
+    Torch's warnings (e.g. about pickle protocols) are kept off the terminal, and a refusal is
+    re-raised as a one-line :class:`CheckpointError` saying what was refused, without torch's
+    advice to retry with ``weights_only=False`` (which would run the file's code).
+    """
+    import warnings
+
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with torch.serialization.safe_globals(list(safe_globals)):
+                return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(f"cannot load {path.name}: {refusal_reason(exc, path)}") from None
+
+
+def refusal_reason(exc: BaseException, path: str | Path | None = None) -> str:
+    """Why ``torch.load(weights_only=True)`` refused a file, in one line of toonforge's words."""
+    import re
+
+    text = str(exc)
+    found = re.search(r"(?:unsupported GLOBAL|Unsupported global: GLOBAL) ([\w.]+)", text)
+    if found:
+        return (f"unsafe: it pickles {found.group(1)}, which toonforge refuses to load "
+                "(a pickle can run code; nothing from the file was run)")
+    if "Unsupported operand" in text:
+        try:
+            with open(path, "rb") as fh:  # type: ignore[arg-type]
+                pickled = fh.read(1) == b"\x80"  # the protocol mark a plain pickle starts with
+        except (OSError, TypeError):
+            pickled = False
+        if pickled:
+            return ("unsafe: a plain pickle, not a torch checkpoint, which toonforge refuses to unpickle "
+                    "(a pickle can run code; nothing from the file was run)")
+        return "not a torch checkpoint (unreadable)"
+    if "Weights only load failed" in text:
+        return ("unsafe: it holds pickled Python objects, which toonforge refuses to load "
+                "(a pickle can run code; nothing from the file was run)")
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
 def load_state_dict_file(path: str | Path, *, allow_pickle: bool = False) -> dict[str, torch.Tensor]:
     """Read a weights file into a flat ``{name: tensor}`` dict on the CPU.
 
@@ -74,12 +119,12 @@ def load_state_dict_file(path: str | Path, *, allow_pickle: bool = False) -> dic
 
             return load_file(str(path), device="cpu")
         if suffix in {".pt", ".pth", ".ckpt", ".bin"}:
-            data = torch.load(path, map_location="cpu", weights_only=True)
+            data = torch_load(path)
         elif suffix == ".pkl":
             if not allow_pickle:
                 raise CheckpointError(
-                    f"{path.name} is a pickle, which can run code when loaded; "
-                    "pass --allow-pickle if you trust its source"
+                    f"{path.name} is a pickle, which can run code when loaded, and this command does not read "
+                    "pickles; convert it to .safetensors with a tool you trust"
                 )
             with path.open("rb") as f:
                 data = RestrictedUnpickler(f).load()

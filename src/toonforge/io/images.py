@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from toonforge.errors import InputError
-from toonforge.io.files import atomic_output
+from toonforge.io.files import atomic_output, why_not_a_file
 
 __all__ = ["DEFAULT_MAX_PIXELS", "IMAGE_EXTENSIONS", "LUMA_601", "SAVE_EXTENSIONS", "LoadedImage",
            "list_images", "load_image", "load_image_bytes", "resize_rgb", "save_image", "square_resize"]
@@ -75,10 +75,10 @@ def load_image(path: str | os.PathLike[str], max_pixels: int | None = DEFAULT_MA
     """
     p = Path(path)
     name = str(path)
-    if not p.exists():
-        raise InputError(f"cannot read {name}: no such file")
     if p.is_dir():
         raise InputError(f"cannot read {name}: is a directory, not an image")
+    if not p.is_file():  # missing, a broken link or loop, a FIFO (whose open would block), a device
+        raise InputError(f"cannot read {name}: {why_not_a_file(p)}")
     try:
         size = p.stat().st_size
         if size == 0:

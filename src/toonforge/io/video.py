@@ -29,6 +29,7 @@ import av
 import numpy as np
 
 from ..errors import InputError, first_line
+from .files import hold_lock, remove_stale_temps, use_umask
 
 __all__ = ["OUTPUT_EXTENSIONS", "VideoInfo", "VideoWriter", "check_output", "iter_media", "probe_video",
            "read_frames", "to_stored", "to_upright", "video_codec"]
@@ -233,8 +234,10 @@ class VideoWriter:
             raise InputError(f"bad output size {size} or frame rate {fps}")
         self.frames, self._pts0 = 0, max(0, round(start_time * self.fps))
         self.dst.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{self.dst.stem}.", suffix=f".part{self.dst.suffix}", dir=self.dst.parent)
-        os.close(fd)
+        remove_stale_temps(self.dst)
+        self._lock, name = tempfile.mkstemp(prefix=f".{self.dst.stem}.", suffix=f".part{self.dst.suffix}",
+                                            dir=self.dst.parent)
+        hold_lock(self._lock)  # while this writer lives, a later run leaves its temporary file alone
         self.tmp, self._out, self._audio_in, self._resampler = Path(name), None, None, None
         try:
             self._out = av.open(name, "w", format=None)
@@ -321,8 +324,15 @@ class VideoWriter:
         self._close()
         if self.dst.exists() and not self.overwrite:
             raise InputError(f"output {self.dst} appeared while writing; left it alone")
+        use_umask(self.tmp)  # mkstemp made it 0600
         os.replace(self.tmp, self.dst)
+        self._unlock()
         return self.dst
+
+    def _unlock(self) -> None:
+        lock, self._lock = getattr(self, "_lock", None), None
+        if lock is not None:
+            os.close(lock)
 
     def abort(self) -> None:
         """Close quietly and delete the temporary file (safe to call more than once)."""
@@ -331,6 +341,7 @@ class VideoWriter:
         except Exception:  # noqa: BLE001 - a broken file is being thrown away anyway
             pass
         self.tmp.unlink(missing_ok=True)
+        self._unlock()
 
     def _close(self) -> None:
         out, self._out = self._out, None

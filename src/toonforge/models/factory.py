@@ -49,8 +49,8 @@ def create_model(name: str, **config: Any) -> nn.Module:
         raise InputError(f"unknown model {name!r}; known models: {', '.join(sorted(models))}")
     try:
         return models[name](**config)
-    except TypeError as exc:
-        raise InputError(f"bad config for model {name!r}: {exc}") from None
+    except (TypeError, ValueError, KeyError) as exc:  # unknown argument, tier or value
+        raise InputError(f"bad config for model {name!r}: {str(exc).strip(chr(39))}") from None
 
 
 def load_model(path: str | os.PathLike[str], *, device: str | torch.device = "cpu", expect: str | None = None,

@@ -2,7 +2,9 @@
 
 Rules: folders are expanded to the images inside (optionally recursively, keeping relative
 paths); a single input file may go to an output *file*; otherwise the output is a folder.
-An output path equal to any input path is refused, even with ``overwrite``.
+An output path equal to any input path is refused, even with ``overwrite``. Outputs are
+always in a format :func:`~toonforge.io.images.save_image` writes: an input in a format it only
+reads (GIF, TIFF) goes to PNG unless ``--format`` says otherwise, decided before any work.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError
-from ..io.images import IMAGE_EXTENSIONS, list_images
+from ..io.images import IMAGE_EXTENSIONS, SAVE_EXTENSIONS, list_images
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,9 @@ def expand_inputs(inputs: list[Path], recursive: bool = False) -> list[tuple[Pat
         elif p.is_file():
             found.append((p, Path(p.name)))
         else:
-            raise InputError(f"input not found: {p}")
+            from ..io.files import why_not_a_file
+
+            raise InputError(f"cannot read {p}: {why_not_a_file(p)}")
     return found
 
 
@@ -42,10 +46,15 @@ def plan_jobs(inputs: list[Path], output: Path, *, fmt: str | None = None,
               recursive: bool = False) -> list[Job]:
     """Map every input image to its output path.
 
-    ``fmt`` (e.g. "png") forces the output extension; by default the input's is kept.
+    ``fmt`` (e.g. "png") forces the output extension; by default the input's is kept when
+    :data:`~toonforge.io.images.SAVE_EXTENSIONS` has it, else the output is PNG.
     """
-    if fmt is not None and f".{fmt.lower().lstrip('.')}" not in IMAGE_EXTENSIONS:
-        raise InputError(f"unsupported output format {fmt!r}; use one of {', '.join(sorted(IMAGE_EXTENSIONS))}")
+    writable = ", ".join(e.lstrip(".") for e in SAVE_EXTENSIONS)
+    if fmt is not None and f".{fmt.lower().lstrip('.')}" not in SAVE_EXTENSIONS:
+        raise InputError(f"cannot write {fmt!r} images; --format takes one of {writable}")
+    if output.suffix.lower() in IMAGE_EXTENSIONS and output.suffix.lower() not in SAVE_EXTENSIONS:
+        raise InputError(f"cannot write {output.suffix} images ({output.name}); give an output ending in one of "
+                         f"{writable}")
     files = expand_inputs(inputs, recursive)
     single_file_out = (
         len(files) == 1 and inputs[0].is_file() and output.suffix.lower() in IMAGE_EXTENSIONS
@@ -60,6 +69,7 @@ def plan_jobs(inputs: list[Path], output: Path, *, fmt: str | None = None,
             dst = output
         else:
             ext = f".{fmt.lower().lstrip('.')}" if fmt else src.suffix.lower()
+            ext = ext if ext in SAVE_EXTENSIONS else ".png"  # GIF, TIFF: read, not written
             dst = output / rel.with_suffix(ext)
         jobs.append(Job(src, dst))
     sources = {j.src.resolve() for j in jobs}

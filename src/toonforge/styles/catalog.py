@@ -36,8 +36,8 @@ def catalog() -> list[StyleRow]:
     for name, path in available_styles().items():
         try:
             s = Style.load(path)
-        except ToonforgeError as exc:
-            rows.append(StyleRow(name, "broken", "-", "-", f"(broken: {exc})", path))
+        except (ToonforgeError, OSError, ValueError, TypeError, AttributeError) as exc:  # list the others
+            rows.append(StyleRow(name, "broken", "-", "-", f"(broken: {exc})".replace("\n", " "), path))
             continue
         if s.config.kind == "filter":
             res, tier = "any", "filter"

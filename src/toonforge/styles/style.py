@@ -26,7 +26,7 @@ is separate, its weights under ``full.``. ONNX exports are ``head.onnx`` / ``ful
 from __future__ import annotations
 
 import json
-import os
+import math
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -62,8 +62,11 @@ class NetSpec:
             raise InputError(f"bad style config {where}: expected an object")
         try:
             spec = cls(model=str(d["model"]), config=dict(d.get("config", {})), resolution=int(d["resolution"]))
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise InputError(f"bad style config {where}: missing or invalid {exc}") from None
+        for key, value in spec.config.items():  # a huge width would allocate terabytes, not fail
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and not abs(value) <= 65536:
+                raise InputError(f"bad style config {where}: {key} = {value} is out of range")
         if not 32 <= spec.resolution <= 4096:
             raise InputError(f"bad style config {where}: resolution {spec.resolution} outside 32..4096")
         return spec
@@ -104,8 +107,16 @@ class StyleConfig:
             raise InputError(f"bad style config {source}: a {kind} style needs a 'head' network")
         try:
             full_res = int(d.get("full_resolution", 512))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise InputError(f"bad style config {source}: full_resolution must be an integer") from None
+        value_range = d.get("value_range", (-1.0, 1.0))
+        if not (isinstance(value_range, (list, tuple)) and len(value_range) == 2
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                        for v in value_range) and value_range[0] < value_range[1]):
+            raise InputError(f"bad style config {source}: value_range must be [low, high] with low < high, "
+                             f"got {value_range!r}")
+        if not isinstance(d.get("extra", {}), dict):
+            raise InputError(f"bad style config {source}: extra must be an object, got {d.get('extra')!r}")
         if not 32 <= full_res <= 8192:
             raise InputError(f"bad style config {source}: full_resolution {full_res} outside 32..8192")
         reshape = d.get("reshape")
@@ -132,7 +143,7 @@ class StyleConfig:
             head=head,
             full=full,
             full_resolution=full_res,
-            value_range=tuple(d.get("value_range", (-1.0, 1.0))),  # type: ignore[arg-type]
+            value_range=(float(value_range[0]), float(value_range[1])),
             extra=dict(d.get("extra", {})),
             reshape=reshape,
             clean_skin=clean_skin,
@@ -179,7 +190,10 @@ class Style:
             raise InputError(f"bad style config {cfg_file}: {exc}") from None
         config = StyleConfig.from_dict(raw, str(cfg_file))
         card_file = path / "card.md"
-        card = card_file.read_text(encoding="utf-8") if card_file.is_file() else ""
+        try:
+            card = card_file.read_text(encoding="utf-8") if card_file.is_file() else ""
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{card_file} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
         if config.kind == "network" and not (path / "model.safetensors").is_file():
             raise InputError(f"style {config.name!r} at {path} has no model.safetensors")
         if config.kind == "onnx":
@@ -257,18 +271,20 @@ class Style:
 def _new_folder(path: Path, overwrite: bool) -> Iterator[Path]:
     """Yield a temporary folder beside ``path`` that replaces ``path`` when the block succeeds.
 
-    Refuses an existing ``path`` unless ``overwrite``; on any error the temporary folder is
-    removed and ``path`` is left as it was.
+    Refuses an existing ``path`` unless ``overwrite``, and even then unless toonforge wrote it
+    (:mod:`toonforge.io.outputs`: a folder of the user's is never deleted); on any error the
+    temporary folder is removed and ``path`` is left as it was.
     """
+    from ..io.outputs import claim_folder, replace_folder
+
     if path.exists() and not overwrite:
         raise InputError(f"{path} already exists; pass --overwrite to replace it")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
+        claim_folder(tmp, "toonforge (style)")
         yield tmp
-        if path.exists():
-            shutil.rmtree(path)
-        os.replace(tmp, path)
+        replace_folder(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -322,9 +338,10 @@ def copy_style(style: Style, path: str | Path, config: StyleConfig, *, overwrite
         raise InputError("the copy would replace the style's own folder; write it somewhere else")
     with _new_folder(path, overwrite) as tmp:
         from ..export.reshape_onnx import RESHAPE_ONNX, export_reshape_onnx
+        from ..io.outputs import MARKER
 
         for f in style.path.iterdir():
-            if f.is_file() and f.name != RESHAPE_ONNX:
+            if f.is_file() and f.name not in (RESHAPE_ONNX, MARKER):
                 shutil.copy2(f, tmp / f.name)
         if config.reshape is not None:
             export_reshape_onnx(config.reshape, tmp / RESHAPE_ONNX)

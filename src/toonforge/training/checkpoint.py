@@ -12,9 +12,7 @@ A checkpoint is a plain dict of tensors, numbers, strings, lists and dicts, so i
 from __future__ import annotations
 
 import os
-import pickle
 import random
-import re
 import zipfile
 from collections.abc import Collection
 from pathlib import Path
@@ -25,7 +23,7 @@ import torch
 from torch import nn
 
 from ..errors import CheckpointError
-from ..io.checkpoints import check_fit
+from ..io.checkpoints import check_fit, torch_load
 from ..io.files import atomic_output
 from .distributed import DistContext, all_gather_objects, unwrap
 
@@ -80,14 +78,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
-        if found:  # pickled Python objects: refused, never executed
-            msg = f"unsafe checkpoint {path}: it pickles {found.group(1)}"
-        else:
-            msg = f"cannot read checkpoint {path}: not a torch checkpoint"
-        raise CheckpointError(msg) from None
+        ckpt = torch_load(path)
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as err:
         raise CheckpointError(f"cannot read checkpoint {path}: {_first_line(err)}") from None
     if not isinstance(ckpt, dict) or ckpt.get("kind") != KIND:

@@ -33,7 +33,7 @@ from ..errors import CheckpointError, InputError, ToonforgeError
 from . import checkpoint as ck
 from . import distributed as D
 from .ema import make_emas
-from .run_dir import StatsWindow, StatsWriter, now_iso, open_run_dir
+from .run_dir import StatsWindow, StatsWriter, drop_unsaved_run, now_iso, open_run_dir
 from .task import TrainingTask
 
 __all__ = ["LoopConfig", "RunResult", "ema_decay_at", "lr_factor_at", "train"]
@@ -107,6 +107,13 @@ class RunResult:
     step: int
     stopped_early: bool
     last_stats: dict[str, float]
+    signal: int | None = None  # the signal (SIGTERM, SIGINT) that stopped it, after a checkpoint
+
+    @property
+    def exit_code(self) -> int:
+        """What a command should exit with: 128 + the signal when one stopped the run (the shell's
+        convention, as ``stylize`` does on Ctrl-C), else 0."""
+        return 128 + int(self.signal) if self.signal else 0
 
 
 def train(
@@ -143,6 +150,7 @@ class _StopSignals:
 
     def __init__(self) -> None:
         self.requested = False
+        self.signum: int | None = None
         self._old: dict[int, Any] = {}
 
     def __enter__(self) -> _StopSignals:  # noqa: PYI034
@@ -154,7 +162,7 @@ class _StopSignals:
     def _handle(self, signum: int, frame: Any) -> None:
         if self.requested and signum == signal.SIGINT:
             raise KeyboardInterrupt  # second Ctrl-C: stop now
-        self.requested = True
+        self.requested, self.signum = True, signum
         log.warning("signal %d: stopping after this step", signum)
 
     def __exit__(self, *exc: object) -> None:
@@ -218,20 +226,25 @@ class _Run:
         if err:
             raise InputError(err)
         self.run_dir = Path(made)
-        position = ckpt["data"] if ckpt is not None else None
-        loader, self.sampler = D.build_loader(dataset, cfg, ctx, position)
-        if start >= cfg.total_steps:
-            log.info("checkpoint step %d >= total_steps %d: nothing to do", start, cfg.total_steps)
-            return RunResult(self.run_dir, start, False, {})
-        writer = None
-        if self.main:
-            purge = start if ckpt is not None else None
-            writer = StatsWriter(self.run_dir, tensorboard=cfg.tensorboard, start_step=purge)
+        writer, failed = None, True
         try:
-            return self._loop(iter(loader), start, writer, saved=start if ckpt else -1)
+            position = ckpt["data"] if ckpt is not None else None
+            loader, self.sampler = D.build_loader(dataset, cfg, ctx, position)
+            if start >= cfg.total_steps:
+                log.info("checkpoint step %d >= total_steps %d: nothing to do", start, cfg.total_steps)
+                failed = False
+                return RunResult(self.run_dir, start, False, {})
+            if self.main:
+                purge = start if ckpt is not None else None
+                writer = StatsWriter(self.run_dir, tensorboard=cfg.tensorboard, start_step=purge)
+            result = self._loop(iter(loader), start, writer, saved=start if ckpt else -1)
+            failed = False
+            return result
         finally:
             if writer is not None:
                 writer.close()
+            if failed and self.main and (resume_dir is None or self.run_dir.resolve() != Path(resume_dir).resolve()):
+                drop_unsaved_run(self.run_dir)  # a new folder that never got a checkpoint
 
     def _loop(self, batches: Any, start: int, writer: StatsWriter | None, saved: int) -> RunResult:
         cfg, ctx = self.cfg, self.ctx
@@ -273,7 +286,7 @@ class _Run:
                         self._save(done, start, t0, gather=True)
                         saved = done
                     if stop:
-                        return RunResult(self.run_dir, done, True, last_stats)
+                        return RunResult(self.run_dir, done, True, last_stats, signals.signum)
         except KeyboardInterrupt:
             if done > saved:
                 self._save(done, start, t0, gather=False)

@@ -28,6 +28,57 @@ def _index_folder(folder: Path) -> dict[str, Path]:
     return found
 
 
+def readable_images(paths: Sequence[Path], label: str, size: int | None = None
+                    ) -> tuple[list[Path], dict[Path, np.ndarray]]:
+    """Decode every image of ``paths`` once, before training: a corrupt file would otherwise stop
+    the run at the same step on every resume. Returns the readable paths (in order) and, when
+    ``size`` is given, their (size, size, 3) uint8 squares (:func:`square_resize`); the unreadable
+    ones are named in one notice on stderr and left out."""
+    import sys
+
+    good, images, bad = [], {}, []
+    for path in paths:
+        try:
+            rgb = load_image(path).rgb
+        except InputError as exc:
+            bad.append(f"{path.name} ({str(exc).rsplit(': ', 1)[-1]})")
+            continue
+        good.append(path)
+        if size is not None:
+            images[path] = square_resize(rgb, size)
+    if bad:
+        more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+        print(f"notice: skipping {len(bad)} unreadable {label} image(s): {', '.join(bad[:3])}{more}",
+              file=sys.stderr, flush=True)
+    return good, images
+
+
+def check_pairing(data: PairedFolder, *, min_share: float = 0.9, allow_missing: bool = False) -> list[str]:
+    """The names of ``data`` whose input and target both decode, after saying on stderr how many
+    pairs were found and which inputs have no target. InputError when fewer than ``min_share`` of
+    the inputs have a readable target, unless ``allow_missing``: half a target folder missing is
+    more often a mistake (a copy cut short) than a choice."""
+    import sys
+
+    inputs = _index_folder(data.input_dir)
+    orphans = sorted(set(inputs) - set(data.names))
+    good_inputs, _ = readable_images([p for p, _ in data.pairs], "input")
+    good_targets, _ = readable_images([t for _, t in data.pairs], "target")
+    ok_in, ok_tgt = set(good_inputs), set(good_targets)
+    names = [n for n, (a, b) in zip(data.names, data.pairs) if a in ok_in and b in ok_tgt]
+    share = len(names) / max(1, len(inputs))
+    if orphans:
+        more = f" and {len(orphans) - 5} more" if len(orphans) > 5 else ""
+        print(f"notice: {len(names)} pairs; {len(orphans)} of the {len(inputs)} inputs in {data.input_dir} have no "
+              f"target in {data.target_dir}: {', '.join(orphans[:5])}{more}", file=sys.stderr, flush=True)
+    if share < min_share and not allow_missing:
+        raise InputError(f"only {len(names)} of the {len(inputs)} inputs in {data.input_dir} have a readable target "
+                         f"({share:.0%}, below {min_share:.0%}); pass --allow-missing-targets to train on those pairs")
+    if not names:
+        raise InputError(f"no readable image pairs in {data.input_dir} and {data.target_dir}")
+    return names
+
+
 def to_tensor(rgb: np.ndarray) -> torch.Tensor:
     """(H, W, 3) uint8 RGB -> (3, H, W) float32 in [-1, 1]."""
     t = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import shutil
 import time
 import warnings
 from datetime import datetime, timezone
@@ -87,6 +88,19 @@ def open_run_dir(
     (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
     write_json_atomic(conf, run_dir / "config.json")
     return run_dir
+
+
+def drop_unsaved_run(run_dir: Path) -> bool:
+    """Remove a run folder this process created when its run failed before any checkpoint was
+    written (it holds only config.json and logs: nothing to resume), so failed runs leave no
+    numbered folders behind. Returns True when it was removed."""
+    ckpts = run_dir / "checkpoints"
+    if not run_dir.is_dir() or (ckpts.is_dir() and any(ckpts.iterdir())):
+        return False
+    if any(p.suffix in (".pt", ".safetensors") for p in run_dir.iterdir()):
+        return False
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return True
 
 
 def write_json_atomic(obj: Any, path: Path) -> None:

@@ -5,8 +5,10 @@ checkpoint alone is 34 MB. :func:`pack_run` writes a run folder as an uncompress
 numbered parts (``NAME.tar.000``, ``NAME.tar.001``, ...) of at most ``part_bytes`` each, plus
 ``NAME.manifest.json`` with the size and SHA-256 of every part and of the whole; weights do not
 compress, so no compression is tried. :func:`unpack_run` checks every part against the manifest
-before it writes anything, extracts with the tar "data" filter (no absolute paths, links out of
-the folder or device files) and never replaces an existing folder. The round trip is exact: a run
+and reads every member header before it writes anything: only folders and regular files below
+the run's own folder are accepted (no links, devices, absolute paths or ``..``; tarfile's own
+extraction filters are not relied on). It writes into a temporary folder renamed into place at
+the end, and never replaces an existing folder. The round trip is exact: a run
 unpacked elsewhere resumes as the original would.
 """
 
@@ -16,11 +18,13 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError
+from ..io.files import atomic_write_text
 
 __all__ = ["FORMAT", "PackedRun", "pack_run", "unpack_run"]
 
@@ -114,7 +118,12 @@ def pack_run(run: str | os.PathLike[str], out: str | os.PathLike[str], *, part_b
     out.mkdir(parents=True, exist_ok=True)
     manifest = out / f"{run.name}.manifest.json"
     stem = out / f"{run.name}.tar"
-    taken = [p for p in [manifest, *out.glob(f"{stem.name}.[0-9][0-9][0-9]")] if p.exists()]
+    parts = list(out.glob(f"{stem.name}.[0-9][0-9][0-9]"))
+    if parts and not manifest.exists():  # parts without their manifest: debris of a killed pack-run
+        for part in parts:
+            part.unlink()
+        parts = []
+    taken = [p for p in [manifest, *parts] if p.exists()]
     if taken:
         raise InputError(f"{taken[0]} already exists; pack into an empty folder")
     writer = _PartWriter(stem, part_bytes)
@@ -130,7 +139,7 @@ def pack_run(run: str | os.PathLike[str], out: str | os.PathLike[str], *, part_b
     writer.close()
     record = {"format": FORMAT, "run": run.name, "bytes": writer.total, "sha256": writer.whole.hexdigest(),
               "files": [p.relative_to(run).as_posix() for p in files], "parts": writer.parts}
-    manifest.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    atomic_write_text(manifest, json.dumps(record, indent=1) + "\n")
     return PackedRun(manifest, [out / p["file"] for p in writer.parts], writer.total)
 
 
@@ -180,16 +189,93 @@ class _PartReader(io.RawIOBase):
         super().close()
 
 
+def _member_path(name: str, run: str, manifest: str) -> tuple[str, ...]:
+    """The parts of a member's path below ``run/``; InputError for anything that could leave it."""
+    if not name or "\x00" in name or "\\" in name or name.startswith("/"):
+        raise InputError(f"{manifest} holds a member with an unsafe path {name!r}; nothing was written")
+    parts = tuple(p for p in name.split("/") if p not in ("", "."))
+    if ".." in parts:
+        raise InputError(f"{manifest} holds {name!r}, which climbs out with '..'; nothing was written")
+    if not parts or parts[0] != run:
+        raise InputError(f"{manifest} holds {name!r}, outside {run}/; nothing was written")
+    return parts[1:]
+
+
+def _check_members(paths: list[Path], run: str, manifest: str) -> list[tuple[str, ...]]:
+    """Read every member header of the archive (nothing is written): only folders and regular files
+    below ``run/``, each named once. Returns their relative paths in archive order."""
+    seen: dict[tuple[str, ...], bool] = {}
+    reader = _PartReader(paths)
+    try:
+        with tarfile.open(fileobj=reader, mode="r|") as tar:
+            for member in tar:
+                rel = _member_path(member.name, run, manifest)
+                if not (member.isreg() or member.isdir()):
+                    kind = ("a symlink" if member.issym() else "a hard link" if member.islnk()
+                            else "a device or special file")
+                    raise InputError(f"{manifest} holds {member.name!r}, {kind}; a packed run holds only "
+                                     "folders and files, so nothing was written")
+                if rel in seen or any(rel[:i] in seen and not seen[rel[:i]] for i in range(1, len(rel))):
+                    raise InputError(f"{manifest} holds {member.name!r} twice or below a file; nothing was written")
+                seen[rel] = member.isdir()
+    except tarfile.TarError as exc:
+        raise InputError(f"the parts of {manifest} are not a readable archive: {exc}") from None
+    finally:
+        reader.close()
+    return list(seen)
+
+
+def _extract(paths: list[Path], run: str, manifest: str, root: Path) -> None:
+    """Write the (already checked) folders and files of the archive below ``root``, creating each
+    file afresh (``O_EXCL | O_NOFOLLOW``) so that nothing already on disk is followed or replaced."""
+    umask = os.umask(0)
+    os.umask(umask)
+    root_real = os.path.realpath(root)
+    reader = _PartReader(paths)
+    try:
+        with tarfile.open(fileobj=reader, mode="r|") as tar:
+            for member in tar:
+                rel = _member_path(member.name, run, manifest)
+                target = root.joinpath(*rel) if rel else root
+                if os.path.commonpath([root_real, os.path.realpath(target)]) != root_real:
+                    raise InputError(f"{manifest} holds {member.name!r}, which resolves outside the target")
+                if member.isdir():
+                    target.mkdir(parents=True, exist_ok=True)
+                    continue
+                if not member.isreg():  # checked before; the archive changed under us
+                    raise InputError(f"{manifest} changed while it was unpacked")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                mode = (0o777 if member.mode & 0o100 else 0o666) & ~umask
+                fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+                with os.fdopen(fd, "wb") as out:
+                    shutil.copyfileobj(tar.extractfile(member), out, _MIB)
+                os.utime(target, (member.mtime, member.mtime))
+    except tarfile.TarError as exc:
+        raise InputError(f"the parts of {manifest} are not a readable archive: {exc}") from None
+    finally:
+        reader.close()
+
+
 def unpack_run(manifest: str | os.PathLike[str], into: str | os.PathLike[str]) -> Path:
     """Check the parts listed in ``manifest`` (found beside it) and extract the run into ``into``.
 
-    Returns the run folder ``into/NAME``. Raises :class:`InputError` (before writing anything)
-    when a part is missing, of the wrong size or checksum, or when ``into/NAME`` already exists.
+    Returns the run folder ``into/NAME``. Packed runs come back from other machines, so they are
+    untrusted: every part is checked against its size and SHA-256 and every member header is read
+    *before* anything is written, and an archive holding anything but folders and regular files
+    below ``NAME/`` (symlinks, hard links, devices, absolute paths, ``..``) is refused. The files
+    are written below a temporary folder ``into/.NAME.unpacking`` and the run is renamed to
+    ``into/NAME`` only when all of them are complete, so a refused or interrupted unpack leaves nothing behind
+    (a temporary folder left by a killed run is removed by the next one).
+
+    Raises :class:`InputError` when a part is missing, of the wrong size or checksum, the archive
+    holds an unsafe member, or ``into/NAME`` already exists.
     """
+    from ..io.outputs import claim_temp_folder, drop_temp_folder
+
     manifest = Path(manifest)
     record = _read_manifest(manifest)
     dest = Path(into) / record["run"]
-    if dest.exists():
+    if dest.exists() or dest.is_symlink():
         raise InputError(f"{dest} already exists; unpack into another folder or move it away first")
     paths, whole = [], hashlib.sha256()
     for name, size, digest in record["parts"]:
@@ -209,16 +295,13 @@ def unpack_run(manifest: str | os.PathLike[str], into: str | os.PathLike[str]) -
         paths.append(path)
     if record["sha256"] and whole.hexdigest() != record["sha256"]:
         raise InputError(f"the parts of {manifest.name} do not add up to the packed run (parts out of order?)")
-    Path(into).mkdir(parents=True, exist_ok=True)
-    reader = _PartReader(paths)
+    _check_members(paths, record["run"], manifest.name)
+    tmp = claim_temp_folder(dest, "unpacking")
     try:
-        with tarfile.open(fileobj=reader, mode="r|") as tar:
-            for member in tar:
-                if member.name.split("/", 1)[0] != record["run"]:
-                    raise InputError(f"{manifest.name} holds {member.name!r}, outside {record['run']}/")
-                tar.extract(member, Path(into), filter="data")
-    except tarfile.TarError as exc:
-        raise InputError(f"the parts of {manifest.name} are not a readable archive: {exc}") from None
+        _extract(paths, record["run"], manifest.name, tmp / record["run"])
+        if dest.exists() or dest.is_symlink():
+            raise InputError(f"{dest} appeared while unpacking; it was left as it is")
+        os.rename(tmp / record["run"], dest)
     finally:
-        reader.close()
+        drop_temp_folder(tmp)
     return dest

@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from ..errors import InputError
+from ..io.files import atomic_write_text
 from ..models.stylegan2 import Discriminator, Generator, save_generator
 from .ada import AdaController, augment
 from .stylegan_config import ARCH_FIELDS, StyleFolder, StyleGANTrainConfig
@@ -305,5 +306,5 @@ class StyleGANTask(TrainingTask):
         if self._best_state is not None:
             self._export(run_dir / "best.safetensors", self._best_state)
             info = {"step": self.best_step, "val/fd": self.best_fd}
-            (run_dir / "best.json").write_text(json.dumps(info) + "\n", encoding="utf-8")
+            atomic_write_text(run_dir / "best.json", json.dumps(info) + "\n")
             self._best_state = None

@@ -24,7 +24,7 @@ from ..losses.edge import edge_promoting_d_loss, edge_smooth_tensor
 from ..losses.pixel import l1_loss
 from ..models.factory import create_model
 from .augment import AugmentConfig
-from .paired_data import PairedFolder, split_names
+from .paired_data import PairedFolder, check_pairing, split_names
 from .task import Phase, TrainingTask
 
 
@@ -58,11 +58,12 @@ class TranslatorTask(TrainingTask):
 
     name = "translator"
 
-    def __init__(self, cfg: TranslatorTrainConfig, perceptual: nn.Module | None = None) -> None:
+    def __init__(self, cfg: TranslatorTrainConfig, perceptual: nn.Module | None = None, *,
+                 allow_missing_targets: bool = False) -> None:
         if cfg.size % 16:
             raise InputError(f"--size must be a multiple of 16, got {cfg.size}")
         self.cfg = cfg
-        names = PairedFolder(cfg.inputs, cfg.targets, cfg.size).names
+        names = check_pairing(PairedFolder(cfg.inputs, cfg.targets, cfg.size), allow_missing=allow_missing_targets)
         self.train_names, self.val_names = split_names(names, cfg.val_fraction, cfg.seed)
         if not self.train_names:
             raise InputError("no training pairs left after the validation split")

@@ -90,9 +90,11 @@ class UGATITTrainConfig:
         if self.size % 4:
             raise InputError(f"size must be a multiple of 4, got {self.size}")
         for layers in (self.d_global_layers, self.d_local_layers):
-            if layers < 3 or self.size < min_input_size(layers):
-                raise InputError(f"a {layers}-layer discriminator needs size >= "
-                                 f"{min_input_size(max(layers, 3))} (got {self.size}); use fewer layers")
+            if layers < 3:
+                raise InputError(f"a discriminator needs at least 3 layers, got {layers}")
+            if self.size < min_input_size(layers):
+                raise InputError(f"a {layers}-layer discriminator needs size >= {min_input_size(layers)} "
+                                 f"(got {self.size}); use fewer layers or a larger size")
         if min(self.base_channels, self.n_blocks, self.d_channels) < 1 or self.lr <= 0:
             raise InputError("base_channels, n_blocks, d_channels and lr must be positive")
 

@@ -19,7 +19,7 @@ from torch.utils.data import Dataset
 from ..errors import InputError
 from ..io.images import list_images, load_image, square_resize
 from .augment import AugmentConfig, augment_pair
-from .paired_data import item_rng, split_names, to_tensor
+from .paired_data import item_rng, readable_images, split_names, to_tensor
 
 __all__ = ["DomainFolder", "UnpairedFolders", "split_domain"]
 
@@ -45,9 +45,13 @@ class DomainFolder:
             files = [f for f in files if f.stem in wanted]
         if not files:
             raise InputError(f"no {label} images found in {folder}")
+        cache_ok = len(files) * int(size) ** 2 * 3 <= _CACHE_LIMIT
+        files, decoded = readable_images(files, label, int(size) if cache_ok else None)  # each decoded once
+        if not files:
+            raise InputError(f"no readable {label} images in {folder}")
         self.folder, self.files, self.size, self.label = folder, files, int(size), label
-        self._cache: dict[int, np.ndarray] = {}
-        self._cache_ok = len(files) * self.size**2 * 3 <= _CACHE_LIMIT
+        self._cache: dict[int, np.ndarray] = {i: decoded[f] for i, f in enumerate(files) if f in decoded}
+        self._cache_ok = cache_ok
 
     def __len__(self) -> int:
         return len(self.files)

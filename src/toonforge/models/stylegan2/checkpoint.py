@@ -29,7 +29,7 @@ from typing import Any
 import torch
 
 from ...errors import CheckpointError, first_line
-from ...io.checkpoints import check_fit
+from ...io.checkpoints import check_fit, torch_load
 from ..model_file import parse_model_meta, save_model
 from .discriminator import Discriminator
 from .generator import Generator, channel_table
@@ -59,8 +59,7 @@ def read_checkpoint(path: str | Path, *, allow_pickle: bool = False) -> tuple[di
                 meta = dict(f.metadata() or {})
                 return {k: f.get_tensor(k) for k in f.keys()}, meta
         if suffix in {".pt", ".pth", ".ckpt", ".bin"}:
-            with torch.serialization.safe_globals([argparse.Namespace]):
-                data = torch.load(path, map_location="cpu", weights_only=True)
+            data = torch_load(path, safe_globals=[argparse.Namespace])
         else:
             raise CheckpointError(f"unsupported weights format {suffix!r}: {path.name}")
     except CheckpointError:
