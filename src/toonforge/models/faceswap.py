@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ..errors import CheckpointError, InputError
+from ..io.checkpoints import read_formatted_safetensors
 from ..io.files import atomic_output
 
 FORMAT = "toonforge-faceswap-1"
@@ -95,19 +96,8 @@ def save_faceswap(path: str | Path, net: FaceSwapAE, info: dict | None = None) -
 
 def load_faceswap(path: str | Path) -> tuple[FaceSwapAE, dict]:
     """(model in eval mode, info) from :func:`save_faceswap`'s file; one-line CheckpointError otherwise."""
-    from safetensors import safe_open
-
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"face-swap model not found: {path}")
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
-    except Exception as exc:  # noqa: BLE001  (several exception types for a damaged file)
-        raise CheckpointError(f"{path.name} is not a readable safetensors file ({type(exc).__name__})") from None
-    if meta.get("format") != FORMAT:
-        raise CheckpointError(f"{path.name} is not a toonforge face-swap model (format {meta.get('format')!r})")
+    tensors, meta = read_formatted_safetensors(path, FORMAT, "face-swap model")
     try:
         net = FaceSwapAE(**json.loads(meta["config"]))
         net.load_state_dict(tensors)
