@@ -13,8 +13,12 @@
 #   6. the shared-encoder face swap between two SCUT people, applied to a short video made from a photo
 #      of the first one (slow zoom and pan), with face tracking and paste-back;
 #   7. contact sheets and numbers in docs/custom-faces/.
-# Toy scale (32 px generators, a 64 px face swap, hundreds of steps): a smoke test of the methods on real
-# data, not a quality result; nothing here is shipped as a style. Rerunning resumes finished parts.
+# Toy scale (32 px generators 16 channels wide, a 64 px face swap, hundreds of steps): a smoke test of
+# the methods on real data, not a quality result (the 32 px generators draw face-like blobs, not faces);
+# nothing here is shipped as a style. Rerunning resumes finished parts.
+# Measured on the shared 2-core development CPU (load average 10-14 from other jobs), niced, from an
+# empty OUT: 7 min 14 s (photo generator 111 s, cartoon 29 s, Info-StyleGAN 51 s, latent generators
+# 46 s, template 12 s, inversions and videos 46 s, face swap 133 s). Numbers: docs/custom-faces/README.md.
 #
 #   nice -n 10 bash examples/seed_features_custom.sh     # OUT=work-data/seed-features-custom
 set -euo pipefail
@@ -24,11 +28,11 @@ source examples/lib/production_line.sh
 DATA=${DATA:-../shared/data}
 OUT=${OUT:-work-data/seed-features-custom}
 DOCS=${DOCS:-docs/custom-faces}
-SOURCE_STEPS=${SOURCE_STEPS:-120}
-TRANSFER_STEPS=${TRANSFER_STEPS:-20}
-INFO_STEPS=${INFO_STEPS:-20}
-SWAP_STEPS=${SWAP_STEPS:-100}
-INVERT_STEPS=${INVERT_STEPS:-40}
+SOURCE_STEPS=${SOURCE_STEPS:-400}
+TRANSFER_STEPS=${TRANSFER_STEPS:-80}
+INFO_STEPS=${INFO_STEPS:-100}
+SWAP_STEPS=${SWAP_STEPS:-250}
+INVERT_STEPS=${INVERT_STEPS:-60}
 ARCH=(--size 32 --channel-max 16 --style-dim 64 --n-mlp 4)
 SCUT=$DATA/faces/scut
 # One intra-op thread per process: on a shared machine (several jobs on 2 cores) two threads per
@@ -44,7 +48,7 @@ gen() {  # name, kind, steps, flags...: train (or resume) a StyleGAN2 run; print
   run=$(last_run "$OUT/runs/$name" "$kind")
   if [ -z "$run" ] || ! grep -q "\"step\": $steps," "$run/stats.jsonl" 2>/dev/null; then
     toonforge train-stylegan --steps "$steps" --batch-size 8 --eval-every 0 --fd-samples 0 \
-      --checkpoint-every 20 --log-every 20 --runs "$OUT/runs/$name" ${run:+--resume "$run"} "$@" >&2
+      --checkpoint-every 50 --log-every 20 --runs "$OUT/runs/$name" ${run:+--resume "$run"} "$@" >&2
     run=$(last_run "$OUT/runs/$name" "$kind")
   fi
   echo "$run/last.safetensors"
@@ -80,7 +84,7 @@ Path(sys.argv[2]).write_text("\n".join(rows) + "\n")
 PY
 if [ ! -f "$OUT/gender.safetensors" ]; then
   toonforge train-latent-generator "$PHOTO" --images "$SCUT" --labels "$OUT/gender.csv" \
-    -o "$OUT/gender.safetensors" --classifier-steps 150 --steps 60 --batch-size 16 2>"$OUT/latent-generator.log"
+    -o "$OUT/gender.safetensors" --classifier-steps 300 --steps 100 --batch-size 16 2>"$OUT/latent-generator.log"
 fi
 tail -n 1 "$OUT/latent-generator.log" >&2
 for cls in female male; do

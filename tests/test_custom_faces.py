@@ -45,7 +45,7 @@ def test_latent_generator_beats_random_samples(gen_file, tmp_path, capsys):
     labels = _labelled(tmp_path / "images")
     out = tmp_path / "lg.safetensors"
     rc = main(["train-latent-generator", str(gen_file), "--images", str(tmp_path / "images"), "--labels",
-               str(labels), "-o", str(out), "--classifier-steps", "40", "--steps", "30", "--batch-size", "8",
+               str(labels), "-o", str(out), "--classifier-steps", "30", "--steps", "20", "--batch-size", "8",
                "--val-fraction", "0", "--noise-dim", "8", "--quiet"])
     assert rc == 0
     bundle = load_bundle(out)
@@ -109,7 +109,7 @@ def test_template_layers_replace_the_samples(gen_file):
 def test_sample_template_inverts_once_and_mixes(gen_file, tmp_path, capsys):
     photo = shared_data("faces/scut") / "AF1554.jpg"
     out = tmp_path / "tpl"
-    base = ["sample", str(gen_file), "-n", "2", "--template", str(photo), "--template-steps", "2", "--quiet"]
+    base = ["sample", str(gen_file), "-n", "2", "--template", str(photo), "--template-steps", "1", "--quiet"]
     assert main([*base, "--layers", "4-7", "-o", str(out)]) == 0
     code = np.load(out / "template.npy")
     assert code.shape == (1, 8, 16) and (out / "template-inverted.png").is_file()

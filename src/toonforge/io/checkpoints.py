@@ -186,3 +186,25 @@ def weights_sha256(module: torch.nn.Module) -> str:
         return name, str(t.dtype), tuple(t.shape), t.reshape(-1).view(torch.uint8).numpy().tobytes()
 
     return digest_entries(entry(k, v) for k, v in module.state_dict().items())
+
+
+def read_formatted_safetensors(path: str | Path, fmt: str, what: str
+                               ) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """(tensors, header metadata) of a ``.safetensors`` file whose metadata ``format`` is ``fmt``.
+
+    ``what`` names the kind of file in the one-line CheckpointError raised for a missing, damaged
+    or other-format file (e.g. "face-swap model")."""
+    from safetensors import safe_open
+
+    p = Path(path)
+    if not p.is_file():
+        raise CheckpointError(f"{what} not found: {p}")
+    try:
+        with safe_open(str(p), framework="pt") as f:
+            meta = dict(f.metadata() or {})
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as exc:  # noqa: BLE001  (safetensors raises several types for a damaged file)
+        raise CheckpointError(f"{p.name} is not a readable safetensors file ({type(exc).__name__})") from None
+    if meta.get("format") != fmt:
+        raise CheckpointError(f"{p.name} is not a toonforge {what} (format {meta.get('format')!r})")
+    return tensors, meta

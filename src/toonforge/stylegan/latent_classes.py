@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from ..errors import CheckpointError, InputError
+from ..io.checkpoints import read_formatted_safetensors
 from ..io.files import atomic_output
 from ..models.attributes import AttributeClassifier, LatentGenerator
 
@@ -62,19 +63,8 @@ def save_bundle(path: str | Path, bundle: LatentBundle) -> Path:
 
 def load_bundle(path: str | Path) -> LatentBundle:
     """Read a file written by :func:`save_bundle` (one-line CheckpointError otherwise)."""
-    from safetensors import safe_open
-
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"latent generator file not found: {path}")
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
-    except Exception as exc:  # noqa: BLE001  (safetensors raises several types for a damaged file)
-        raise CheckpointError(f"{path.name} is not a readable safetensors file ({type(exc).__name__})") from None
-    if meta.get("format") != FORMAT:
-        raise CheckpointError(f"{path.name} is not a toonforge latent generator (format {meta.get('format')!r})")
+    tensors, meta = read_formatted_safetensors(path, FORMAT, "latent generator")
     try:
         classes = list(json.loads(meta["classes"]))
         classifier = AttributeClassifier(**json.loads(meta["classifier"]))
