@@ -172,3 +172,13 @@ def test_ugatit_names_the_rule_it_applies() -> None:
         UGATITTrainConfig(photos="p", styles="s", size=32, d_global_layers=2).validate()
     with pytest.raises(InputError, match="7-layer discriminator needs size >= 96 .got 64"):
         UGATITTrainConfig(photos="p", styles="s", size=64, d_global_layers=7).validate()
+
+
+def test_an_output_named_like_another_kind_of_file_is_not_made_a_folder(tiny_style: Path, tmp_path: Path,
+                                                                        capsys) -> None:
+    from PIL import Image
+
+    Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
+    code, _, err = _run(["stylize", tmp_path / "a.png", "-o", tmp_path / "out1.txt", "--style", tiny_style], capsys)
+    _one_line_error(code, err, "named like a .txt file")
+    assert not (tmp_path / "out1.txt").exists()

@@ -289,3 +289,17 @@ def test_temporary_files_of_a_killed_run_are_removed_by_the_next_one(tmp_path: P
         os.umask(old)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoints", "clip.mp4"]
     assert (tmp_path / "clip.mp4").stat().st_mode & 0o777 == 0o644
+
+
+def test_copy_style_never_replaces_a_folder_that_holds_its_source(tiny_style: Path, tmp_path: Path) -> None:
+    from dataclasses import replace as dc_replace
+
+    from toonforge.styles.style import Style, copy_style
+
+    mystyles = claim_folder(tmp_path / "mystyles")  # even a folder toonforge made
+    src = mystyles / "s"
+    tiny_style.rename(src)
+    style = Style.load(src)
+    with pytest.raises(InputError, match="contains the input"):
+        copy_style(style, mystyles, dc_replace(style.config, name="x"), overwrite=True)
+    assert (src / "config.json").is_file()

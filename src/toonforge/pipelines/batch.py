@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..io.images import IMAGE_EXTENSIONS, SAVE_EXTENSIONS, list_images
+from ..io.outputs import FILE_SUFFIXES
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,10 @@ def plan_jobs(inputs: list[Path], output: Path, *, fmt: str | None = None,
     writable = ", ".join(e.lstrip(".") for e in SAVE_EXTENSIONS)
     if fmt is not None and f".{fmt.lower().lstrip('.')}" not in SAVE_EXTENSIONS:
         raise InputError(f"cannot write {fmt!r} images; --format takes one of {writable}")
+    suffix = output.suffix.lower()
+    if suffix in FILE_SUFFIXES and suffix not in IMAGE_EXTENSIONS and not output.is_dir():
+        raise InputError(f"output {output.name} is named like a {output.suffix} file, which stylize does not write; "
+                         f"give an image file ({writable}) or a folder")
     if output.suffix.lower() in IMAGE_EXTENSIONS and output.suffix.lower() not in SAVE_EXTENSIONS:
         raise InputError(f"cannot write {output.suffix} images ({output.name}); give an output ending in one of "
                          f"{writable}")

@@ -336,6 +336,9 @@ def copy_style(style: Style, path: str | Path, config: StyleConfig, *, overwrite
         raise InputError(f"style {style.name!r} has no folder to copy")
     if path.resolve() == style.path.resolve():
         raise InputError("the copy would replace the style's own folder; write it somewhere else")
+    from ..io.outputs import check_output
+
+    check_output(path, [style.path], kind="folder", option="the copy")  # never around or inside the source
     with _new_folder(path, overwrite) as tmp:
         from ..export.reshape_onnx import RESHAPE_ONNX, export_reshape_onnx
         from ..io.outputs import MARKER
