@@ -1,6 +1,6 @@
 """Video throughput: frames per second of ``stylize_video`` on a 720p clip with one face.
 
-    python benchmarks/bench_video.py [--style classic] [--frames 60] [--threads 2] [--repeats 2] [--detect-every 10]
+    python benchmarks/bench_video.py [--style classic] [--frames 60] [--threads 2] [--repeats 2] [--detect-every 25,10]
 
 The clip is synthetic: 1280x720 at 25 fps with a mono AAC track, a real portrait from
 ../shared/data/faces/scut (or a smooth random picture when absent) scaled to 400 px high and
@@ -10,8 +10,9 @@ others so machine noise hits all alike:
 
 * before: dlib HOG on a 512 px copy of every frame (what ``toonforge video`` did before the
   face front end of issue 32), the reference of the speed-up ratios;
-* blazeface on every frame, and with a full scan every ``--detect-every`` frames and
-  tracking between (the default of ``toonforge video``); dlib at --min-face 40 the same way;
+* blazeface with a full scan every ``--detect-every`` frames (each value given; the first is
+  the default of ``toonforge video``) and landmark tracking between; dlib at --min-face 40 the
+  same way;
 * no detection (the full-image network only: separates the detector's cost);
 * copy: no networks, no detection (strength 0): decode + encode alone, the floor.
 
@@ -83,7 +84,10 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--repeats", type=int, default=2)
-    ap.add_argument("--detect-every", type=int, default=10, help="frames between full face scans")
+    ap.add_argument("--detect-every", default="25,10",
+                    help="frames between full face scans, comma-separated (the first is the video default)")
+    ap.add_argument("--front-end-only", action="store_true",
+                    help="time only the face finding (detection + tracking) per frame, before vs now")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-video-"))
     try:
@@ -92,24 +96,55 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def front_end_only(src: Path, everies: list[int], repeats: int, threads: int) -> None:
+    """ms per frame of face finding alone (detection + tracking + smoothing) on the decoded clip."""
+    from toonforge.face.frontend import build_detector
+    from toonforge.face.tracking import FaceTracker, IntervalFaceFinder
+    from toonforge.io.video import read_frames
+
+    frames = list(read_frames(src))
+    makers = {"before: dlib@512, every frame": (lambda: build_detector("dlib", min_face=250), 1)}
+    for n in everies:
+        makers[f"blazeface, scan every {n}"] = (lambda: build_detector("blazeface", min_face=40, threads=threads), n)
+    detectors = {name: (make(), n) for name, (make, n) in makers.items()}
+
+    def job(name: str):
+        det, n = detectors[name]
+
+        def run() -> None:
+            finder = IntervalFaceFinder(det, n, FaceTracker())
+            for i, rgb in enumerate(frames):
+                finder(rgb, i / 25)
+
+        return run
+
+    times = time_interleaved({k: job(k) for k in detectors}, repeats=repeats, warmup=1)
+    ref = times["before: dlib@512, every frame"]
+    for name, sec in times.items():
+        print(f"  face finding alone, {name:30s} {1e3 * sec / len(frames):6.1f} ms/frame  "
+              f"({ref / sec:.2f}x before's speed)")
+
+
 def run_all(args: argparse.Namespace, work: Path) -> None:
     src = work / "clip720p.mp4"
     what = make_clip(src, args.image, args.frames)
+    if args.front_end_only:
+        front_end_only(src, [int(v) for v in args.detect_every.split(",")], args.repeats, args.threads)
+        return
 
     from toonforge.face.frontend import build_detector
 
     # "before": what `toonforge video` did until the face front end changed (dlib HOG on a copy
     # shrunk to 512 px, i.e. faces of ~250 px and up in a 1280-wide frame, on every frame).
     before = build_detector("dlib", min_face=250)
+    everies = [int(v) for v in args.detect_every.split(",")]
     stylizers = {
         "before: onnx + dlib@512, every frame": (Stylizer(args.style, backend="onnx", detector=before,
                                                           threads=args.threads), 1.0, 1),
-        "onnx + blazeface, every frame": (Stylizer(args.style, backend="onnx", detector="blazeface",
-                                                   threads=args.threads), 1.0, 1),
-        f"onnx + blazeface, scan every {args.detect_every}": (Stylizer(
-            args.style, backend="onnx", detector="blazeface", threads=args.threads), 1.0, args.detect_every),
-        f"onnx + dlib --min-face 40, scan every {args.detect_every}": (Stylizer(
-            args.style, backend="onnx", detector="dlib", threads=args.threads), 1.0, args.detect_every),
+        **{f"onnx + blazeface, scan every {n}": (Stylizer(
+            args.style, backend="onnx", detector="blazeface", threads=args.threads), 1.0, n) for n in everies},
+        f"onnx + dlib --min-face 40, scan every {everies[0]}": (Stylizer(
+            args.style, backend="onnx", detector="dlib", threads=args.threads), 1.0, everies[0]),
         "onnx, no detection": (Stylizer(args.style, backend="onnx", detector=None, threads=args.threads), 1.0, 1),
         "copy (decode + encode)": (Stylizer(args.style, backend="onnx", detector=None, threads=args.threads), 0.0, 1),
     }
@@ -135,7 +170,7 @@ def run_all(args: argparse.Namespace, work: Path) -> None:
         if not name.startswith("before"):
             print(f"  speed-up of '{name}' over before: {ref / sec:.2f}x")
     no_det = times["onnx, no detection"]
-    for name in ("before: onnx + dlib@512, every frame", f"onnx + blazeface, scan every {args.detect_every}"):
+    for name in ("before: onnx + dlib@512, every frame", f"onnx + blazeface, scan every {everies[0]}"):
         print(f"  '{name}': faces (detection, landmarks, tracking, head network, paste-back) add "
               f"{1e3 * (times[name] - no_det) / args.frames:.1f} ms per frame (partly hidden behind the networks)")
 

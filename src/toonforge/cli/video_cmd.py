@@ -32,9 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_detector_args(p)
     p.add_argument("--batch-size", type=_positive("batch size", 1, 256), default=8, help="frames per network call")
     p.add_argument("--no-smoothing", action="store_true", help="use raw per-frame detections (no tracking)")
-    p.add_argument("--detect-every", type=_positive("detect every", 1, 1000), default=10,
+    p.add_argument("--detect-every", type=_positive("detect every", 1, 1000), default=25,
                    help="frames between full-frame face scans; faces are tracked in between, and a new face "
-                        "appears within this many frames (1: scan every frame; default 10)")
+                        "appears within this many frames (1: scan every frame; default 25)")
     p.add_argument("--overwrite", action="store_true", help="replace the output if it exists")
     p.add_argument("--quiet", action="store_true", help="no progress bar or notices")
     declare_io(p, inputs=["input", "style"], outputs={"output": "file"})

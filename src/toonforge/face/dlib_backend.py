@@ -21,7 +21,7 @@ from toonforge.errors import InputError, MissingDependencyError
 from toonforge.face.detector import register_detector
 from toonforge.face.types import Face
 
-__all__ = ["DlibDetector", "default_predictor_path"]
+__all__ = ["DlibDetector", "default_predictor_path", "track_by_landmarks"]
 
 # dlib's HOG detector scans an 80x80 window: faces smaller than this (in the image it is
 # given) are not found.
@@ -73,6 +73,36 @@ def _shared_hog_detector() -> Any:
         if not _DETECTOR:
             _DETECTOR.append(import_dlib().get_frontal_face_detector())
         return _DETECTOR[0]
+
+
+def track_by_landmarks(predictor: Any, rgb: np.ndarray, faces: list[Face]) -> list[Face]:
+    """Follow faces with 68 landmarks into the next frame with the shape predictor alone (no detection).
+
+    The predictor runs in the face's old box; the box is moved by how far the landmarks' mean
+    moved, and the predictor runs once more there, so a face that moved by a good part of its
+    size is still followed. This cannot tell that a face has gone: the caller re-detects every
+    few frames. Faces whose box has left the image, or that lack 68 points, are dropped.
+
+    Returns faces with ``box`` (4,) and ``landmarks`` (68, 2) float32 in pixels of ``rgb``.
+    """
+    dlib = import_dlib()
+    image = np.ascontiguousarray(rgb)
+    h, w = image.shape[:2]
+    out: list[Face] = []
+    for f in faces:
+        if f.landmarks.shape != (68, 2):
+            continue
+        def shape_in(box: np.ndarray) -> np.ndarray:
+            rect = dlib.rectangle(*(int(round(v)) for v in box))
+            return np.array([(p.x, p.y) for p in predictor(image, rect).parts()], np.float32)
+
+        moved = shape_in(f.box).mean(axis=0) - f.landmarks.mean(axis=0)
+        box = f.box.astype(np.float64) + np.tile(moved, 2)
+        lm = shape_in(box)
+        cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+        if 0 <= cx < w and 0 <= cy < h:
+            out.append(Face(box=box, landmarks=lm, score=f.score))
+    return out
 
 
 @register_detector("dlib")

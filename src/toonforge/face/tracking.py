@@ -173,8 +173,10 @@ class IntervalFaceFinder:
     On a detection frame the detector scans the whole frame (every size down to its
     ``min_face``), so new faces are picked up within ``every`` frames. On the frames between,
     each face of the previous frame is looked for again only around where it was, through the
-    detector's ``track(rgb, faces)`` method (BlazeFace: one network window per face; dlib: a HOG
-    scan of a small crop), which costs a fraction of a full scan. A detector without ``track``
+    detector's ``track(rgb, faces)`` method (with 68 landmarks: the shape predictor alone;
+    BlazeFace without dlib: one network window per face; dlib: a HOG scan of a small crop),
+    which costs a fraction of a full scan. A face the next full scan does not find is no longer
+    followed (the tracker may still coast on it for a few frames). A detector without ``track``
     is run in full on every frame. The faces found go through ``tracker`` (box and landmark
     smoothing; None: raw faces).
 
@@ -201,6 +203,7 @@ class IntervalFaceFinder:
         else:  # no face lately: wait for the next full scan
             found = track(rgb, self._last) if self._last else []
         self._index += 1
-        faces = self.tracker.update(found, t) if self.tracker is not None else found
-        self._last = faces
-        return faces
+        # What is followed next is what was found now (not the tracker's coasting faces), so
+        # a face that a full scan no longer finds stops being followed.
+        self._last = found
+        return self.tracker.update(found, t) if self.tracker is not None else found

@@ -149,7 +149,7 @@ def stylize_video(src: str | Path, dst: str | Path, stylizer: Stylizer, *, stren
                   head_only: bool = False, head_size: int | None = None, batch_size: int = 8,
                   overwrite: bool = False, smoothing: bool = True,
                   progress: Callable[[int, int | None], None] | None = None,
-                  tracker: FaceTracker | None = None, detect_every: int = 10) -> VideoReport:
+                  tracker: FaceTracker | None = None, detect_every: int = 25) -> VideoReport:
     """Stylize every frame of ``src`` into ``dst`` (see the module notes).
 
     Args:
