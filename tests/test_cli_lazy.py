@@ -81,13 +81,20 @@ def _no_torch(monkeypatch):
     monkeypatch.setattr(backends, "has_module", lambda name: name != "torch")
 
 
-def test_a_stale_graph_without_torch_names_the_extra(tiny_style, monkeypatch):
+def test_a_stale_graph_without_torch_names_the_extra(tiny_style, tmp_path, monkeypatch):
+    monkeypatch.setenv("TOONFORGE_CACHE", str(tmp_path / "cache"))  # no export cached by earlier tests
     torch.manual_seed(5)
     export_onnx(create_model("translator", tier="tiny"), tiny_style / "head.onnx")  # other weights
     _no_torch(monkeypatch)
     for backend in ("onnx", "auto"):  # auto cannot fall back to a PyTorch that is not there
         with pytest.raises(MissingDependencyError, match=r"exporting one needs torch.*toonforge\[train\]"):
             Stylizer(tiny_style, backend=backend, detector=None)
+    monkeypatch.undo()  # with torch: the export is made once and cached by digest ...
+    monkeypatch.setenv("TOONFORGE_CACHE", str(tmp_path / "cache"))
+    Stylizer(tiny_style, backend="onnx", detector=None)
+    _no_torch(monkeypatch)
+    s = Stylizer(tiny_style, backend="onnx", detector=None)  # ... and then runs without torch
+    assert s.backend == "onnx" and "exported from other weights" in s.setup_notices[0]
 
 
 def test_the_shipped_graph_runs_when_torch_is_missing(tiny_style, monkeypatch):
