@@ -32,6 +32,13 @@ def test_the_command_table_agrees_with_every_module():
     assert registered == {name: help_line for name, (_, help_line) in COMMANDS.items()}
 
 
+def test_a_module_with_two_commands_runs_either(capsys):
+    for command in ("pack-run", "unpack-run"):  # both in run_transfer_cmd; the second used to clash
+        with pytest.raises(SystemExit) as exc:
+            main([command, "--help"])
+        assert exc.value.code == 0 and f"usage: toonforge {command}" in capsys.readouterr().out
+
+
 def test_help_and_styles_import_neither_torch_nor_the_training_stack():
     code = (
         "import contextlib, io, json, sys\n"

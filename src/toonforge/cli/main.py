@@ -71,11 +71,12 @@ def build_parser(command: str | None = None, *, load_all: bool = True) -> argpar
     parser = _Parser(prog="toonforge", description="Stylize portraits, and forge new styles.")
     parser.add_argument("--version", action="version", version=f"toonforge {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    wanted = set(COMMANDS) if command is None and load_all else {command}
+    names = set(COMMANDS) if command is None and load_all else {command}
+    wanted = {COMMANDS[n][0] for n in names if n in COMMANDS}  # modules to import (one may hold two commands)
     for name, (module_name, help_line) in COMMANDS.items():
         if name in sub.choices:  # registered along with another command of its module
             continue
-        if name in wanted:
+        if module_name in wanted:
             importlib.import_module(f"{__package__}.{module_name}").register(sub)
         else:
             sub.add_parser(name, help=help_line)
