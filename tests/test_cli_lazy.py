@@ -33,6 +33,13 @@ def test_the_command_table_agrees_with_every_module():
     assert registered == {name: help_line for name, (_, help_line) in COMMANDS.items()}
 
 
+def test_a_module_with_two_commands_runs_either(capsys):
+    for command in ("pack-run", "unpack-run"):  # both in run_transfer_cmd; the second used to clash
+        with pytest.raises(SystemExit) as exc:
+            main([command, "--help"])
+        assert exc.value.code == 0 and f"usage: toonforge {command}" in capsys.readouterr().out
+
+
 def test_help_and_styles_import_neither_torch_nor_the_training_stack():
     code = (
         "import contextlib, io, json, sys\n"
@@ -90,6 +97,12 @@ def test_a_stale_graph_without_torch_names_the_extra(tiny_style, monkeypatch, tm
     for backend in ("onnx", "auto"):  # auto cannot fall back to a PyTorch that is not there
         with pytest.raises(MissingDependencyError, match=r"exporting one needs torch.*toonforge\[train\]"):
             Stylizer(tiny_style, backend=backend, detector=None)
+    monkeypatch.undo()  # with torch: the export is made once and cached by digest ...
+    monkeypatch.setenv("TOONFORGE_CACHE", str(tmp_path / "cache"))
+    Stylizer(tiny_style, backend="onnx", detector=None)
+    _no_torch(monkeypatch)
+    s = Stylizer(tiny_style, backend="onnx", detector=None)  # ... and then runs without torch
+    assert s.backend == "onnx" and "exported from other weights" in s.setup_notices[0]
 
 
 def test_the_shipped_graph_runs_when_torch_is_missing(tiny_style, monkeypatch):
