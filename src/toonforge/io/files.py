@@ -39,6 +39,17 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
             os.unlink(tmp)
 
 
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of a file's bytes (read in 1 MiB blocks)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` through :func:`atomic_output`; returns the path."""
     with atomic_output(path) as tmp:
