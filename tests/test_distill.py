@@ -88,3 +88,18 @@ def test_distill_end_to_end(tmp_path, capsys):
     other[other.index(str(tmp_path / "student"))] = str(tmp_path / "student2")
     assert main(other) == 2
     assert "tier" in capsys.readouterr().err
+
+
+def test_a_stage2_generator_file_is_wrapped_as_the_teacher(tmp_path):
+    from toonforge.training.distill import _teacher_style
+
+    from toonforge.models.factory import create_model
+    from toonforge.models.generator_file import save_generator_file
+
+    gen = save_generator_file(tmp_path / "run" / "generator.safetensors", create_model("translator", tier="tiny"),
+                              {"task": "dctnet", "size": 64, "step": 7})
+    folder = _teacher_style(str(tmp_path / "run"), tmp_path / "work")
+    style = Style.load(folder)
+    assert style.spec("head").resolution == 64 and style.spec("head").model == "translator"
+    assert _teacher_style(str(gen), tmp_path / "work") != folder  # named by the file, not the run folder
+    assert _teacher_style("cartoon", tmp_path / "work") == "cartoon"

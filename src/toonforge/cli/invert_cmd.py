@@ -145,8 +145,8 @@ def run(args: argparse.Namespace) -> int:
     }
     encoder = None
     if args.encoder is not None:
+        from ..io.files import file_sha256
         from ..stylegan.encoder import load_encoder
-        from ..stylegan.sampling import file_sha256
 
         encoder = load_encoder(args.encoder).to(args.device)
         settings["encoder"], settings["space"] = file_sha256(args.encoder), "w+"

@@ -25,12 +25,13 @@ def invert_template(generator: Path, image: Path, out: Path, layers: str, *, ste
     """(path of the template's W+ code file, its record for the manifest); ``layers`` (e.g. "5-8") are
     checked against the generator before anything is inverted."""
     from ..face.detector import create_detector
+    from ..io.checkpoints import weights_sha256
+    from ..io.files import file_sha256
     from ..io.images import save_image
     from ..models.stylegan2 import load_generator
     from ..stylegan.inversion import invert_optimize
     from ..stylegan.latents import to_uint8
     from ..stylegan.mixing import parse_layers
-    from ..stylegan.sampling import file_sha256, weights_sha256
     from .invert_cmd import _target
 
     if steps < 0:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..io.outputs import declare_io
 from .loop_args import add_loop_args, loop_config, positive_float
+from .pickle_args import add_allow_pickle
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -63,6 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--gan-start", type=int, default=0, help="steps of content-only warm-up")
     p.add_argument("--no-augment", action="store_true", help="switch off the geometry expansion")
     add_loop_args(p)
+    add_allow_pickle(p)
     declare_io(p, inputs=["photos", "styles", "style_generator"],
                outputs={"runs": "parent", "calibration_dir": "folder"})
     p.set_defaults(func=run)
@@ -102,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
         structure_cell=args.structure_cell, structure_ink=args.structure_ink or None,
         gan_start=args.gan_start,
         style_generator=str(args.style_generator) if args.style_generator else None,
+        allow_pickle=args.allow_pickle,
         calibration_samples=args.calibration_samples, calibration_truncation=args.calibration_truncation,
         calibration_seed=args.seed, calibration_dir=str(cal_dir) if cal_dir else None,
         val_fraction=args.val_fraction, augment=aug, seed=args.seed,

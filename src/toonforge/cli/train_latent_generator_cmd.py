@@ -45,9 +45,10 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     from ..errors import InputError
+    from ..io.checkpoints import weights_sha256
+    from ..io.files import file_sha256
     from ..models.stylegan2 import load_generator
     from ..stylegan.latent_classes import save_bundle
-    from ..stylegan.sampling import file_sha256, weights_sha256
     from ..training.latent_generator import LatentTrainConfig, train_latent_generators
 
     if args.output.suffix.lower() != ".safetensors":

@@ -123,6 +123,15 @@ def atomic_write_stream(path: str | os.PathLike[str], write) -> Path:
     with atomic_output(path) as tmp, open(tmp, "wb") as fh:
         write(fh)
     return Path(path)
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of a file's bytes (read in 1 MiB blocks)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:

@@ -170,8 +170,8 @@ def translate_folder(
     from tqdm import tqdm
 
     from ..export.runtime import resolve_device
+    from ..io.files import file_sha256
     from ..models.generator_file import load_generator_file
-    from ..stylegan.sampling import file_sha256
 
     if crop not in CROPS:
         raise InputError(f"crop must be one of {', '.join(CROPS)}, got {crop!r}")

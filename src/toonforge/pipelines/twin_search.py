@@ -240,8 +240,8 @@ def twin_search(model: str | os.PathLike[str], folders: Sequence[str | os.PathLi
         cache: the index file (``.npz``); default :func:`default_cache_path`.
         say: where progress notices go (default: nowhere).
     """
+    from ..io.files import file_sha256
     from ..io.images import save_image
-    from ..stylegan.sampling import file_sha256
 
     if k < 1 or batch_size < 1:
         raise InputError("-k and --batch-size must be at least 1")

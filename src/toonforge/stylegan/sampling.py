@@ -16,7 +16,6 @@ is refused unless ``overwrite``.
 
 from __future__ import annotations
 
-import hashlib
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ import torch
 
 from ..errors import CheckpointError, InputError
 from ..io.checkpoints import weights_sha256
+from ..io.files import file_sha256
 from ..io.images import save_image
 from ..io.jsonl import append_jsonl, read_jsonl
 from ..models.stylegan2 import Generator, load_generator
@@ -47,15 +47,6 @@ class SampleReport:
     written: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     manifest: Path | None = None
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _resolve(gen: Generator | str | Path, allow_pickle: bool = False) -> tuple[Generator, dict[str, Any]]:

@@ -13,23 +13,15 @@ and that their licence is the user's to check.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import CheckpointError, InputError
+from ..io.files import file_sha256
 from .style import NetSpec, StyleConfig, save_style
 
 GRAPH_FILE = "model.onnx"
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def import_card(name: str, what: str, file: Path, source: str | None, how: list[str]) -> str:
@@ -41,7 +33,7 @@ def import_card(name: str, what: str, file: Path, source: str | None, how: list[
         "",
         "## Source of the weights",
         f"- Imported from: `{source or file.name}`",
-        f"- File: `{file.name}`, SHA-256 `{_sha256(file)}`",
+        f"- File: `{file.name}`, SHA-256 `{file_sha256(file)}`",
         "",
         "## Licence",
         "These weights are not toonforge's. Their licence, and the terms of the data they were trained on, "

@@ -105,6 +105,7 @@ class DCTNetConfig:
     surface_radius: int = 5
     surface_eps: float = 0.2
     style_generator: str | None = None
+    allow_pickle: bool = False  # the style generator may be an NVlabs .pkl (restricted unpickler)
     calibration_samples: int = 1000
     calibration_truncation: float = 0.7
     calibration_seed: int = 0
@@ -135,7 +136,7 @@ def sample_calibration(cfg: DCTNetConfig, device: str | torch.device = "cpu", pr
         raise InputError(f"--calibration-samples must be >= 1, got {cfg.calibration_samples}")
     rep = sample_dataset(cfg.style_generator, cfg.calibration_dir, cfg.calibration_samples,
                          seed=cfg.calibration_seed, truncation=cfg.calibration_truncation, size=cfg.size,
-                         progress=progress, device=device)
+                         progress=progress, device=device, allow_pickle=cfg.allow_pickle)
     return sorted(rep.written + rep.skipped)
 
 

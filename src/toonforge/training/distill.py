@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..errors import InputError
-from ..io.files import atomic_write_text
+from ..io.files import atomic_write_text, file_sha256
 
 CROP_KINDS = ("aligned", "full")
 
@@ -100,13 +100,10 @@ def _say(cfg: DistillConfig, text: str) -> None:
 
 
 def style_digest(path: Path) -> str:
-    """SHA-256 (16 hex digits) over a style folder's files (names and bytes): which teacher made the pairs."""
+    """SHA-256 (16 hex digits) over a style folder's files (names and contents): which teacher made the pairs."""
     h = hashlib.sha256()
     for f in sorted(p for p in path.iterdir() if p.is_file()):
-        h.update(f.name.encode() + b"\0")
-        with f.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
+        h.update(f.name.encode() + b"\0" + file_sha256(f).encode())
     return h.hexdigest()[:16]
 
 
@@ -245,6 +242,22 @@ def distill_table(report, teacher_label: str, student_label: str) -> str:
     return "\n".join(lines)
 
 
+def _teacher_style(teacher: str, work: Path) -> str:
+    """``teacher`` itself, or for a stage-2 generator (a ``.safetensors`` file, or a run folder holding
+    one) the style folder wrapping it, written once into ``WORK/teacher/``."""
+    p = Path(teacher)
+    if not (p.suffix.lower() == ".safetensors" or (p.is_dir() and not (p / "config.json").is_file())):
+        return teacher
+    from ..pipelines.translate import resolve_generator
+    from .export_style import write_generator_style
+
+    gen = resolve_generator(p)
+    folder = work / "teacher" / f"{gen.parent.name if p.is_dir() else gen.stem}-{file_sha256(gen)[:12]}"
+    if not (folder / "config.json").is_file():
+        write_generator_style(gen, folder, name=folder.name)
+    return str(folder)
+
+
 def distill(cfg: DistillConfig, command: str = "") -> DistillResult:
     """Run (or continue) the five steps of the module docstring."""
     from ..styles.registry import load_style
@@ -254,10 +267,10 @@ def distill(cfg: DistillConfig, command: str = "") -> DistillResult:
     out, work = Path(cfg.output), Path(cfg.work)
     if out.exists():
         raise InputError(f"{out} already exists; choose a new -o for the student style")
-    teacher = load_style(cfg.teacher)
+    work.mkdir(parents=True, exist_ok=True)
+    teacher = load_style(_teacher_style(cfg.teacher, work))
     if teacher.path is None:
         raise InputError(f"style {cfg.teacher!r} has no folder")
-    work.mkdir(parents=True, exist_ok=True)
     settings = work / "distill.json"
     record = asdict(cfg) | {"teacher_digest": style_digest(teacher.path)}
     keys = ("teacher_digest", "tier", "size", "crop", "seed", "heldout")
