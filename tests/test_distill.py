@@ -91,10 +91,9 @@ def test_distill_end_to_end(tmp_path, capsys):
 
 
 def test_a_stage2_generator_file_is_wrapped_as_the_teacher(tmp_path):
-    from toonforge.training.distill import _teacher_style
-
     from toonforge.models.factory import create_model
     from toonforge.models.generator_file import save_generator_file
+    from toonforge.training.distill import _teacher_style
 
     gen = save_generator_file(tmp_path / "run" / "generator.safetensors", create_model("translator", tier="tiny"),
                               {"task": "dctnet", "size": 64, "step": 7})
