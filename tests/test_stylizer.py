@@ -127,3 +127,33 @@ def test_stage2_generator_file_runs_as_a_teacher_style(tmp_path, face_image):
     assert r.image.shape == img.shape and len(r.heads) == 1 and r.heads[0].shape == (64, 64, 3)
     with pytest.raises(InputError, match="already exists"):
         write_generator_style(gen, tmp_path / "teacher", name="teacher")
+
+
+@pytest.mark.parametrize("value_range", [(-1.0, 1.0), (0.0, 1.0), (0.0, 255.0)])
+def test_the_style_value_range_is_what_the_network_sees_and_returns(tiny_style, value_range):
+    """config.json's value_range maps 0..255 to the network's input range and back: a network
+    that returns its input gives the photo back, and it saw values spanning that range."""
+    import json
+
+    cfg_path = tiny_style / "config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["value_range"] = list(value_range)
+    cfg_path.write_text(json.dumps(cfg))
+    seen = []
+
+    class Identity:
+        def __init__(self, inner):
+            self.stride = inner.stride
+
+        def __call__(self, x):
+            seen.append((float(x.min()), float(x.max())))
+            return x
+
+    st = Stylizer(tiny_style, detector=None, backend="onnx")
+    st.wrap_runners(lambda role, runner: Identity(runner))
+    img = np.zeros((64, 64, 3), np.uint8)
+    img[:, 32:] = 255
+    img[10:20, 5:9] = 77
+    out = st(LoadedImage(img, None), strength=1.0).image
+    assert seen and seen[0] == pytest.approx(value_range)
+    assert np.abs(out.astype(int) - img).max() <= 1

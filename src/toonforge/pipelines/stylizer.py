@@ -137,7 +137,8 @@ class Stylizer:
         runner = self._runner(role)
         padded = [pad_to_multiple(im, runner.stride)[0] for im in images]
         h, w = images[0].shape[:2]
-        return [o[:h, :w] for o in from_network(runner(to_network(padded)))]
+        vr = self.style.config.value_range  # the network's input and output range
+        return [o[:h, :w] for o in from_network(runner(to_network(padded, vr)), vr)]
 
     def _translate_chunked(self, role: str, images: list[np.ndarray]) -> list[np.ndarray]:
         """:meth:`_translate` in chunks of at most ``HEAD_CHUNK`` images (bounded memory)."""

@@ -8,15 +8,19 @@ from __future__ import annotations
 import numpy as np
 
 
-def to_network(images: list[np.ndarray] | np.ndarray) -> np.ndarray:
-    """uint8 (H, W, 3) image or list of same-size images -> float32 (N, 3, H, W) in [-1, 1]."""
+def to_network(images: list[np.ndarray] | np.ndarray,
+               value_range: tuple[float, float] = (-1.0, 1.0)) -> np.ndarray:
+    """uint8 (H, W, 3) image or list of same-size images -> float32 (N, 3, H, W), 0..255 mapped
+    linearly onto ``value_range`` (a style's ``value_range``; [-1, 1] for every toonforge network)."""
+    lo, hi = value_range
     batch = np.stack(images) if isinstance(images, list) else images[None]
-    return batch.transpose(0, 3, 1, 2).astype(np.float32) / 127.5 - 1.0
+    return batch.transpose(0, 3, 1, 2).astype(np.float32) / np.float32(255.0 / (hi - lo)) + np.float32(lo)
 
 
-def from_network(batch: np.ndarray) -> list[np.ndarray]:
-    """float (N, 3, H, W) in [-1, 1] -> list of uint8 (H, W, 3), rounded and clipped."""
-    x = np.clip((batch.transpose(0, 2, 3, 1) + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
+def from_network(batch: np.ndarray, value_range: tuple[float, float] = (-1.0, 1.0)) -> list[np.ndarray]:
+    """float (N, 3, H, W) in ``value_range`` -> list of uint8 (H, W, 3), rounded and clipped."""
+    lo, hi = value_range
+    x = np.clip((batch.transpose(0, 2, 3, 1) - lo) * (255.0 / (hi - lo)) + 0.5, 0, 255).astype(np.uint8)
     return list(x)
 
 
