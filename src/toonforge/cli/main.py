@@ -52,6 +52,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
                       "train TwinGAN (one encoder and generator for photo and style; per-domain norms)"),
     "twin-search": ("twin_search_cmd",
                     "find the photos and style images nearest to a query in a TwinGAN's shared embedding"),
+    "forge": ("forge_cmd", "run a style recipe (TOML): align, teacher, pairs, student, eval, card"),
 }
 
 

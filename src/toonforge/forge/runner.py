@@ -1,0 +1,60 @@
+"""Running a recipe's stages in order, skipping those its work folder records as done."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from ..errors import InputError
+from .manifest import Manifest, settings_digest
+from .recipe import Recipe, load_recipe
+from .stages import STAGE_FUNCTIONS, Context
+
+
+def default_workdir(recipe: Recipe) -> Path:
+    """``forge-NAME`` in the current folder."""
+    return Path(f"forge-{recipe.name}")
+
+
+def stage_settings(recipe: Recipe) -> dict[str, str]:
+    """Each stage's settings digest: its own table, the data, the device and the digest of the
+    stage before it (so a change upstream marks everything after it as changed)."""
+    digests, before = {}, settings_digest({"data": recipe.tables["data"], "device": recipe.device,
+                                           "name": recipe.name})
+    for stage in recipe.stages():
+        before = digests[stage] = settings_digest({"table": recipe.tables[stage], "before": before})
+    return digests
+
+
+def run_recipe(recipe: Recipe | str | Path, work: Path | None = None, *, until: str | None = None,
+               quiet: bool = False) -> dict[str, str]:
+    """Run ``recipe``'s stages into ``work`` (default :func:`default_workdir`), up to and
+    including ``until``. Returns ``{stage: "done" | "skipped"}``. A stage recorded done (same
+    settings, outputs present) is skipped; any other stage runs, a killed one again from its
+    trainers' last checkpoints."""
+    if not isinstance(recipe, Recipe):
+        recipe = load_recipe(recipe)
+    stages = recipe.stages()
+    if until is not None and until not in stages:
+        raise InputError(f"--until {until}: this recipe's stages are {', '.join(stages)}")
+    work = Path(work) if work is not None else default_workdir(recipe)
+    manifest = Manifest.open(work, recipe.path)
+    ctx = Context(recipe, work, quiet)
+    settings = stage_settings(recipe)
+    result = {}
+    for stage in stages:
+        if manifest.is_done(stage, settings[stage]):
+            ctx.say(f"{stage}: done already, skipped")
+            result[stage] = "skipped"
+        else:
+            if manifest.state(stage).get("state") == "running":
+                ctx.say(f"{stage}: was stopped before it ended; running it again")
+            manifest.mark_running(stage, settings[stage])
+            started = time.perf_counter()
+            outputs = STAGE_FUNCTIONS[stage](ctx)
+            manifest.mark_done(stage, settings[stage], outputs)
+            ctx.say(f"{stage}: done in {time.perf_counter() - started:.0f} s")
+            result[stage] = "done"
+        if stage == until:
+            break
+    return result
