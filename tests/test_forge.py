@@ -1,0 +1,170 @@
+"""toonforge forge: the shipped `sketch` recipe's line (DCT-Net teacher in two phases -> pairs ->
+translator student -> eval -> card) at toy scale, end to end, resumable; bad recipes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import synthetic_face
+from toonforge.cli.main import main
+from toonforge.forge.recipe import load_recipe
+from toonforge.training.paired_data import split_names
+
+pytestmark = pytest.mark.usefixtures("small_model_cpu")
+
+SKETCH = Path(__file__).resolve().parents[1] / "examples" / "recipes" / "sketch.toml"
+
+# The shape of examples/recipes/sketch.toml (phase a, then phase b with its loss weights, the
+# small student), shrunk to tiny sizes and a few steps.
+TOY = """
+name = "toy-sketch"
+[data]
+photos = "photos"
+styles = "styles"
+heldout_photos = 0.25
+heldout_styles = 0.25
+[align]
+photos = false
+styles = false
+[teacher]
+options = { size = 32, channels = 4, num-blocks = 1, d-channels = 4, batch-size = 2, gan-start = 1, workers = 0, val-fraction = 0, eval-every = 0 }
+[[teacher.phases]]
+steps = 2
+options = { w-content = 2 }
+[[teacher.phases]]
+steps = 3
+options = { w-content = 0.5, w-texture = 2.0, w-surface = 1.0 }
+[pairs]
+options = { batch-size = 4 }
+[student]
+steps = 2
+options = { tier = "tiny", size = 16, batch-size = 2, workers = 0, val-fraction = 0, gan-start = 1, eval-every = 0, head-resolution = 64, full-resolution = 128 }
+[eval]
+compare = []
+options = { size = 64, detector = "none", speed-photos = 0, sheet-rows = 2 }
+[card]
+"""
+
+
+def _data(root: Path) -> None:
+    for kind, n, offset in (("photos", 12, 0), ("styles", 8, 100)):
+        (root / kind).mkdir()
+        for i in range(n):
+            img, _ = synthetic_face(48, seed=i + offset)
+            if kind == "styles":
+                img = (img // 64) * 64  # posterised "drawings"
+            Image.fromarray(img).save(root / kind / f"{kind[0]}{i:02d}.png")
+
+
+def _one_error(capsys) -> str:
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and len(err.strip().splitlines()) == 1, err
+    return err
+
+
+def test_forge_runs_the_sketch_line_at_toy_scale_and_a_rerun_skips_it(tmp_path, capsys):
+    _data(tmp_path)
+    recipe = tmp_path / "toy.toml"
+    recipe.write_text(TOY)
+    work = tmp_path / "work"
+    assert main(["forge", str(recipe), "-o", str(work), "--until", "teacher", "--quiet"]) == 0
+    states = json.loads((work / "forge.json").read_text())["stages"]
+    assert {k: v["state"] for k, v in states.items()} == {"align": "done", "teacher": "done"}
+    # The held-out photos are the seed-0 hash split, as links to the user's files (never copies).
+    held = sorted(p.stem for p in (work / "data" / "photos-heldout").iterdir())
+    assert held == split_names([f"p{i:02d}" for i in range(12)], 0.25, seed=0)[1]
+    assert all(p.is_symlink() for p in (work / "data" / "photos-heldout").iterdir())
+    # Phase 2 continued phase 1's frozen checkpoint in its own run folder, to its own steps.
+    phase2 = json.loads((work / "teacher/phase-2/00000-dctnet/config.json").read_text())
+    assert (work / "teacher/phase-1.pt").is_file() and (work / "teacher/phase-2.pt").is_file()
+    assert phase2["task"]["w_texture"] == 2.0 and phase2["task"]["w_content"] == 0.5
+    steps = [json.loads(line)["step"] for line in (work / "teacher/phase-2/00000-dctnet/stats.jsonl").open()]
+    assert max(steps) == 3
+
+    assert main(["forge", str(recipe), "-o", str(work), "--quiet"]) == 0
+    trained = set(map(str, (work / "data" / "photos-train-src").iterdir()))
+    assert sorted(p.name for p in (work / "pairs" / "photo").iterdir()) == \
+        sorted(Path(p).stem + ".png" for p in trained)
+    style = work / "style-toy-sketch"
+    assert json.loads((style / "config.json").read_text())["name"] == "toy-sketch"
+    assert (style / "head.onnx").is_file()
+    report = json.loads((work / "eval" / "report.json").read_text())
+    names = [r["name"] for r in report["rows"]]
+    assert names[1:] == ["style-toy-sketch", "style-teacher"] and report["photo_count"] == len(held)
+    assert all(r["fd"] > 0 for r in report["rows"])
+    card = (style / "card.md").read_text()
+    assert "toonforge:metrics:start" in card and "| style-toy-sketch |" in card
+
+    # A rerun finds every stage done and runs nothing (no file is touched).
+    stamps = {p: p.stat().st_mtime_ns for p in work.rglob("*") if p.is_file()}
+    capsys.readouterr()
+    assert main(["forge", str(recipe), "-o", str(work)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("done already, skipped") == 6 and "0 stage(s) run, 6 skipped" in out
+    assert {p: p.stat().st_mtime_ns for p in work.rglob("*") if p.is_file()} == stamps
+
+    # A stage found "running" (killed) is run again; the stages after it are not rerun needlessly.
+    manifest = json.loads((work / "forge.json").read_text())
+    manifest["stages"]["card"]["state"] = "running"
+    (work / "forge.json").write_text(json.dumps(manifest))
+    assert main(["forge", str(recipe), "-o", str(work), "--quiet"]) == 0
+    assert json.loads((work / "forge.json").read_text())["stages"]["card"]["state"] == "done"
+
+    # A changed recipe is refused in the old work folder: nothing is mixed or replaced.
+    recipe.write_text(TOY.replace("steps = 3", "steps = 4"))
+    capsys.readouterr()
+    assert main(["forge", str(recipe), "-o", str(work), "--quiet"]) == 2
+    assert "stage teacher" in _one_error(capsys)
+
+
+@pytest.mark.parametrize("change, words", [
+    (("name = \"toy-sketch\"", "name = \"a/b\""), "name"),
+    (("[card]", "[card]\nbogus = 1"), "unknown keys bogus"),
+    (("steps = 2\noptions = { w-content = 2 }", "steps = 5\noptions = { w-content = 2 }"), "growing steps"),
+    (("options = { batch-size = 4 }", "options = { out = \"x\" }"), "set by the line itself"),
+    (("photos = \"photos\"", "photos = \"nowhere\""), "folder not found"),
+    (("[pairs]", "[pairs"), "not valid TOML"),
+    (("[eval]", "[evaluation]"), "unknown keys or tables"),
+])
+def test_a_bad_recipe_is_one_error_line(tmp_path, capsys, change, words):
+    _data(tmp_path)
+    recipe = tmp_path / "bad.toml"
+    recipe.write_text(TOY.replace(*change))
+    assert main(["forge", str(recipe), "-o", str(tmp_path / "work")]) == 2
+    assert words in _one_error(capsys)
+    assert not (tmp_path / "work").exists()
+
+
+def test_a_bad_option_and_a_foreign_work_folder_are_one_error_line(tmp_path, capsys):
+    _data(tmp_path)
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(TOY.replace("gan-start = 1, workers = 0,", "gan-start = 1, wrokers = 0,"))
+    assert main(["forge", str(recipe), "-o", str(tmp_path / "w"), "--quiet"]) == 2
+    assert "toonforge train-dctnet" in _one_error(capsys)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "keep.txt").write_text("a user's file")
+    assert main(["forge", str(recipe), "-o", str(mine)]) == 2
+    assert "not a forge work folder" in _one_error(capsys) and (mine / "keep.txt").read_text() == "a user's file"
+    assert main(["forge", str(tmp_path / "missing.toml")]) == 2
+    _one_error(capsys)
+
+
+def test_the_shipped_sketch_recipe_is_the_cartoon_lines_first_style():
+    import tomllib
+
+    raw = tomllib.loads(SKETCH.read_text())
+    # examples/cartoon_style.sh's defaults for `sketch`: phases a and b, then the small student.
+    assert [p["steps"] for p in raw["teacher"]["phases"]] == [1400, 3300]
+    assert raw["teacher"]["phases"][1]["options"]["w-content"] == 0.5
+    assert raw["student"]["steps"] == 800 and raw["student"]["options"]["tier"] == "small"
+    assert (raw["data"]["heldout_photos"], raw["data"]["heldout_styles"]) == (0.05, 0.12)
+    if not (SKETCH.parent / raw["data"]["photos"][0]).is_dir():
+        pytest.skip("the recipe's data folders are absent on this machine: checked its text only")
+    recipe = load_recipe(SKETCH)
+    assert recipe.stages() == ["align", "teacher", "pairs", "student", "eval", "card"]
