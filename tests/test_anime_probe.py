@@ -1,14 +1,13 @@
-"""scripts/anime_probe.py: the logistic-regression probe separates two feature clouds."""
+"""toonforge.metrics.probe: the logistic-regression probe separates two feature clouds."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from conftest import load_repo_file
+from toonforge.metrics import probe
 
 
 def test_the_probe_points_from_photos_to_references():
-    probe = load_repo_file("scripts/anime_probe.py")
     rng = np.random.default_rng(3)
     direction = rng.normal(size=32)
     pos = rng.normal(size=(200, 32)) + 0.4 * direction
@@ -16,7 +15,7 @@ def test_the_probe_points_from_photos_to_references():
     mean, scale, w = probe.fit_probe(pos, neg)
 
     def logits(f):
-        return ((f - mean) / scale) @ w[:-1] + w[-1]
+        return probe.probe_logits(f, mean, scale, w)
 
     fresh_pos = rng.normal(size=(200, 32)) + 0.4 * direction
     fresh_neg = rng.normal(size=(200, 32)) - 0.4 * direction

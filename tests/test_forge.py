@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 
@@ -31,8 +30,16 @@ heldout_styles = 0.25
 [align]
 photos = false
 styles = false
-[teacher]
-options = { size = 32, channels = 4, num-blocks = 1, d-channels = 4, batch-size = 2, gan-start = 1, workers = 0, val-fraction = 0, eval-every = 0 }
+[teacher.options]
+size = 32
+channels = 4
+num-blocks = 1
+d-channels = 4
+batch-size = 2
+gan-start = 1
+workers = 0
+val-fraction = 0
+eval-every = 0
 [[teacher.phases]]
 steps = 2
 options = { w-content = 2 }
@@ -43,7 +50,16 @@ options = { w-content = 0.5, w-texture = 2.0, w-surface = 1.0 }
 options = { batch-size = 4 }
 [student]
 steps = 2
-options = { tier = "tiny", size = 16, batch-size = 2, workers = 0, val-fraction = 0, gan-start = 1, eval-every = 0, head-resolution = 64, full-resolution = 128 }
+[student.options]
+tier = "tiny"
+size = 16
+batch-size = 2
+workers = 0
+val-fraction = 0
+gan-start = 1
+eval-every = 0
+head-resolution = 64
+full-resolution = 128
 [eval]
 compare = []
 options = { size = 64, detector = "none", speed-photos = 0, sheet-rows = 2 }
@@ -143,7 +159,7 @@ def test_a_bad_recipe_is_one_error_line(tmp_path, capsys, change, words):
 def test_a_bad_option_and_a_foreign_work_folder_are_one_error_line(tmp_path, capsys):
     _data(tmp_path)
     recipe = tmp_path / "r.toml"
-    recipe.write_text(TOY.replace("gan-start = 1, workers = 0,", "gan-start = 1, wrokers = 0,"))
+    recipe.write_text(TOY.replace("workers = 0\nval", "wrokers = 0\nval"))
     assert main(["forge", str(recipe), "-o", str(tmp_path / "w"), "--quiet"]) == 2
     assert "toonforge train-dctnet" in _one_error(capsys)
     mine = tmp_path / "mine"

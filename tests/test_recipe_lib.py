@@ -27,7 +27,8 @@ def _bash(script: str, cwd: Path) -> subprocess.CompletedProcess:
     # The wrappers run `python -m toonforge.forge.shell_steps`: the same toonforge as this test.
     path = f"{Path(sys.executable).parent}:/usr/bin:/bin"
     src = str(Path(__file__).resolve().parents[1] / "src")
-    env = {"PATH": path, "DATA": str(cwd), "PYTHONPATH": os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))}
+    pythonpath = os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))
+    env = {"PATH": path, "DATA": str(cwd), "PYTHONPATH": pythonpath}
     return subprocess.run(["bash", "-c", f"set -euo pipefail; source {LIB}; {script}"], cwd=cwd,
                           capture_output=True, text=True, env=env)
 
