@@ -161,7 +161,12 @@ def test_a_bad_option_and_a_foreign_work_folder_are_one_error_line(tmp_path, cap
     recipe = tmp_path / "r.toml"
     recipe.write_text(TOY.replace("workers = 0\nval", "wrokers = 0\nval"))
     assert main(["forge", str(recipe), "-o", str(tmp_path / "w"), "--quiet"]) == 2
-    assert "toonforge train-dctnet" in _one_error(capsys)
+    assert "[teacher] options: toonforge train-dctnet" in _one_error(capsys)
+    assert not (tmp_path / "w").exists()  # checked before any stage ran
+    recipe.write_text(TOY.replace('tier = "tiny"', 'tier = "huge"'))
+    assert main(["forge", str(recipe), "-o", str(tmp_path / "w"), "--quiet"]) == 2
+    assert "[student] options" in _one_error(capsys)
+    recipe.write_text(TOY)
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "keep.txt").write_text("a user's file")

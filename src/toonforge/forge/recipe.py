@@ -52,10 +52,11 @@ folders, ``--steps``, ``--resume``, ...) are refused there.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from ..errors import InputError
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from ..errors import InputError
 from .manifest import Manifest, settings_digest
 from .recipe import Recipe, load_recipe
-from .stages import STAGE_FUNCTIONS, Context
+from .stages import STAGE_FUNCTIONS, Context, check_options
 
 
 def default_workdir(recipe: Recipe) -> Path:
@@ -37,6 +37,7 @@ def run_recipe(recipe: Recipe | str | Path, work: Path | None = None, *, until: 
     stages = recipe.stages()
     if until is not None and until not in stages:
         raise InputError(f"--until {until}: this recipe's stages are {', '.join(stages)}")
+    check_options(recipe)
     work = Path(work) if work is not None else default_workdir(recipe)
     manifest = Manifest.open(work, recipe.path)
     ctx = Context(recipe, work, quiet)

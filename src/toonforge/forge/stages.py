@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import ToonforgeError
+from ..errors import InputError, ToonforgeError
 from ..io.files import atomic_output
-from .commands import run_command
+from .commands import parse_command, run_command
 from .recipe import Recipe, option_args
 from .runs import last_run, reached
 from .splits import link_split
@@ -216,6 +216,33 @@ def card(ctx: Context) -> list[Path]:
     run_command(["card", ctx.style, "--from-report", ctx.work / "eval" / "report.json",
                  *option_args(ctx.table("card")["options"])])
     return [ctx.style / "card.md"]
+
+
+# Per stage: the command it runs and the words it always passes (placeholders here), so a recipe's
+# options can be checked by the command's own parser before any stage runs.
+_COMMAND_OF = {
+    "align": ["align", "--in", "IN", "--out", "OUT"],
+    "stage1": ["train-stylegan", "--data", "STYLES"],
+    "teacher": ["train-dctnet", "--photos", "PHOTOS", "--styles", "STYLES"],
+    "pairs": ["translate", "--model", "RUN", "--in", "IN", "--out", "OUT"],
+    "student": ["train-translator", "--inputs", "IN", "--targets", "OUT"],
+    "eval": ["eval", "--style", "STYLE", "--photos", "PHOTOS"],
+    "card": ["card", "STYLE", "--from-report", "REPORT"],
+}
+
+
+def check_options(recipe: Recipe) -> None:
+    """Parse every stage's options with its command's parser (nothing runs): a misspelt option or
+    a bad value is one :class:`InputError` before the line starts."""
+    for stage in recipe.stages():
+        table = recipe.tables[stage]
+        option_sets = [{**table["options"], **phase["options"]} for phase in table["phases"]] \
+            if stage == "teacher" else [table["options"]]
+        for options in option_sets:
+            try:
+                parse_command([*_COMMAND_OF[stage], *option_args(options)])
+            except InputError as exc:
+                raise InputError(f"recipe {recipe.path}: [{stage}] options: {exc}") from None
 
 
 STAGE_FUNCTIONS = {"align": align, "stage1": stage1, "teacher": teacher, "pairs": pairs, "student": student,
