@@ -66,6 +66,25 @@ options = { size = 64, detector = "none", speed-photos = 0, sheet-rows = 2 }
 [card]
 """
 
+# A second line beside the first: its splits, teacher and pairs reused, a student grown from the
+# first line's frozen student (`{work}` is the work folder). The student options follow from TOY.
+GROWN = """
+name = "toy-grown"
+[data]
+photos = "photos"
+styles = "styles"
+[align]
+reuse = "{work}/../work"
+[teacher]
+reuse = "{work}/../work"
+[pairs]
+reuse = "{work}/../work"
+[student]
+steps = 1
+start = "{work}/../work/student.pt"
+start_as = "init"
+"""
+
 
 def _data(root: Path) -> None:
     for kind, n, offset in (("photos", 12, 0), ("styles", 8, 100)):
@@ -130,6 +149,16 @@ def test_forge_runs_the_sketch_line_at_toy_scale_and_a_rerun_skips_it(tmp_path, 
     (work / "forge.json").write_text(json.dumps(manifest))
     assert main(["forge", str(recipe), "-o", str(work), "--quiet"]) == 0
     assert json.loads((work / "forge.json").read_text())["stages"]["card"]["state"] == "done"
+
+    # A recipe run beside it takes its splits, teacher and pairs and grows a student from its frozen one.
+    assert (work / "student.pt").is_file()
+    grown = tmp_path / "grown.toml"
+    grown.write_text(GROWN + TOY[TOY.index("[student.options]"):TOY.index("[eval]")])
+    assert main(["forge", str(grown), "-o", str(tmp_path / "grown"), "--quiet"]) == 0
+    assert sorted(p.name for p in (tmp_path / "grown").iterdir()) == ["forge.json", "student", "student.pt",
+                                                                       "style-toy-grown"]
+    conf = json.loads(next((tmp_path / "grown" / "student").glob("*-translator/config.json")).read_text())
+    assert str(work / "student.pt") in json.dumps(conf)  # started from the first line's student
 
     # A changed recipe is refused in the old work folder: nothing is mixed or replaced.
     recipe.write_text(TOY.replace("steps = 3", "steps = 4"))

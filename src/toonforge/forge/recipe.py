@@ -12,6 +12,7 @@ A recipe file, with paths relative to the file itself::
     heldout_styles = 0.12
 
     [align]                              # optional table; these are the defaults
+    reuse = ""                           # another work folder whose splits and crops to use
     photos = true                        # align the training photos (false: use them as they are)
     styles = true
     options = { size = 256 }             # of `toonforge align`
@@ -23,18 +24,21 @@ A recipe file, with paths relative to the file itself::
     [teacher]                            # `toonforge train-dctnet`, options shared by its phases
     minutes = 90                         # at most this long per call (a rerun continues)
     start = ""                           # a checkpoint the first phase continues ("" = fresh)
+    reuse = ""                           # or: another work folder's finished teacher (no phases)
     options = { size = 256, batch-size = 2 }
     [[teacher.phases]]                   # in order; each continues the last one's checkpoint
     steps = 1400
     options = { checkpoint-every = 200 }
 
     [pairs]                              # `toonforge translate`
+    reuse = ""                           # or: another work folder's pairs
     options = { batch-size = 8 }
 
     [student]                            # `toonforge train-translator`
     steps = 800
     minutes = 30
     start = ""                           # a student checkpoint to fine-tune ("" = fresh)
+    start_as = "resume"                  # resume: continue it (EMA 0.99); init: grow a tier from it
     options = { tier = "small", size = 256 }
 
     [eval]                               # optional: `toonforge eval` on the held-out sets
@@ -45,9 +49,12 @@ A recipe file, with paths relative to the file itself::
     [card]                               # optional (needs [eval]): `toonforge card`
     options = {}
 
-``options`` tables map a command's long option (without ``--``) to its value: ``true`` is a bare
-flag, ``false`` leaves it out, a list gives several values. Options the line sets itself (the
-folders, ``--steps``, ``--resume``, ...) are refused there.
+A path written ``{work}/...`` is taken in the work folder (``{work}/../sketch/student.pt``: the
+frozen student of the ``sketch`` recipe run beside this one), and is looked for when its stage
+starts; other paths are relative to the recipe file and must exist. ``options`` tables map a
+command's long option (without ``--``) to its value: ``true`` is a bare flag, ``false`` leaves it
+out, a list gives several values. Options the line sets itself (the folders, ``--steps``,
+``--resume``, ...) are refused there.
 """
 
 from __future__ import annotations
@@ -63,11 +70,11 @@ from ..errors import InputError
 # Per stage: the keys its table may have, and the options the line passes itself.
 _KEYS = {
     "data": {"photos", "styles", "heldout_photos", "heldout_styles"},
-    "align": {"photos", "styles", "options"},
+    "align": {"reuse", "photos", "styles", "options"},
     "stage1": {"steps", "minutes", "options"},
-    "teacher": {"minutes", "start", "options", "phases"},
-    "pairs": {"options"},
-    "student": {"steps", "minutes", "start", "options"},
+    "teacher": {"minutes", "start", "reuse", "options", "phases"},
+    "pairs": {"reuse", "options"},
+    "student": {"steps", "minutes", "start", "start_as", "options"},
     "eval": {"compare", "title", "options"},
     "card": {"options"},
 }
@@ -139,6 +146,28 @@ def _folders(path: Path, where: str, value: Any) -> list[Path]:
     return folders
 
 
+WORK = "{work}"
+
+
+def recipe_path(path: Path, where: str, value: str) -> Path | str:
+    """A recipe's path: ``{work}/...`` kept as text (see :func:`in_work`), others resolved against
+    the recipe file's folder and required to exist."""
+    if value.startswith(WORK):
+        return value
+    resolved = (path.parent / value).resolve()
+    if not resolved.exists():
+        raise _fail(path, f"{where}: not found: {resolved}")
+    return resolved
+
+
+def in_work(value: Path | str, work: Path, where: str) -> Path:
+    """A path of the recipe as a real path, ``{work}`` replaced by the work folder; it must exist."""
+    resolved = Path(str(value).replace(WORK, str(work), 1)).resolve() if isinstance(value, str) else value
+    if not resolved.exists():
+        raise InputError(f"{where}: {resolved} not found (run the recipe that makes it first)")
+    return resolved
+
+
 def _check_table(path: Path, stage: str, table: Any) -> dict[str, Any]:
     if not isinstance(table, dict):
         raise _fail(path, f"{stage} must be a table ([{stage}])")
@@ -153,15 +182,13 @@ def _check_table(path: Path, stage: str, table: Any) -> dict[str, Any]:
             out[key] = int(_number(path, f"[{stage}] {key}", table[key], low=1))
     if "minutes" in table:
         out["minutes"] = _number(path, f"[{stage}] minutes", table["minutes"], low=0)
-    if table.get("start"):
-        if not isinstance(table["start"], str):
-            raise _fail(path, f"[{stage}] start must be a checkpoint path")
-        start = (path.parent / table["start"]).resolve()
-        if not start.exists():
-            raise _fail(path, f"[{stage}] start: not found: {start}")
-        out["start"] = start
-    else:
-        out["start"] = None
+    for key in ("start", "reuse"):
+        value = table.get(key) or None
+        if value is not None and not isinstance(value, str):
+            raise _fail(path, f"[{stage}] {key} must be a path")
+        out[key] = None if value is None else recipe_path(path, f"[{stage}] {key}", value)
+    if table.get("start_as", "resume") not in ("resume", "init"):
+        raise _fail(path, f"[{stage}] start_as must be resume or init")
     return out
 
 
@@ -206,8 +233,11 @@ def load_recipe(path: str | Path) -> Recipe:
     for key in ("photos", "styles"):
         if not isinstance(tables["align"].get(key, True), bool):
             raise _fail(p, f"[align] {key} must be true or false")
-    phases = raw["teacher"].get("phases")
-    if not isinstance(phases, list) or not phases:
+    phases = raw["teacher"].get("phases", [])
+    if tables["teacher"]["reuse"] is not None:
+        if phases or tables["teacher"]["start"] is not None:
+            raise _fail(p, "[teacher] reuse takes another work folder's teacher: give no phases or start")
+    elif not isinstance(phases, list) or not phases:
         raise _fail(p, "[teacher] needs at least one [[teacher.phases]] with its steps")
     checked = []
     for i, phase in enumerate(phases):
@@ -227,7 +257,8 @@ def load_recipe(path: str | Path) -> Recipe:
         compare = ev.get("compare", ["classic"])
         if not isinstance(compare, list) or not all(isinstance(c, str) and c for c in compare):
             raise _fail(p, "[eval] compare must be a list of style names or folders")
-        ev["compare"] = compare
+        ev["compare"] = [c if c.startswith(WORK) or "/" not in c else recipe_path(p, "[eval] compare", c)
+                         for c in compare]
         if not isinstance(ev.get("title", ""), str):
             raise _fail(p, "[eval] title must be text")
     return Recipe(path=p, name=name, device=device, tables=tables)

@@ -7,7 +7,8 @@ The work folder's layout (every stage writes only there)::
     stage1/                StyleGAN2 runs (optional stage)
     teacher/phase-N/       the teacher's runs, phase N; teacher/phase-N.pt its frozen last checkpoint
     pairs/photo  pairs/style
-    student/               the student's runs;  style-NAME/  the student's style folder
+    student/               the student's runs;  student.pt its frozen last checkpoint
+    style-NAME/            the student's style folder
     style-teacher/         the teacher wrapped as a style (for eval only, never shipped)
     eval/                  report.md, report.json, contact_sheet.png, outputs
 """
@@ -22,7 +23,8 @@ from typing import Any
 from ..errors import InputError, ToonforgeError
 from ..io.files import atomic_output
 from .commands import parse_command, run_command
-from .recipe import Recipe, option_args
+from .manifest import NAME as MANIFEST
+from .recipe import Recipe, in_work, option_args
 from .runs import last_run, reached
 from .splits import link_split
 
@@ -46,8 +48,13 @@ class Context:
     def device(self) -> str:
         return self.recipe.device
 
+    def source(self, stage: str) -> Path:
+        """The work folder holding ``stage``'s outputs: this one, or the one its ``reuse`` names."""
+        reuse = self.table(stage).get("reuse")
+        return self.work if reuse is None else in_work(reuse, self.work, f"[{stage}] reuse")
+
     def data(self, name: str) -> Path:
-        return self.work / "data" / name
+        return self.source("align") / "data" / name
 
     @property
     def photos(self) -> Path:
@@ -78,10 +85,27 @@ def _copy_once(src: Path, dst: Path) -> None:
             shutil.copyfile(src, tmp)
 
 
+def _reused(ctx: Context, stage: str) -> list[Path]:
+    """A stage taken from another work folder: its manifest must record the stage done."""
+    import json
+
+    other = ctx.source(stage)
+    try:
+        state = json.loads((other / MANIFEST).read_text(encoding="utf-8"))["stages"][stage]["state"]
+    except (OSError, ValueError, KeyError, TypeError):
+        state = None
+    if state != "done":
+        raise InputError(f"[{stage}] reuse: {other} has no finished {stage} stage (run its recipe first)")
+    ctx.say(f"{stage}: reusing {other}")
+    return []
+
+
 def align(ctx: Context) -> list[Path]:
     """Hash splits (seed 0) of the photos and the styles into links; the training sides aligned
     with ``toonforge align`` unless the recipe says they are used as they are."""
     data, table = ctx.table("data"), ctx.table("align")
+    if table["reuse"] is not None:
+        return _reused(ctx, "align")
     made = []
     for kind, heldout in (("photos", "heldout_photos"), ("styles", "heldout_styles")):
         train, held = link_split(data[heldout], ctx.data(f"{kind}-train-src"), ctx.data(f"{kind}-heldout"),
@@ -119,10 +143,12 @@ def teacher(ctx: Context) -> list[Path]:
     or continuing its own last run; when a phase reaches its steps its last checkpoint is frozen
     as ``teacher/phase-N.pt``. A phase cut short by ``minutes`` stops the line (rerun to go on)."""
     table = ctx.table("teacher")
+    if table["reuse"] is not None:
+        return _reused(ctx, "teacher")
     extra = []
     if ctx.recipe.has("stage1"):
         extra = ["--style-generator", last_run(ctx.work / "stage1", "stylegan2") / "last.safetensors"]
-    start: Path | None = table["start"]
+    start = None if table["start"] is None else in_work(table["start"], ctx.work, "[teacher] start")
     made = []
     for i, phase in enumerate(table["phases"], 1):
         runs, frozen = ctx.work / "teacher" / f"phase-{i}", ctx.work / "teacher" / f"phase-{i}.pt"
@@ -145,13 +171,19 @@ def teacher(ctx: Context) -> list[Path]:
 
 
 def final_teacher(ctx: Context) -> Path:
-    """The run folder of the teacher's last phase."""
-    return last_run(ctx.work / "teacher" / f"phase-{len(ctx.table('teacher')['phases'])}", "dctnet")
+    """The run folder of the teacher's last phase (in the reused work folder, if any)."""
+    phases = sorted(ctx.source("teacher").glob("teacher/phase-*/"), key=lambda p: int(p.name.split("-")[1]))
+    run = last_run(phases[-1], "dctnet") if phases else None
+    if run is None:
+        raise InputError(f"no teacher run in {ctx.source('teacher') / 'teacher'}")
+    return run
 
 
 def pairs(ctx: Context) -> list[Path]:
     """``toonforge translate`` of every training photo by the teacher (``--crop full``: the photos
     are aligned crops already; ``translate`` resumes from its own manifest)."""
+    if ctx.table("pairs")["reuse"] is not None:
+        return _reused(ctx, "pairs")
     out = ctx.work / "pairs"
     options = {"crop": "full", "batch-size": 8, **ctx.table("pairs")["options"]}
     run_command(["translate", "--model", final_teacher(ctx), "--in", ctx.photos, "--out", out,
@@ -160,29 +192,36 @@ def pairs(ctx: Context) -> list[Path]:
 
 
 def student(ctx: Context) -> list[Path]:
-    """``toonforge train-translator`` on the pairs, continuing its own last run, else fine-tuning
-    the recipe's ``start`` checkpoint (EMA decay 0.99 unless the options say otherwise, so the
-    average forgets the start), writing the style folder ``style-NAME`` when it ends."""
+    """``toonforge train-translator`` on the pairs, continuing its own last run, else starting
+    from the recipe's ``start`` checkpoint: fine-tuning it (``start_as = "resume"``, EMA decay
+    0.99 unless the options say otherwise, so the average forgets the start) or growing another
+    tier from it (``"init"``: ``--init-from``). Writes the style folder ``style-NAME`` when it
+    ends and freezes the last checkpoint as ``student.pt`` (where another recipe can start)."""
     table, runs = ctx.table("student"), ctx.work / "student"
     options = dict(table["options"])
     run = last_run(runs, "translator")
     if run is not None:
         begin = ["--resume", run]
     elif table["start"] is not None:
-        begin = ["--resume", table["start"]]
-        options.setdefault("ema-decay", 0.99)
+        start = in_work(table["start"], ctx.work, "[student] start")
+        if table.get("start_as", "resume") == "init":
+            begin = ["--init-from", start]
+        else:
+            begin = ["--resume", start]
+            options.setdefault("ema-decay", 0.99)
     else:
         begin = []
     if ctx.style.exists():  # left by a killed export: the stage was not recorded done
         shutil.rmtree(ctx.style)
-    p = ctx.work / "pairs"
+    p = ctx.source("pairs") / "pairs"
     run_command(["train-translator", "--inputs", p / "photo", "--targets", p / "style", "--steps", table["steps"],
                  "--runs", runs, "--device", ctx.device, "--style-out", ctx.style, "--style-name", ctx.recipe.name,
                  *_limit(table), *option_args(options), *begin])
     if not (ctx.style / "config.json").is_file():
         raise StageStopped(f"the student in {runs} stopped before step {table['steps']}; rerun the recipe to "
                            "continue it")
-    return [ctx.style / "config.json"]
+    _copy_once(last_run(runs, "translator") / "checkpoints" / "latest.pt", ctx.work / "student.pt")
+    return [ctx.style / "config.json", ctx.work / "student.pt"]
 
 
 def write_teacher_style(teacher_run: Path, out: Path, name: str) -> Path:
@@ -205,7 +244,8 @@ def evaluate(ctx: Context) -> list[Path]:
         shutil.rmtree(teacher_style)  # half written by a killed stage
     write_teacher_style(final_teacher(ctx), teacher_style, f"{ctx.recipe.name}-teacher")
     title = table.get("title") or f"{ctx.recipe.name}: distilled student vs its teacher (held-out photos)"
-    run_command(["eval", "--style", ctx.style, teacher_style, *table["compare"], "--photos", ctx.data("photos-heldout"),
+    compare = [in_work(c, ctx.work, "[eval] compare") if str(c).startswith("{work}") else c for c in table["compare"]]
+    run_command(["eval", "--style", ctx.style, teacher_style, *compare, "--photos", ctx.data("photos-heldout"),
                  "--refs", ctx.data("styles-heldout"), "--out", out, "--device", ctx.device, "--title", title,
                  "--overwrite", *(["--quiet"] if ctx.quiet else []), *option_args(table["options"])])
     return [teacher_style / "config.json", out / "report.json", out / "report.md"]
