@@ -32,8 +32,8 @@
 #  13. a second judge beside FD: a linear probe on MobileNetV2 features, training anime faces vs
 #      training photos, scoring the held-out outputs of steps 8, 9 and 11 (docs/anime/probe.txt).
 #  14. (a person, not run here) blind A/B sheets of two styles' head-only outputs of the same held-out
-#      photos, `python scripts/ab_sheets.py make A B --out DIR --seed S`, rated into a picks file and
-#      unblinded with `python scripts/ab_sheets.py score DIR PICKS` (docs/anime/README.md, step 14).
+#      photos, `python -m toonforge.evaluation.ab_sheets make A B --out DIR --seed S`, rated into a picks file and
+#      unblinded with `python -m toonforge.evaluation.ab_sheets score DIR PICKS` (docs/anime/README.md, step 14).
 # The line with a U-GAT-IT teacher, which reshapes faces but needs a GPU: examples/anime_ugatit.sh.
 # Every step resumes: rerun the script after a stop. The defaults are the CPU run of
 # docs/anime/README.md (2-core CPU); on a GPU scale them, e.g. DEVICE=cuda ANIME_A_STEPS=6000
@@ -46,7 +46,7 @@ cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data}
 PHOTOS=${PHOTOS:-work-data/photos}
 OUT=${OUT:-work-data/anime-line}
-CARTOON=${CARTOON:-work-data/cartoon-line}
+CARTOON=${CARTOON:-work-data/cartoon-forge}  # examples/cartoon_style.sh's work folders
 DEVICE=${DEVICE:-cpu}
 ANIME_A_STEPS=${ANIME_A_STEPS:-1862}
 ANIME_B_STEPS=${ANIME_B_STEPS:-2382}
@@ -61,7 +61,7 @@ STUDENT_MINUTES=${STUDENT_MINUTES:-120}
 mkdir -p "$OUT" "$PHOTOS"
 source examples/lib/production_line.sh
 
-for needed in "$CARTOON/teacher-phase-a.pt" "$CARTOON/student-cartoon.pt"; do
+for needed in "$CARTOON/sketch/teacher/phase-1.pt" "$CARTOON/cartoon-small/student.pt"; do
   if [ ! -f "$needed" ]; then
     echo "error: $needed is missing: run examples/cartoon_style.sh first (the anime line starts from it)" >&2
     exit 2
@@ -84,7 +84,7 @@ link_split 0.12 "$OUT/train-anime" "$OUT/heldout-anime" "$DATA/anime/selfie2anim
 TRAIN=(toonforge train-dctnet --photos "$PHOTOS/aligned-photos" --styles "$OUT/train-anime" --size 256
        --batch-size 2 --gan-start 0 --workers 1 --seed 1 --device "$DEVICE"
        --w-texture 1 --w-surface 1 --lr 2e-4 --projected-lr 1e-4 --ema-decay 0.995 --checkpoint-every 50 --eval-every 0)
-teacher_phase "$OUT/runs/dctnet-anime-a" "$ANIME_A_STEPS" "$CARTOON/teacher-phase-a.pt" "$OUT/anime-phase-a.pt" \
+teacher_phase "$OUT/runs/dctnet-anime-a" "$ANIME_A_STEPS" "$CARTOON/sketch/teacher/phase-1.pt" "$OUT/anime-phase-a.pt" \
   --w-content 1 --w-projected 0.5
 teacher_phase "$OUT/runs/dctnet-anime-b" "$ANIME_B_STEPS" "$OUT/anime-phase-a.pt" "$OUT/anime-phase-b.pt" \
   --w-content 0.5 --w-projected 1
@@ -96,7 +96,7 @@ teacher_phase "$OUT/runs/dctnet-anime" "$ANIME_STEPS" "$OUT/anime-phase-b.pt" ""
 #    The shipped one ran this in three calls (to 2,600, to 3,000, then to 4,800 with the decay);
 #    the last call averaged with EMA decay 0.998, where the recipe keeps 0.99 throughout.
 REFS="$OUT/heldout-anime" DOCS=docs
-distil_phase "$OUT/runs/dctnet-anime" -anime anime "$ANIME_STUDENT_STEPS" "$CARTOON/student-cartoon.pt"
+distil_phase "$OUT/runs/dctnet-anime" -anime anime "$ANIME_STUDENT_STEPS" "$CARTOON/cartoon-small/student.pt"
 
 # 5. The shipped student: small-hd grown from the frozen small student (its generator and
 #    discriminator; the full-resolution stage starts as the identity), 1,600 steps at lr 3e-4
@@ -168,7 +168,7 @@ cp "$FIT/eval/report.md" docs/anime/reshape/fit.md
 #    (--w-gan 0; 17 min), then with it at lr 1e-4 (38 min). None is shipped: the first and third draw
 #    24-30% fewer skin strokes at the same FD but sharpen hair and background past the flat-fill look
 #    test (tests/test_real_photos.py); the second goes soft and loses 9 FD. With the fitted reshape, the eval of every anime
-#    student goes into docs/anime/clean-skin/, with the stroke counts of scripts/skin_ink.py.
+#    student goes into docs/anime/clean-skin/, with the stroke counts of toonforge.evaluation.skin_ink.
 [ -f "$OUT/pairs-clean/.done" ] || { toonforge clean-pairs --pairs "$OUT/pairs-anime" --out "$OUT/pairs-clean" --quiet \
   && touch "$OUT/pairs-clean/.done"; }
 read -r _ chosen <"$FIT/chosen"
@@ -188,11 +188,11 @@ EVAL_BACKEND=onnx evaluate "$OUT/style-anime-clean2-shaped" "$OUT/style-teacher-
   "$OUT/eval-anime-clean2" docs/anime/clean-skin \
   "anime: the small-hd student fine-tuned on skin-cleaned pairs without the adversarial term vs the same with it and the shipped student, all with the fitted reshape; their DCT-Net teacher and classic (held-out photos, ONNX Runtime)" \
   "$OUT/style-anime-shaped" "$OUT/style-anime-clean-shaped"
-python scripts/skin_ink.py "$PHOTOS/heldout-photos" "$OUT"/eval-anime-clean2/outputs/style-anime-{clean2-shaped,clean-shaped,shaped} \
+python -m toonforge.evaluation.skin_ink "$PHOTOS/heldout-photos" "$OUT"/eval-anime-clean2/outputs/style-anime-{clean2-shaped,clean-shaped,shaped} \
   "$OUT/eval-anime-clean2/outputs/style-teacher-anime" | tee docs/anime/clean-skin/skin-ink.txt
 toonforge eval --style "$OUT/style-anime-clean3-shaped" --photos "$PHOTOS/heldout-photos" --refs "$REFS" \
   --out "$OUT/eval-anime-clean3" --backend onnx --threads 2 --speed-photos 0 --no-baseline --quiet --overwrite
-python scripts/skin_ink.py "$PHOTOS/heldout-photos" "$OUT/eval-anime-clean3/outputs/style-anime-clean3-shaped" \
+python -m toonforge.evaluation.skin_ink "$PHOTOS/heldout-photos" "$OUT/eval-anime-clean3/outputs/style-anime-clean3-shaped" \
   | tee -a docs/anime/clean-skin/skin-ink.txt
 
 # 10. More reshape candidates, scored like step 8 into their own folder: taller eye lenses
@@ -225,7 +225,7 @@ EVAL_BACKEND=onnx evaluate "$OUT/style-anime-cleanhd-shaped" "$OUT/style-teacher
   "$OUT/eval-anime-cleanhd" docs/anime/clean-hd \
   "anime: small-hd grown from the small student on skin-cleaned pairs vs the shipped student, both with the fitted reshape; their DCT-Net teacher and classic (held-out photos, ONNX Runtime)" \
   "$OUT/style-anime-shaped"
-python scripts/skin_ink.py "$PHOTOS/heldout-photos" "$OUT"/eval-anime-cleanhd/outputs/style-anime-{cleanhd-shaped,shaped} \
+python -m toonforge.evaluation.skin_ink "$PHOTOS/heldout-photos" "$OUT"/eval-anime-cleanhd/outputs/style-anime-{cleanhd-shaped,shaped} \
   | tee docs/anime/clean-hd/skin-ink.txt
 
 # 12. Skin cleanup as a post-process of the shipped student (config "clean_skin", `toonforge reshape
@@ -244,13 +244,13 @@ done
   --refs "$FIT/fit-refs" --out "$SKIN/eval" --backend onnx --threads 2 --speed-photos 0 --no-baseline --quiet \
   --overwrite --title "skin cleanup fit: validation photos vs training references"
 cp "$SKIN/eval/report.md" docs/anime/clean-skin/stylizer-fit.md
-python scripts/skin_ink.py "$FIT/val-photos" "$SKIN"/eval/outputs/{eyes2.0,cs5,cs7,cs9,cs11} \
+python -m toonforge.evaluation.skin_ink "$FIT/val-photos" "$SKIN"/eval/outputs/{eyes2.0,cs5,cs7,cs9,cs11} \
   | tee docs/anime/clean-skin/stylizer-fit-ink.txt
 
 # 13. A second judge: a logistic-regression probe on MobileNetV2 pooled features, fitted on 1,500
 #     training anime faces against 1,500 training photos (every 5th held back to check it), scores
 #     the held-out outputs of the earlier evals (3 min). It ranks the styles as FD does.
-python scripts/anime_probe.py --refs "$OUT/train-anime" --photos "$PHOTOS/train-photos-src" \
+python -m toonforge.metrics.probe --refs "$OUT/train-anime" --photos "$PHOTOS/train-photos-src" \
   "$OUT"/eval-anime-cleanhd/outputs/{style-anime-shaped,style-anime-cleanhd-shaped,style-teacher-anime,classic} \
   "$OUT"/eval-anime-clean2/outputs/style-anime-{clean2,clean}-shaped "$OUT/eval-anime-shaped/outputs/style-anime-hd" \
   "$PHOTOS/heldout-photos" "$REFS" 2>/dev/null | tee docs/anime/probe.txt

@@ -12,6 +12,7 @@ from PIL import Image
 from conftest import synthetic_face
 from toonforge.cli.main import main
 from toonforge.forge.recipe import load_recipe
+from toonforge.forge.stages import check_options
 from toonforge.training.paired_data import split_names
 
 pytestmark = pytest.mark.usefixtures("small_model_cpu")
@@ -70,9 +71,6 @@ options = { size = 64, detector = "none", speed-photos = 0, sheet-rows = 2 }
 # first line's frozen student (`{work}` is the work folder). The student options follow from TOY.
 GROWN = """
 name = "toy-grown"
-[data]
-photos = "photos"
-styles = "styles"
 [align]
 reuse = "{work}/../work"
 [teacher]
@@ -218,3 +216,19 @@ def test_the_shipped_sketch_recipe_is_the_cartoon_lines_first_style():
         pytest.skip("the recipe's data folders are absent on this machine: checked its text only")
     recipe = load_recipe(SKETCH)
     assert recipe.stages() == ["align", "teacher", "pairs", "student", "eval", "card"]
+    check_options(recipe)
+
+
+def test_the_cartoon_line_recipes_chain_and_their_options_parse():
+    import re
+
+    recipes = {p.stem: p for p in SKETCH.parent.glob("*.toml")}
+    assert {"sketch", "colour-sketch", "flat-sketch", "cartoon-small", "cartoon"} <= set(recipes)
+    for stem in ("colour-sketch", "flat-sketch", "cartoon-small", "cartoon"):
+        recipe = load_recipe(recipes[stem])  # these reuse another folder's data: no data needed here
+        check_options(recipe)
+        # Every `{work}/../X` names a recipe of the line (run into a sibling folder named after it).
+        for other in re.findall(r"\{work\}/\.\./([\w-]+)", recipes[stem].read_text()):
+            assert other in recipes and other != stem
+    grown = load_recipe(recipes["cartoon"]).tables["student"]
+    assert (grown["start_as"], grown["options"]["tier"]) == ("init", "small-hd")

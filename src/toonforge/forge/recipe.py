@@ -88,7 +88,7 @@ RESERVED = {
     "eval": {"style", "photos", "refs", "out", "title", "overwrite", "device"},
     "card": {"photos", "refs", "from-report", "out", "device"},
 }
-REQUIRED = ("data", "teacher", "student")
+REQUIRED = ("teacher", "student")  # and [data], unless [align] reuses another work folder's
 
 
 @dataclass(frozen=True)
@@ -218,15 +218,25 @@ def load_recipe(path: str | Path) -> Recipe:
     if "card" in raw and "eval" not in raw:
         raise _fail(p, "[card] needs [eval] (the card is filled from the evaluation)")
     tables: dict[str, dict[str, Any]] = {}
-    data = raw["data"]
+    reuses_data = isinstance(raw.get("align"), dict) and bool(raw["align"].get("reuse"))
+    if "data" not in raw and not reuses_data:
+        raise _fail(p, "missing [data] (or [align] reuse = another work folder)")
+    data = raw.get("data", {})
     if not isinstance(data, dict) or set(data) - _KEYS["data"]:
         raise _fail(p, f"[data] takes only {', '.join(sorted(_KEYS['data']))}")
-    tables["data"] = {
-        "photos": _folders(p, "[data] photos", data.get("photos")),
-        "styles": _folders(p, "[data] styles", data.get("styles")),
-        "heldout_photos": _number(p, "[data] heldout_photos", data.get("heldout_photos", 0.05), low=0, high=0.9),
-        "heldout_styles": _number(p, "[data] heldout_styles", data.get("heldout_styles", 0.12), low=0, high=0.9),
-    }
+    if reuses_data:
+        if data:
+            raise _fail(p, "[data] and [align] reuse exclude each other (the reused folder has its data)")
+        tables["data"] = {}
+    else:
+        tables["data"] = {
+            "photos": _folders(p, "[data] photos", data.get("photos")),
+            "styles": _folders(p, "[data] styles", data.get("styles")),
+            "heldout_photos": _number(p, "[data] heldout_photos", data.get("heldout_photos", 0.05), low=0,
+                                      high=0.9),
+            "heldout_styles": _number(p, "[data] heldout_styles", data.get("heldout_styles", 0.12), low=0,
+                                      high=0.9),
+        }
     for stage in ("align", "stage1", "teacher", "pairs", "student", "eval", "card"):
         if stage in raw or stage in ("align", "pairs"):
             tables[stage] = _check_table(p, stage, raw.get(stage, {}))
