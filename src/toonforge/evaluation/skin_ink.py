@@ -50,6 +50,29 @@ def skin_stroke_shares(photos: Path, outputs: list[Path], *, contrast: int = 40,
     return shares
 
 
+def share_lines(shares: dict[Path, list[float]]) -> list[str]:
+    """One line per folder: the mean and median stroke share (in %) and the face count."""
+    lines = []
+    for folder, values in shares.items():
+        if not values:
+            lines.append(f"{folder}: no face to measure")
+            continue
+        lines.append(f"{folder}: strokes on {100 * np.mean(values):.2f}% of skin pixels (median "
+                     f"{100 * np.median(values):.2f}%, {len(values)} faces)")
+    return lines
+
+
+def write_skin_ink(photos: Path, eval_out: Path, *, contrast: int = 40) -> Path:
+    """The stroke counts of every style's outputs in ``eval_out/outputs`` (a ``toonforge eval``
+    folder) written to ``eval_out/skin-ink.txt`` (and printed); returns that path."""
+    from ..io.files import atomic_write_text
+
+    folders = sorted(p for p in (eval_out / "outputs").iterdir() if p.is_dir())
+    text = "\n".join(share_lines(skin_stroke_shares(photos, folders, contrast=contrast))) + "\n"
+    print(text, end="")
+    return atomic_write_text(eval_out / "skin-ink.txt", text)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("photos", type=Path, help="the photos the outputs were made from")
@@ -57,9 +80,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--contrast", type=int, default=40, help="grey levels below the closing that make a stroke")
     args = ap.parse_args(argv)
     shares = skin_stroke_shares(args.photos, args.outputs, contrast=args.contrast)
-    for folder, values in shares.items():
-        print(f"{folder}: strokes on {100 * np.mean(values):.2f}% of skin pixels (median "
-              f"{100 * np.median(values):.2f}%, {len(values)} faces)")
+    print("\n".join(share_lines(shares)))
 
 
 if __name__ == "__main__":
