@@ -31,7 +31,7 @@ def run_recipe(recipe: Recipe | str | Path, work: Path | None = None, *, until: 
     """Run ``recipe``'s stages into ``work`` (default :func:`default_workdir`), up to and
     including ``until``. Returns ``{stage: "done" | "skipped"}``. A stage recorded done (same
     settings, outputs present) is skipped; any other stage runs, a killed one again from its
-    trainers' last checkpoints."""
+    trainers' last checkpoints, and so does every stage after one that ran."""
     if not isinstance(recipe, Recipe):
         recipe = load_recipe(recipe)
     stages = recipe.stages()
@@ -44,7 +44,8 @@ def run_recipe(recipe: Recipe | str | Path, work: Path | None = None, *, until: 
     settings = stage_settings(recipe)
     result = {}
     for stage in stages:
-        if manifest.is_done(stage, settings[stage]):
+        # Once a stage has run, the stages after it run too: they read what it just made.
+        if "done" not in result.values() and manifest.is_done(stage, settings[stage]):
             ctx.say(f"{stage}: done already, skipped")
             result[stage] = "skipped"
         else:
