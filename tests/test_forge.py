@@ -176,6 +176,25 @@ def test_forge_runs_the_sketch_line_at_toy_scale_and_a_rerun_skips_it(tmp_path, 
     assert "stage teacher" in _one_error(capsys)
 
 
+def test_stage1_feeds_the_teacher_samples_of_its_generator(tmp_path):
+    _data(tmp_path)
+    recipe = tmp_path / "s1.toml"
+    stage1 = ("[stage1]\nsteps = 2\n[stage1.options]\nsize = 16\nbatch-size = 2\nstyle-dim = 16\nn-mlp = 1\n"
+              "channel-max = 16\nchannel-multiplier = 1\neval-every = 0\nworkers = 0\n")
+    text = TOY.replace("[teacher.options]", stage1 + "[teacher.options]\ncalibration-samples = 4")
+    recipe.write_text(text.replace("[[teacher.phases]]\nsteps = 3", "[[teacher.phases]]\nsteps = 3\nignore = 1"))
+    assert main(["forge", str(recipe), "-o", str(tmp_path / "w"), "--until", "teacher", "--quiet"]) == 2  # (typo)
+    recipe.write_text(text)
+    assert main(["forge", str(recipe), "-o", str(tmp_path / "w"), "--until", "teacher", "--quiet"]) == 0
+    states = json.loads((tmp_path / "w" / "forge.json").read_text())["stages"]
+    assert list(states) == ["align", "stage1", "teacher"]
+    generator = tmp_path / "w" / states["stage1"]["outputs"][0]
+    assert generator.name == "last.safetensors" and generator.is_file()
+    conf = json.loads((tmp_path / "w/teacher/phase-1/00000-dctnet/config.json").read_text())
+    assert str(generator) in json.dumps(conf)  # the teacher's style domain has the stage-1 samples
+    assert len(list((tmp_path / "w/teacher/phase-1/calibration").glob("*/*.png"))) == 4
+
+
 @pytest.mark.parametrize("change, words", [
     (("name = \"toy-sketch\"", "name = \"a/b\""), "name"),
     (("[card]", "[card]\nbogus = 1"), "unknown keys bogus"),
