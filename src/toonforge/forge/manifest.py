@@ -71,8 +71,12 @@ class Manifest:
                              f"stage before it changed): give a new -o folder to run the changed recipe")
         return all((self.work / rel).exists() for rel in rec.get("outputs", []))
 
-    def mark_running(self, stage: str, settings: str) -> None:
+    def mark_running(self, stage: str, settings: str, later: list[str] = ()) -> None:
+        """Record ``stage`` as started; the records of the ``later`` stages, which read its
+        outputs, are dropped in the same write, so they are redone after it."""
         self.data["stages"][stage] = {"state": "running", "settings": settings}
+        for other in later:
+            self.data["stages"].pop(other, None)
         self.save()
 
     def mark_done(self, stage: str, settings: str, outputs: list[Path]) -> None:

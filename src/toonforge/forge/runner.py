@@ -31,7 +31,8 @@ def run_recipe(recipe: Recipe | str | Path, work: Path | None = None, *, until: 
     """Run ``recipe``'s stages into ``work`` (default :func:`default_workdir`), up to and
     including ``until``. Returns ``{stage: "done" | "skipped"}``. A stage recorded done (same
     settings, outputs present) is skipped; any other stage runs, a killed one again from its
-    trainers' last checkpoints, and so does every stage after one that ran."""
+    trainers' last checkpoints. Running a stage forgets the records of the stages after it (they
+    read what it makes), so they run too, now or in a later call."""
     if not isinstance(recipe, Recipe):
         recipe = load_recipe(recipe)
     stages = recipe.stages()
@@ -44,14 +45,13 @@ def run_recipe(recipe: Recipe | str | Path, work: Path | None = None, *, until: 
     settings = stage_settings(recipe)
     result = {}
     for stage in stages:
-        # Once a stage has run, the stages after it run too: they read what it just made.
-        if "done" not in result.values() and manifest.is_done(stage, settings[stage]):
+        if manifest.is_done(stage, settings[stage]):
             ctx.say(f"{stage}: done already, skipped")
             result[stage] = "skipped"
         else:
             if manifest.state(stage).get("state") == "running":
                 ctx.say(f"{stage}: was stopped before it ended; running it again")
-            manifest.mark_running(stage, settings[stage])
+            manifest.mark_running(stage, settings[stage], later=stages[stages.index(stage) + 1:])
             started = time.perf_counter()
             outputs = STAGE_FUNCTIONS[stage](ctx)
             manifest.mark_done(stage, settings[stage], outputs)
