@@ -234,7 +234,7 @@ def test_a_bad_option_and_a_foreign_work_folder_are_one_error_line(tmp_path, cap
 
 
 def test_the_shipped_sketch_recipe_is_the_cartoon_lines_first_style():
-    import tomllib
+    from toonforge.forge.recipe import tomllib
 
     raw = tomllib.loads(SKETCH.read_text())
     # examples/cartoon_style.sh's defaults for `sketch`: phases a and b, then the small student.

@@ -59,13 +59,17 @@ out, a list gives several values. Options the line sets itself (the folders, ``-
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tomllib
-
 from ..errors import InputError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - the same parser, from PyPI (pyproject.toml)
+    import tomli as tomllib
 
 # Per stage: the keys its table may have, and the options the line passes itself.
 _KEYS = {
