@@ -249,12 +249,12 @@ def test_the_shipped_sketch_recipe_is_the_cartoon_lines_first_style():
     check_options(recipe)
 
 
-def test_the_cartoon_line_recipes_chain_and_their_options_parse():
+def test_the_cartoon_and_anime_line_recipes_chain_and_their_options_parse():
     import re
 
     recipes = {p.stem: p for p in SKETCH.parent.glob("*.toml")}
     assert {"sketch", "colour-sketch", "flat-sketch", "cartoon-small", "cartoon"} <= set(recipes)
-    for stem in ("colour-sketch", "flat-sketch", "cartoon-small", "cartoon"):
+    for stem in ("colour-sketch", "flat-sketch", "cartoon-small", "cartoon", "anime"):
         recipe = load_recipe(recipes[stem])  # these reuse another folder's data: no data needed here
         check_options(recipe)
         # Every `{work}/../X` names a recipe of the line (run into a sibling folder named after it).
@@ -262,3 +262,8 @@ def test_the_cartoon_line_recipes_chain_and_their_options_parse():
             assert other in recipes and other != stem
     grown = load_recipe(recipes["cartoon"]).tables["student"]
     assert (grown["start_as"], grown["options"]["tier"]) == ("init", "small-hd")
+    from toonforge.forge.recipe import tomllib
+
+    anime = tomllib.loads(recipes["anime-small"].read_text())  # examples/anime_style.sh's teacher phases
+    assert [p["steps"] for p in anime["teacher"]["phases"]] == [1862, 2382, 3001]
+    assert anime["align"]["styles"] is False and anime["student"]["options"]["lr-decay-steps"] == 1400
