@@ -195,6 +195,20 @@ def test_stage1_feeds_the_teacher_samples_of_its_generator(tmp_path):
     assert len(list((tmp_path / "w/teacher/phase-1/calibration").glob("*/*.png"))) == 4
 
 
+def test_a_teacher_cut_short_stops_the_line_and_a_rerun_continues_its_run(tmp_path, capsys):
+    _data(tmp_path)
+    recipe, work = tmp_path / "r.toml", tmp_path / "w"
+    recipe.write_text(TOY.replace("[teacher.options]", "[teacher]\nminutes = 0\n[teacher.options]"))
+    assert main(["forge", str(recipe), "-o", str(work), "--until", "teacher", "--quiet"]) == 3
+    assert "stopped before step 2; rerun the recipe to continue it" in _one_error(capsys)
+    assert json.loads((work / "forge.json").read_text())["stages"]["teacher"]["state"] == "running"
+    assert not (work / "teacher" / "phase-1.pt").exists()  # frozen only once the phase is complete
+    recipe.write_text(TOY)  # the time limit lifted
+    assert main(["forge", str(recipe), "-o", str(work), "--until", "teacher", "--quiet"]) == 0
+    assert [p.name for p in (work / "teacher" / "phase-1").glob("*-dctnet")] == ["00000-dctnet"]  # continued
+    assert json.loads((work / "forge.json").read_text())["stages"]["teacher"]["state"] == "done"
+
+
 @pytest.mark.parametrize("change, words", [
     (("name = \"toy-sketch\"", "name = \"a/b\""), "name"),
     (("[card]", "[card]\nbogus = 1"), "unknown keys bogus"),
