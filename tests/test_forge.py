@@ -245,6 +245,10 @@ def test_a_bad_option_and_a_foreign_work_folder_are_one_error_line(tmp_path, cap
     assert "not a forge work folder" in _one_error(capsys) and (mine / "keep.txt").read_text() == "a user's file"
     assert main(["forge", str(tmp_path / "missing.toml")]) == 2
     _one_error(capsys)
+    grown = tmp_path / "grown.toml"  # a line started beside a folder that is not there yet
+    grown.write_text(GROWN + TOY[TOY.index("[student.options]"):TOY.index("[eval]")])
+    assert main(["forge", str(grown), "-o", str(tmp_path / "grown")]) == 2
+    assert "[align] reuse:" in _one_error(capsys) and not (tmp_path / "grown").exists()
 
 
 def test_the_shipped_sketch_recipe_is_the_cartoon_lines_first_style():

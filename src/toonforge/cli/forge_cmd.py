@@ -14,7 +14,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Run the production line a recipe file declares (examples/recipes/*.toml; the format is "
         "in toonforge.forge.recipe) into a work folder, stage by stage. Each stage's state is kept in "
         "WORKDIR/forge.json: a rerun skips finished stages and continues a stopped one.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("recipe", type=Path, metavar="RECIPE.toml", help="the recipe file")
     p.add_argument("-o", "--output", type=Path, default=None,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from .manifest import Manifest, settings_digest
-from .recipe import Recipe, load_recipe
+from .recipe import WORK, Recipe, in_work, load_recipe
 from .stages import STAGE_FUNCTIONS, Context, check_options
 
 
@@ -26,6 +26,19 @@ def stage_settings(recipe: Recipe) -> dict[str, str]:
     return digests
 
 
+def check_other_folders(recipe: Recipe, work: Path) -> None:
+    """Every ``{work}/...`` path of the recipe (another line's folders and checkpoints) exists,
+    before this line writes anything."""
+    for stage in recipe.stages():
+        table = recipe.tables[stage]
+        for key in ("reuse", "start"):
+            if isinstance(table.get(key), str):
+                in_work(table[key], work, f"[{stage}] {key}")
+        for style in table.get("compare", []) if stage == "eval" else []:
+            if isinstance(style, str) and style.startswith(WORK):
+                in_work(style, work, "[eval] compare")
+
+
 def run_recipe(recipe: Recipe | str | Path, work: Path | None = None, *, until: str | None = None,
                quiet: bool = False) -> dict[str, str]:
     """Run ``recipe``'s stages into ``work`` (default :func:`default_workdir`), up to and
@@ -40,6 +53,7 @@ def run_recipe(recipe: Recipe | str | Path, work: Path | None = None, *, until: 
         raise InputError(f"--until {until}: this recipe's stages are {', '.join(stages)}")
     check_options(recipe)
     work = Path(work) if work is not None else default_workdir(recipe)
+    check_other_folders(recipe, work)
     manifest = Manifest.open(work, recipe.path)
     ctx = Context(recipe, work, quiet)
     settings = stage_settings(recipe)
