@@ -67,19 +67,21 @@ def probe_logits(features: np.ndarray, mean: np.ndarray, scale: np.ndarray, w: n
     return ((features - mean) / scale) @ w[:-1] + w[-1]
 
 
-def main(argv: list[str] | None = None) -> None:
+def probe_report(refs: Path, photos: Path, outputs: list[Path], *, limit: int | None = 1500,
+                 extractor=None, progress: bool = False) -> list[str]:
+    """Fit the probe on up to ``limit`` training ``refs`` against training ``photos`` (every 5th
+    held back to report its own balanced accuracy) and score each folder of ``outputs``; returns
+    the report's lines. ``extractor``: a :class:`toonforge.metrics.features.FeatureExtractor`
+    (default: ImageNet MobileNetV2, the FD-MNv2 features)."""
     from .features import create_extractor, extract_features
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("outputs", type=Path, nargs="+", help="folders of stylized outputs to score")
-    ap.add_argument("--refs", type=Path, required=True, help="training style references")
-    ap.add_argument("--photos", type=Path, required=True, help="training photos")
-    ap.add_argument("--limit", type=int, default=1500, help="at most this many images per training set")
-    args = ap.parse_args(argv)
-    extractor = create_extractor("mnv2")
-    feats = {name: extract_features(extractor, load_folder(folder, args.limit), progress=True)
-             for name, folder in (("refs", args.refs), ("photos", args.photos))}
-    # Hold out every 5th training image to report the probe's own accuracy.
+    extractor = extractor or create_extractor("mnv2")
+    feats = {name: extract_features(extractor, load_folder(folder, limit), progress=progress)
+             for name, folder in (("refs", refs), ("photos", photos))}
+    if min(len(v) for v in feats.values()) < 5:
+        from ..errors import InputError
+
+        raise InputError(f"the probe needs at least 5 images in each of {refs} and {photos}")
     held = {k: v[::5] for k, v in feats.items()}
     fit = {k: np.delete(v, np.s_[::5], axis=0) for k, v in feats.items()}
     mean, scale, w = fit_probe(fit["refs"], fit["photos"])
@@ -88,13 +90,35 @@ def main(argv: list[str] | None = None) -> None:
         return probe_logits(f, mean, scale, w)
 
     acc = (np.mean(logits(held["refs"]) > 0) + np.mean(logits(held["photos"]) < 0)) / 2
-    print(f"probe: {len(fit['refs'])} references vs {len(fit['photos'])} photos; balanced accuracy on "
-          f"{len(held['refs'])} + {len(held['photos'])} left out: {acc:.3f}; mean logit there: references "
-          f"{logits(held['refs']).mean():+.2f}, photos {logits(held['photos']).mean():+.2f}")
-    for folder in args.outputs:
+    lines = [f"probe: {len(fit['refs'])} references vs {len(fit['photos'])} photos; balanced accuracy on "
+             f"{len(held['refs'])} + {len(held['photos'])} left out: {acc:.3f}; mean logit there: references "
+             f"{logits(held['refs']).mean():+.2f}, photos {logits(held['photos']).mean():+.2f}"]
+    for folder in outputs:
         z = logits(extract_features(extractor, load_folder(folder, None)))
-        print(f"{folder}: mean logit {z.mean():+.2f} (median {np.median(z):+.2f}), classified as references "
-              f"{100 * np.mean(z > 0):.1f}% of {len(z)}")
+        lines.append(f"{folder}: mean logit {z.mean():+.2f} (median {np.median(z):+.2f}), classified as "
+                     f"references {100 * np.mean(z > 0):.1f}% of {len(z)}")
+    return lines
+
+
+def write_probe(refs: Path, photos: Path, eval_out: Path) -> Path:
+    """The probe's scores of every style's outputs in ``eval_out/outputs`` (a ``toonforge eval``
+    folder) written to ``eval_out/probe.txt`` (and printed); returns that path."""
+    from ..io.files import atomic_write_text
+
+    folders = sorted(p for p in (eval_out / "outputs").iterdir() if p.is_dir())
+    text = "\n".join(probe_report(refs, photos, folders)) + "\n"
+    print(text, end="")
+    return atomic_write_text(eval_out / "probe.txt", text)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("outputs", type=Path, nargs="+", help="folders of stylized outputs to score")
+    ap.add_argument("--refs", type=Path, required=True, help="training style references")
+    ap.add_argument("--photos", type=Path, required=True, help="training photos")
+    ap.add_argument("--limit", type=int, default=1500, help="at most this many images per training set")
+    args = ap.parse_args(argv)
+    print("\n".join(probe_report(args.refs, args.photos, args.outputs, limit=args.limit, progress=True)))
 
 
 if __name__ == "__main__":
