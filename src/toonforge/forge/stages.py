@@ -22,10 +22,11 @@ from typing import Any
 
 from ..errors import InputError, ToonforgeError
 from ..io.files import atomic_output
+from ..io.images import list_images
 from .commands import parse_command, run_command
 from .manifest import NAME as MANIFEST
 from .recipe import Recipe, in_work, option_args
-from .runs import last_run, reached
+from .runs import last_run, logged_steps, reached
 from .splits import link_split
 
 
@@ -116,7 +117,7 @@ def align(ctx: Context) -> list[Path]:
             out = ctx.data("photos-aligned" if kind == "photos" else "styles-train")
             run_command(["align", "--in", ctx.data(f"{kind}-train-src"), "--out", out, "--quiet",
                          *option_args(table["options"])])
-            if not any(out.iterdir()):
+            if not list_images(out):
                 raise ToonforgeError(f"no face was aligned in {ctx.data(f'{kind}-train-src')}: set "
                                      f"[align] {kind} = false to use the images as they are")
             made.append(out)
@@ -132,8 +133,8 @@ def stage1(ctx: Context) -> list[Path]:
                  "--device", ctx.device, *_limit(table), *(["--resume", run] if run else []),
                  *option_args(table["options"])])
     run = last_run(runs, "stylegan2")
-    if run is None or not (run / "last.safetensors").is_file():
-        raise StageStopped(f"stage 1 in {runs} wrote no generator yet; rerun the recipe to continue it")
+    if run is None or not (run / "last.safetensors").is_file() or table["steps"] not in logged_steps(run):
+        raise StageStopped(f"stage 1 in {runs} stopped before step {table['steps']}; rerun the recipe to continue it")
     return [run / "last.safetensors"]
 
 
