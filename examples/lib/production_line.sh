@@ -1,5 +1,6 @@
-# Shell functions for the style recipes that are not forge recipes yet (examples/cartoon_style.sh,
-# examples/anime_style.sh; `toonforge forge examples/recipes/sketch.toml` is the Python line). The
+# Shell functions for the steps that are not forge recipes yet (examples/anime_style.sh after step 5,
+# examples/anime_ugatit.sh; the cartoon line and anime's steps 0-5 are examples/recipes/*.toml,
+# run by `toonforge forge`). The
 # product logic lives in toonforge.forge (splits, runs, reshape_fit, stages), called here through
 # `python -m toonforge.forge.shell_steps`:
 # splits, the aligned photo set, pairs, distillation, the teacher as a style folder and the
