@@ -32,81 +32,54 @@
 #  13. a second judge beside FD: a linear probe on MobileNetV2 features, training anime faces vs
 #      training photos, scoring the held-out outputs of steps 8, 9 and 11 (docs/anime/probe.txt).
 #  14. (a person, not run here) blind A/B sheets of two styles' head-only outputs of the same held-out
-#      photos, `python scripts/ab_sheets.py make A B --out DIR --seed S`, rated into a picks file and
-#      unblinded with `python scripts/ab_sheets.py score DIR PICKS` (docs/anime/README.md, step 14).
+#      photos, `python -m toonforge.evaluation.ab_sheets make A B --out DIR --seed S`, rated into a picks file and
+#      unblinded with `python -m toonforge.evaluation.ab_sheets score DIR PICKS` (docs/anime/README.md, step 14).
 # The line with a U-GAT-IT teacher, which reshapes faces but needs a GPU: examples/anime_ugatit.sh.
-# Every step resumes: rerun the script after a stop. The defaults are the CPU run of
-# docs/anime/README.md (2-core CPU); on a GPU scale them, e.g. DEVICE=cuda ANIME_A_STEPS=6000
-# ANIME_B_STEPS=10000 ANIME_STEPS=20000 ANIME_STUDENT_STEPS=8000 (untried).
+# Steps 0-5 are the `toonforge forge` recipes examples/recipes/anime-small.toml and anime.toml (each
+# in its own work folder under ROOT; they start from the cartoon line's, in ROOT/../cartoon-forge:
+# run examples/cartoon_style.sh first); the later steps
+# read their folders through links under their older names in OUT and PHOTOS. Every step resumes:
+# rerun the script after a stop. The defaults are the CPU run of docs/anime/README.md (2-core
+# CPU); on a GPU copy the recipes, set device = "cuda" and scale their steps, e.g. phases to 6000,
+# 10000, 20000 and the student to 8000 (untried).
 #
 #   bash examples/anime_style.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DATA=${DATA:-../shared/data}
+ROOT=${ROOT:-work-data/anime-forge}
 PHOTOS=${PHOTOS:-work-data/photos}
 OUT=${OUT:-work-data/anime-line}
-CARTOON=${CARTOON:-work-data/cartoon-line}
 DEVICE=${DEVICE:-cpu}
-ANIME_A_STEPS=${ANIME_A_STEPS:-1862}
-ANIME_B_STEPS=${ANIME_B_STEPS:-2382}
-ANIME_STEPS=${ANIME_STEPS:-3001}
-ANIME_STUDENT_STEPS=${ANIME_STUDENT_STEPS:-4800}
-STUDENT_LR_DECAY=${STUDENT_LR_DECAY:-1400}
-ANIME_HD_STEPS=${ANIME_HD_STEPS:-1600}
 ANIME_SUB_STEPS=${ANIME_SUB_STEPS:-1200}
 ANIME_GAN_STEPS=${ANIME_GAN_STEPS:-600}
-TEACHER_MINUTES=${TEACHER_MINUTES:-60}
+ANIME_HD_STEPS=${ANIME_HD_STEPS:-1600}
 STUDENT_MINUTES=${STUDENT_MINUTES:-120}
-mkdir -p "$OUT" "$PHOTOS"
 source examples/lib/production_line.sh
 
-for needed in "$CARTOON/teacher-phase-a.pt" "$CARTOON/student-cartoon.pt"; do
-  if [ ! -f "$needed" ]; then
-    echo "error: $needed is missing: run examples/cartoon_style.sh first (the anime line starts from it)" >&2
-    exit 2
-  fi
-done
+# 0-5. The recipes: splits and aligned photos, the three-phase teacher from the cartoon line's
+#    phase-a teacher, pairs, the small student from the cartoon student (docs/anime/ gets its eval),
+#    then the small-hd student grown from it (its eval, with both students, replaces it).
+toonforge forge examples/recipes/anime-small.toml -o "$ROOT/anime-small"
+toonforge forge examples/recipes/anime.toml -o "$ROOT/anime"
+cp "$ROOT/anime/eval/report.md" docs/anime/eval.md
+cp "$ROOT/anime/eval/contact_sheet.png" docs/anime/eval-sheet.png
 
-# 0. The shared photo split and aligned crops; 12% of the anime faces held out.
-prepare_photos "$PHOTOS"
-link_split 0.12 "$OUT/train-anime" "$OUT/heldout-anime" "$DATA/anime/selfie2anime"
-
-# 1. The teacher: DCT-Net at 256 px, batch 2, with the projected discriminator, in three phases
-#    (the shipped run was stopped by hand at steps 1,862 and 2,382, which the defaults repeat):
-#    a. gently (content 1, projected 0.5): eyes gain dark outlines, the rest stays a photo;
-#    b. harder (content 0.5, projected 1): flat pale skin, ink outlines, anime eyes, but
-#       the colour drains to sepia;
-#    c. phase b plus the relative colour term of the cartoon line (--w-colour 4 --colour-relative):
-#       the photo's skin and hair hues come back.
-#    Learning rates: 2e-4 for the generator and DCT-Net's discriminators, 1e-4 for the projected
-#    heads, in every phase (what the shipped run used).
-TRAIN=(toonforge train-dctnet --photos "$PHOTOS/aligned-photos" --styles "$OUT/train-anime" --size 256
-       --batch-size 2 --gan-start 0 --workers 1 --seed 1 --device "$DEVICE"
-       --w-texture 1 --w-surface 1 --lr 2e-4 --projected-lr 1e-4 --ema-decay 0.995 --checkpoint-every 50 --eval-every 0)
-teacher_phase "$OUT/runs/dctnet-anime-a" "$ANIME_A_STEPS" "$CARTOON/teacher-phase-a.pt" "$OUT/anime-phase-a.pt" \
-  --w-content 1 --w-projected 0.5
-teacher_phase "$OUT/runs/dctnet-anime-b" "$ANIME_B_STEPS" "$OUT/anime-phase-a.pt" "$OUT/anime-phase-b.pt" \
-  --w-content 0.5 --w-projected 1
-teacher_phase "$OUT/runs/dctnet-anime" "$ANIME_STEPS" "$OUT/anime-phase-b.pt" "" \
-  --w-content 0.5 --w-projected 1 --w-colour 4 --colour-relative
-
-# 2-4. Pairs, the distilled translator (from the cartoon student), the held-out evaluation. The
-#    student runs 2,000 -> 4,800 steps, its learning rate falling linearly over the last 1,400.
-#    The shipped one ran this in three calls (to 2,600, to 3,000, then to 4,800 with the decay);
-#    the last call averaged with EMA decay 0.998, where the recipe keeps 0.99 throughout.
-REFS="$OUT/heldout-anime" DOCS=docs
-distil_phase "$OUT/runs/dctnet-anime" -anime anime "$ANIME_STUDENT_STEPS" "$CARTOON/student-cartoon.pt"
-
-# 5. The shipped student: small-hd grown from the frozen small student (its generator and
-#    discriminator; the full-resolution stage starts as the identity), 1,600 steps at lr 3e-4
-#    falling linearly over the last 800 (86 min on the 2-core CPU). Its style folder is
-#    OUT/style-anime-hd; the eval replaces docs/anime/eval.md with both students in it.
-sharpen "$OUT/pairs-anime" "$OUT/runs/student-anime-hd" "$OUT/style-anime-hd" anime "$ANIME_HD_STEPS" \
-  "$STUDENT_MINUTES" "$OUT/student-anime.pt"
-evaluate "$OUT/style-anime-hd" "$OUT/style-teacher-anime" "$PHOTOS/heldout-photos" "$REFS" "$OUT/eval-anime-hd" \
-  docs/anime "anime: small-hd student vs the small student, their DCT-Net teacher and classic (held-out photos)" \
-  "$OUT/style-anime"
+# The recipes' folders under the names the later steps (and their docs) use.
+S=$ROOT/anime-small
+mkdir -p "$OUT/runs" "$PHOTOS"
+link() { [ -e "$2" ] || [ -L "$2" ] || ln -s "$(realpath "$1")" "$2"; }
+link "$S/data/styles-train-src" "$OUT/train-anime"
+link "$S/data/styles-heldout" "$OUT/heldout-anime"
+link "$S/data/photos-heldout" "$PHOTOS/heldout-photos"
+link "$S/data/photos-train-src" "$PHOTOS/train-photos-src"
+link "$S/pairs" "$OUT/pairs-anime"
+link "$S/student.pt" "$OUT/student-anime.pt"
+link "$S/style-teacher" "$OUT/style-teacher-anime"
+link "$S/style-anime-small" "$OUT/style-anime"
+link "$ROOT/anime/style-anime" "$OUT/style-anime-hd"
+link "$ROOT/anime/student" "$OUT/runs/student-anime-hd"
+REFS="$OUT/heldout-anime"
 
 # 6. The small-subpixel student (the small tier with its head at half resolution: no full-size
 #    layer), grown the same way from the small student, 1,200 steps (44 min), for comparison: it
@@ -168,7 +141,7 @@ cp "$FIT/eval/report.md" docs/anime/reshape/fit.md
 #    (--w-gan 0; 17 min), then with it at lr 1e-4 (38 min). None is shipped: the first and third draw
 #    24-30% fewer skin strokes at the same FD but sharpen hair and background past the flat-fill look
 #    test (tests/test_real_photos.py); the second goes soft and loses 9 FD. With the fitted reshape, the eval of every anime
-#    student goes into docs/anime/clean-skin/, with the stroke counts of scripts/skin_ink.py.
+#    student goes into docs/anime/clean-skin/, with the stroke counts of toonforge.evaluation.skin_ink.
 [ -f "$OUT/pairs-clean/.done" ] || { toonforge clean-pairs --pairs "$OUT/pairs-anime" --out "$OUT/pairs-clean" --quiet \
   && touch "$OUT/pairs-clean/.done"; }
 read -r _ chosen <"$FIT/chosen"
@@ -188,11 +161,11 @@ EVAL_BACKEND=onnx evaluate "$OUT/style-anime-clean2-shaped" "$OUT/style-teacher-
   "$OUT/eval-anime-clean2" docs/anime/clean-skin \
   "anime: the small-hd student fine-tuned on skin-cleaned pairs without the adversarial term vs the same with it and the shipped student, all with the fitted reshape; their DCT-Net teacher and classic (held-out photos, ONNX Runtime)" \
   "$OUT/style-anime-shaped" "$OUT/style-anime-clean-shaped"
-python scripts/skin_ink.py "$PHOTOS/heldout-photos" "$OUT"/eval-anime-clean2/outputs/style-anime-{clean2-shaped,clean-shaped,shaped} \
+python -m toonforge.evaluation.skin_ink "$PHOTOS/heldout-photos" "$OUT"/eval-anime-clean2/outputs/style-anime-{clean2-shaped,clean-shaped,shaped} \
   "$OUT/eval-anime-clean2/outputs/style-teacher-anime" | tee docs/anime/clean-skin/skin-ink.txt
 toonforge eval --style "$OUT/style-anime-clean3-shaped" --photos "$PHOTOS/heldout-photos" --refs "$REFS" \
   --out "$OUT/eval-anime-clean3" --backend onnx --threads 2 --speed-photos 0 --no-baseline --quiet --overwrite
-python scripts/skin_ink.py "$PHOTOS/heldout-photos" "$OUT/eval-anime-clean3/outputs/style-anime-clean3-shaped" \
+python -m toonforge.evaluation.skin_ink "$PHOTOS/heldout-photos" "$OUT/eval-anime-clean3/outputs/style-anime-clean3-shaped" \
   | tee -a docs/anime/clean-skin/skin-ink.txt
 
 # 10. More reshape candidates, scored like step 8 into their own folder: taller eye lenses
@@ -225,7 +198,7 @@ EVAL_BACKEND=onnx evaluate "$OUT/style-anime-cleanhd-shaped" "$OUT/style-teacher
   "$OUT/eval-anime-cleanhd" docs/anime/clean-hd \
   "anime: small-hd grown from the small student on skin-cleaned pairs vs the shipped student, both with the fitted reshape; their DCT-Net teacher and classic (held-out photos, ONNX Runtime)" \
   "$OUT/style-anime-shaped"
-python scripts/skin_ink.py "$PHOTOS/heldout-photos" "$OUT"/eval-anime-cleanhd/outputs/style-anime-{cleanhd-shaped,shaped} \
+python -m toonforge.evaluation.skin_ink "$PHOTOS/heldout-photos" "$OUT"/eval-anime-cleanhd/outputs/style-anime-{cleanhd-shaped,shaped} \
   | tee docs/anime/clean-hd/skin-ink.txt
 
 # 12. Skin cleanup as a post-process of the shipped student (config "clean_skin", `toonforge reshape
@@ -244,13 +217,13 @@ done
   --refs "$FIT/fit-refs" --out "$SKIN/eval" --backend onnx --threads 2 --speed-photos 0 --no-baseline --quiet \
   --overwrite --title "skin cleanup fit: validation photos vs training references"
 cp "$SKIN/eval/report.md" docs/anime/clean-skin/stylizer-fit.md
-python scripts/skin_ink.py "$FIT/val-photos" "$SKIN"/eval/outputs/{eyes2.0,cs5,cs7,cs9,cs11} \
+python -m toonforge.evaluation.skin_ink "$FIT/val-photos" "$SKIN"/eval/outputs/{eyes2.0,cs5,cs7,cs9,cs11} \
   | tee docs/anime/clean-skin/stylizer-fit-ink.txt
 
 # 13. A second judge: a logistic-regression probe on MobileNetV2 pooled features, fitted on 1,500
 #     training anime faces against 1,500 training photos (every 5th held back to check it), scores
 #     the held-out outputs of the earlier evals (3 min). It ranks the styles as FD does.
-python scripts/anime_probe.py --refs "$OUT/train-anime" --photos "$PHOTOS/train-photos-src" \
+python -m toonforge.metrics.probe --refs "$OUT/train-anime" --photos "$PHOTOS/train-photos-src" \
   "$OUT"/eval-anime-cleanhd/outputs/{style-anime-shaped,style-anime-cleanhd-shaped,style-teacher-anime,classic} \
   "$OUT"/eval-anime-clean2/outputs/style-anime-{clean2,clean}-shaped "$OUT/eval-anime-shaped/outputs/style-anime-hd" \
   "$PHOTOS/heldout-photos" "$REFS" 2>/dev/null | tee docs/anime/probe.txt

@@ -27,73 +27,23 @@
 #      against the held-out cartoons; tables and contact sheets into docs/<style>/;
 #   5. stage 3b: the small-hd translator (the small tier plus a full-resolution last stage) grown
 #      from the `cartoon` student, which is what ships as `cartoon`, and the eval again with both.
-# Every step resumes: rerun the script after a stop. The defaults are the CPU run of
-# docs/cartoon/README.md (2-core CPU). On a GPU scale the steps:
-# DEVICE=cuda TEACHER_STEPS=8000 LINES_STEPS=20000 COLOUR_STEPS=25000 FLAT_STEPS=29000
-# PALE_STEPS=33000 STUDENT_STEPS=4000 COLOUR_STUDENT_STEPS=6000 FLAT_STUDENT_STEPS=8000
-# PALE_STUDENT_STEPS=10000.
+# Each style is a recipe in examples/recipes/ run by `toonforge forge`, each in its own work folder
+# under OUT, beside the one it starts from (the recipes say which: `{work}/../sketch/...`). Every
+# stage resumes: rerun the script after a stop. The recipes hold the CPU run of
+# docs/cartoon/README.md (2-core CPU). On a GPU, copy the recipes, set device = "cuda" and scale
+# the steps (e.g. phases to 8000, 20000, 25000, 29000, 33000; students to 4000, 6000, 8000, 10000).
 #
 #   bash examples/cartoon_style.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DATA=${DATA:-../shared/data}
-PHOTOS=${PHOTOS:-work-data/photos}
-OUT=${OUT:-work-data/cartoon-line}
-DEVICE=${DEVICE:-cpu}
-TEACHER_STEPS=${TEACHER_STEPS:-1400}
-LINES_STEPS=${LINES_STEPS:-3300}
-COLOUR_STEPS=${COLOUR_STEPS:-3900}
-TEACHER_MINUTES=${TEACHER_MINUTES:-90}
-STUDENT_STEPS=${STUDENT_STEPS:-800}
-COLOUR_STUDENT_STEPS=${COLOUR_STUDENT_STEPS:-1200}
-FLAT_STEPS=${FLAT_STEPS:-4500}
-FLAT_STUDENT_STEPS=${FLAT_STUDENT_STEPS:-1600}
-PALE_STEPS=${PALE_STEPS:-5500}
-PALE_STUDENT_STEPS=${PALE_STUDENT_STEPS:-2000}
-CARTOON_HD_STEPS=${CARTOON_HD_STEPS:-1600}
-HD_MINUTES=${HD_MINUTES:-100}
-STUDENT_MINUTES=${STUDENT_MINUTES:-30}
-mkdir -p "$OUT" "$PHOTOS"
-source examples/lib/production_line.sh
-
-# 0. The shared photo split and aligned crops; 12% of the cartoons held out, the rest aligned.
-prepare_photos "$PHOTOS"
-link_split 0.12 "$OUT/train-cartoons-src" "$OUT/heldout-cartoons" "$DATA/cartoon/photo2cartoon"
-toonforge align --in "$OUT/train-cartoons-src" --out "$OUT/train-cartoons" --quiet
-
-# 1. The teacher: DCT-Net at 256 px, batch 2, content-only warm-up of 200 steps, three phases.
-TRAIN=(toonforge train-dctnet --photos "$PHOTOS/aligned-photos" --styles "$OUT/train-cartoons" --size 256
-       --batch-size 2 --gan-start 200 --workers 1 --device "$DEVICE")
-teacher_phase "$OUT/runs/dctnet" "$TEACHER_STEPS" "" "$OUT/teacher-phase-a.pt" \
-  --checkpoint-every 200 --eval-every 400
-teacher_phase "$OUT/runs/dctnet-lines" "$LINES_STEPS" "$OUT/teacher-phase-a.pt" "$OUT/teacher-phase-b.pt" \
-  --w-content 0.5 --w-texture 2.0 --w-surface 1.0 --checkpoint-every 150 --eval-every 0
-
-teacher_phase "$OUT/runs/dctnet-colour" "$COLOUR_STEPS" "$OUT/teacher-phase-b.pt" "$OUT/teacher-phase-c.pt" \
-  --w-content 0.5 --w-texture 2.0 --w-surface 1.0 --w-colour 8 --ema-decay 0.995 --checkpoint-every 100 --eval-every 0
-teacher_phase "$OUT/runs/dctnet-flat" "$FLAT_STEPS" "$OUT/teacher-phase-c.pt" "$OUT/teacher-phase-d.pt" \
-  --w-content 0.5 --w-texture 2.0 --w-surface 1.0 --w-colour 8 --w-structure 8 --structure-ink 0.2 \
-  --ema-decay 0.995 --checkpoint-every 100 --eval-every 0
-teacher_phase "$OUT/runs/dctnet-pale" "$PALE_STEPS" "$OUT/teacher-phase-d.pt" "" \
-  --w-content 0.5 --w-texture 2.0 --w-surface 1.0 --w-colour 8 --colour-relative --w-structure 8 \
-  --structure-ink 0.2 --ema-decay 0.995 --checkpoint-every 100 --eval-every 0
-
-# 2-4. For each teacher: pairs, the distilled translator, the held-out evaluation; each student
-# after the first starts from the one before.
-REFS="$OUT/heldout-cartoons" DOCS=docs/cartoon
-distil_phase "$OUT/runs/dctnet-lines" "" sketch "$STUDENT_STEPS"
-distil_phase "$OUT/runs/dctnet-colour" -colour colour-sketch "$COLOUR_STUDENT_STEPS" sketch
-distil_phase "$OUT/runs/dctnet-flat" -flat flat-sketch "$FLAT_STUDENT_STEPS" colour-sketch
-distil_phase "$OUT/runs/dctnet-pale" -pale cartoon "$PALE_STUDENT_STEPS" flat-sketch
-
-# 5. The shipped `cartoon`: small-hd grown from the frozen `cartoon` student (its generator and
-#    discriminator; the full-resolution stage starts as the identity) on phase e's pairs, 1,600
-#    steps at lr 3e-4 falling linearly over the last 800 (the anime line's settings). Its style
-#    folder is OUT/style-cartoon-hd; the eval replaces docs/cartoon/pale/eval.md with both students.
-#    OUT/student-cartoon.pt stays the small student: the anime line starts from it.
-sharpen "$OUT/pairs-pale" "$OUT/runs/student-pale-hd" "$OUT/style-cartoon-hd" cartoon "$CARTOON_HD_STEPS" \
-  "$HD_MINUTES" "$OUT/student-cartoon.pt"
-evaluate "$OUT/style-cartoon-hd" "$OUT/style-teacher-pale" "$PHOTOS/heldout-photos" "$REFS" "$OUT/eval-pale-hd" \
-  docs/cartoon/pale "cartoon: small-hd student vs the small student, their DCT-Net teacher and classic (held-out photos)" \
-  "$OUT/style-cartoon"
+OUT=${OUT:-work-data/cartoon-forge}
+# recipe:docs folder for its eval (the shipped `cartoon` replaces the small student's table).
+for step in sketch:docs/cartoon colour-sketch:docs/cartoon/colour flat-sketch:docs/cartoon/flat \
+  cartoon-small:docs/cartoon/pale cartoon:docs/cartoon/pale; do
+  recipe=${step%%:*} docs=${step#*:}
+  toonforge forge "examples/recipes/$recipe.toml" -o "$OUT/$recipe"
+  mkdir -p "$docs"
+  cp "$OUT/$recipe/eval/report.md" "$docs/eval.md"
+  cp "$OUT/$recipe/eval/contact_sheet.png" "$docs/eval-sheet.png"
+done

@@ -1,89 +1,9 @@
-"""A second judge beside FD-MNv2: a linear probe that tells style references from photos.
+"""Thin caller of `toonforge.metrics.probe` (the tool lives in the package; see its docstring):
+`python scripts/anime_probe.py ...` is `python -m toonforge.metrics.probe ...`."""
 
-FD-MNv2 compares whole feature distributions; it moved with the amount of line work in every
-anime experiment (docs/anime/README.md, steps 7-12). This probe asks a narrower question: along
-the one direction in MobileNetV2's pooled features that best separates the training style
-references from training photos (L2-regularised logistic regression, fitted here with L-BFGS),
-how far towards the references does each style's output lie? It prints, per output folder, the
-mean logit (0 = undecided, positive = reference-like) and the share classified as references.
-Fit it on training sets only; score the held-out eval's outputs.
+import sys
 
-    python scripts/anime_probe.py --refs work-data/anime-line/train-anime \
-        --photos work-data/photos/train-photos-src EVAL/outputs/STYLE_A EVAL/outputs/STYLE_B
-"""
-
-from __future__ import annotations
-
-import argparse
-from pathlib import Path
-
-import numpy as np
-import torch
-
-from toonforge.io.images import list_images, load_image, resize_rgb, scaled_size
-from toonforge.metrics.features import create_extractor, extract_features
-
-
-def load_folder(folder: Path, limit: int | None, side: int = 256) -> list[np.ndarray]:
-    """Up to ``limit`` images of ``folder`` (every k-th, in name order) at long side ``side``."""
-    files = list_images(folder)
-    if limit and len(files) > limit:
-        files = files[:: len(files) // limit][:limit]
-    images = []
-    for f in files:
-        rgb = load_image(f).rgb
-        h, w = rgb.shape[:2]
-        images.append(resize_rgb(rgb, scaled_size(w, h, side)) if max(h, w) != side else rgb)
-    return images
-
-
-def fit_probe(pos: np.ndarray, neg: np.ndarray, l2: float = 1e-2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(mean, scale, weights+bias) of a logistic regression on standardised features."""
-    x = np.concatenate([pos, neg])
-    mean, scale = x.mean(0), x.std(0) + 1e-6
-    xt = torch.tensor((x - mean) / scale, dtype=torch.float64)
-    yt = torch.tensor(np.r_[np.ones(len(pos)), np.zeros(len(neg))], dtype=torch.float64)
-    w = torch.zeros(xt.shape[1] + 1, dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.LBFGS([w], max_iter=500, line_search_fn="strong_wolfe")
-
-    def closure():
-        opt.zero_grad()
-        logits = xt @ w[:-1] + w[-1]
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, yt) + l2 * (w[:-1] ** 2).sum() / 2
-        loss.backward()
-        return loss
-
-    opt.step(closure)
-    return mean, scale, w.detach().numpy()
-
-
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("outputs", type=Path, nargs="+", help="folders of stylized outputs to score")
-    ap.add_argument("--refs", type=Path, required=True, help="training style references")
-    ap.add_argument("--photos", type=Path, required=True, help="training photos")
-    ap.add_argument("--limit", type=int, default=1500, help="at most this many images per training set")
-    args = ap.parse_args()
-    extractor = create_extractor("mnv2")
-    feats = {name: extract_features(extractor, load_folder(folder, args.limit), progress=True)
-             for name, folder in (("refs", args.refs), ("photos", args.photos))}
-    # Hold out every 5th training image to report the probe's own accuracy.
-    held = {k: v[::5] for k, v in feats.items()}
-    fit = {k: np.delete(v, np.s_[::5], axis=0) for k, v in feats.items()}
-    mean, scale, w = fit_probe(fit["refs"], fit["photos"])
-
-    def logits(f: np.ndarray) -> np.ndarray:
-        return ((f - mean) / scale) @ w[:-1] + w[-1]
-
-    acc = (np.mean(logits(held["refs"]) > 0) + np.mean(logits(held["photos"]) < 0)) / 2
-    print(f"probe: {len(fit['refs'])} references vs {len(fit['photos'])} photos; balanced accuracy on "
-          f"{len(held['refs'])} + {len(held['photos'])} left out: {acc:.3f}; mean logit there: references "
-          f"{logits(held['refs']).mean():+.2f}, photos {logits(held['photos']).mean():+.2f}")
-    for folder in args.outputs:
-        z = logits(extract_features(extractor, load_folder(folder, None)))
-        print(f"{folder}: mean logit {z.mean():+.2f} (median {np.median(z):+.2f}), classified as references "
-              f"{100 * np.mean(z > 0):.1f}% of {len(z)}")
-
+from toonforge.metrics.probe import main
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -15,7 +15,7 @@
 #            with them, lower N_PHOTOS to about 150.
 # Then, on the device: scripts/device_train.sh (see its header).
 #
-#   STYLES=work-data/cartoon-line/train-cartoons bash scripts/device_kit.sh
+#   STYLES=work-data/cartoon-forge/sketch/data/styles-train bash scripts/device_kit.sh
 #   STYLES=work-data/anime-line/train-anime KIT_SIZE=128 MASK_SIZE=128 SITE=0 bash scripts/device_kit.sh  # U-GAT-IT
 #   RUNS_FROM=/work/.device/files/... bash scripts/device_kit.sh   # add the parts to continue
 set -euo pipefail

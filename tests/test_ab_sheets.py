@@ -1,4 +1,4 @@
-"""scripts/ab_sheets.py: blind sheets with a seeded side per pair, unblinding, and the sign test."""
+"""toonforge.evaluation.ab_sheets: blind sheets with a seeded side per pair, unblinding, and the sign test."""
 
 from __future__ import annotations
 
@@ -7,11 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from conftest import load_repo_file
 from toonforge.errors import InputError
+from toonforge.evaluation import ab_sheets as ab
 from toonforge.io.images import load_image, save_image
-
-ab = load_repo_file("scripts/ab_sheets.py")
 
 
 def _outputs(tmp_path, n=6):

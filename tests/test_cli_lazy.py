@@ -53,6 +53,8 @@ def test_help_and_styles_import_neither_torch_nor_the_training_stack():
         "        except SystemExit:\n"
         "            pass\n"
         "    seen[argv[0]] = sorted(m for m in heavy if m in sys.modules)\n"
+        "import toonforge.forge.runner, toonforge.forge.shell_steps, toonforge.cli.forge_cmd\n"
+        "seen['forge modules'] = sorted(m for m in heavy + ('toonforge.training',) if m in sys.modules)\n"
         "print(json.dumps(seen))\n")
     env = {**os.environ, "PYTHONPATH": str(SRC)}
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
@@ -61,6 +63,7 @@ def test_help_and_styles_import_neither_torch_nor_the_training_stack():
     assert seen["--help"] == []
     for command in ("stylize", "styles"):  # (stylize's options need the image module, so OpenCV)
         assert set(seen[command]) <= {"cv2"}, command
+    assert set(seen["forge modules"]) <= {"cv2"}  # the production line imports its stack when it runs
 
 
 def test_strides_table_matches_the_model_classes():

@@ -1,8 +1,10 @@
-"""The shell functions the style recipes share (examples/lib/production_line.sh)."""
+"""The shell functions the style recipes share (examples/lib/production_line.sh), and the forge
+functions behind them (toonforge.forge: splits, runs, reshape_fit)."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -12,6 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from toonforge.forge.reshape_fit import fit_reshape
+from toonforge.forge.shell_steps import main as shell_steps
 from toonforge.training.paired_data import split_names
 
 LIB = Path(__file__).resolve().parents[1] / "examples" / "lib" / "production_line.sh"
@@ -20,9 +24,13 @@ pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash
 
 def _bash(script: str, cwd: Path) -> subprocess.CompletedProcess:
     # `python` inside the functions must be this interpreter (the one with toonforge installed).
+    # The wrappers run `python -m toonforge.forge.shell_steps`: the same toonforge as this test.
     path = f"{Path(sys.executable).parent}:/usr/bin:/bin"
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    pythonpath = os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))
+    env = {"PATH": path, "DATA": str(cwd), "PYTHONPATH": pythonpath}
     return subprocess.run(["bash", "-c", f"set -euo pipefail; source {LIB}; {script}"], cwd=cwd,
-                          capture_output=True, text=True, env={"PATH": path, "DATA": str(cwd)})
+                          capture_output=True, text=True, env=env)
 
 
 def _images(folder: Path, names: list[str]) -> None:
@@ -31,20 +39,21 @@ def _images(folder: Path, names: list[str]) -> None:
         Image.fromarray(np.full((8, 8, 3), i, np.uint8)).save(folder / f"{name}.png")
 
 
-def test_link_split_is_the_seed0_hash_split_of_all_sources_as_links(tmp_path: Path) -> None:
+def test_link_split_is_the_seed0_hash_split_of_all_sources_as_links(tmp_path: Path, capsys, monkeypatch) -> None:
+    # The step behind the shell's link_split, run in this process (a subprocess would import torch twice).
+    monkeypatch.chdir(tmp_path)
     _images(tmp_path / "a", [f"a{i}" for i in range(30)])
     _images(tmp_path / "b", [f"b{i}" for i in range(20)])
-    result = _bash("link_split 0.2 train held a b", tmp_path)
-    assert result.returncode == 0, result.stderr
+    assert shell_steps(["link-split", "0.2", "train", "held", "a", "b"]) == 0
     train = sorted(p.stem for p in (tmp_path / "train").iterdir())
     held = sorted(p.stem for p in (tmp_path / "held").iterdir())
     expected = split_names([f"a{i}" for i in range(30)] + [f"b{i}" for i in range(20)], 0.2, seed=0)
     assert (train, held) == (sorted(expected[0]), sorted(expected[1]))
     link = next((tmp_path / "held").iterdir())
     assert link.is_symlink() and link.resolve().parent.name in ("a", "b")
-    assert f"{len(train)} train, {len(held)} held out" in result.stdout
+    assert f"{len(train)} train, {len(held)} held out" in capsys.readouterr().out
     # A rerun keeps the links and adds nothing.
-    assert _bash("link_split 0.2 train held a b", tmp_path).returncode == 0
+    assert shell_steps(["link-split", "0.2", "train", "held", "a", "b"]) == 0
     assert len(list((tmp_path / "train").iterdir())) == len(train)
 
 
@@ -199,45 +208,62 @@ def test_distil_fine_tunes_a_small_student_from_its_checkpoint(tmp_path: Path) -
     assert call[call.index("--lr-decay-steps") + 1] == "300" and call[call.index("--ema-decay") + 1] == "0.99"
 
 
-# Stand-in for the CLI in fit_reshape: `reshape` makes the folder, `eval` copies a prepared report.
-FAKE_CLI = r'''
-toonforge() {
-  echo "$*" >> calls.txt
-  local out="" args=("$@")
-  while [ $# -gt 0 ]; do [ "$1" = --out ] && out=$2; shift; done
-  mkdir -p "$out"
-  if [ "${args[0]}" = eval ]; then cp rows.json "$out/report.json"; else echo '{}' > "$out/config.json"; fi
-}
-'''
+class FakeCli:
+    """Stand-in for the commands fit_reshape runs: records them; `reshape` makes the folder, `eval`
+    writes the prepared report."""
+
+    def __init__(self, rows: dict):
+        self.calls: list[str] = []
+        self.rows = rows
+
+    def __call__(self, argv: list[str]) -> None:
+        self.calls.append(" ".join(argv))
+        out = Path(argv[argv.index("--out") + 1])
+        out.mkdir(parents=True, exist_ok=True)
+        if argv[0] == "eval":
+            (out / "report.json").write_text(json.dumps(self.rows))
+        else:
+            (out / "config.json").write_text("{}")
 
 
-def test_fit_reshape_scores_on_the_students_validation_split_and_keeps_identity(tmp_path: Path) -> None:
+def test_fit_reshape_scores_on_the_students_validation_split_and_keeps_identity(tmp_path: Path, capsys,
+                                                                                monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
     stems = [f"p{i:03d}" for i in range(120)]
     _images(tmp_path / "pairs", stems)
     _images(tmp_path / "raw", stems)
     _images(tmp_path / "refs", [f"r{i}" for i in range(23)])
     rows = [("none", 240.0, 0.960), ("big", 235.0, 0.955), ("huge", 230.0, 0.945), ("odd", 236.0, 0.970)]
-    (tmp_path / "rows.json").write_text(json.dumps(
-        {"rows": [{"name": n, "fd": fd, "identity": ident} for n, fd, ident in rows]}))
-    script = (FAKE_CLI + "fit_reshape st fit pairs raw refs 'none --none' 'big --eyes 1.5' "
-              "'huge --eyes 2.0 --jaw 0.3' 'odd --nose 0.9'")
-    result = _bash(script, tmp_path)
-    assert result.returncode == 0, result.stderr
+    cli = FakeCli({"rows": [{"name": n, "fd": fd, "identity": ident} for n, fd, ident in rows]})
+    cands = ["none --none", "big --eyes 1.5", "huge --eyes 2.0 --jaw 0.3", "odd --nose 0.9"]
+
+    def fit(candidates: list[str]) -> str:
+        return fit_reshape(Path("st"), Path("fit"), Path("pairs"), Path("raw"), Path("refs"), candidates,
+                           val_fraction=0.05, seed=1, run=cli)
+
+    assert fit(cands) == "big --eyes 1.5"
     # "huge" has the lowest FD but loses 0.015 identity: the fit keeps "big" (flags and all).
     assert (tmp_path / "fit" / "chosen").read_text() == "big --eyes 1.5\n"
-    assert "reshape fit: big (FD 235.00, identity 0.955) against none (FD 240.00" in result.stdout
+    assert "reshape fit: big (FD 235.00, identity 0.955) against none (FD 240.00" in capsys.readouterr().out
     val = sorted(p.stem for p in (tmp_path / "fit" / "val-photos").iterdir())
     assert val == split_names(stems, 0.05, seed=1)[1] and len(val) > 0
     assert len(list((tmp_path / "fit" / "fit-refs").iterdir())) == 5  # every 5th of 23
-    calls = (tmp_path / "calls.txt").read_text().splitlines()
+    calls = list(cli.calls)
     assert calls[:4] == ["reshape st --out fit/none --none", "reshape st --out fit/big --eyes 1.5",
                          "reshape st --out fit/huge --eyes 2.0 --jaw 0.3", "reshape st --out fit/odd --nose 0.9"]
     assert calls[4].startswith("eval --style fit/none fit/big fit/huge fit/odd --photos fit/val-photos "
                                "--refs fit/fit-refs --out fit/eval")
     # A rerun reuses the variants and the report; another candidate list evaluates again.
-    assert _bash(script, tmp_path).returncode == 0
-    assert len((tmp_path / "calls.txt").read_text().splitlines()) == 5
-    assert _bash(script + " 'tiny --eyes 1.1'", tmp_path).returncode == 0
-    calls = (tmp_path / "calls.txt").read_text().splitlines()
+    fit(cands)
+    assert len(cli.calls) == 5
+    fit(cands + ["tiny --eyes 1.1"])
+    calls = cli.calls
     assert calls[5:] == ["reshape st --out fit/tiny --eyes 1.1"] + calls[6:] and calls[6].startswith("eval --style")
     assert "fit/tiny" in calls[6] and "--overwrite" in calls[6]
+
+
+def test_fit_reshape_shell_wrapper_passes_the_students_split(tmp_path: Path) -> None:
+    # The wrapper hands STUDENT_VAL and STUDENT_SEED on; a bad candidate is one error line.
+    result = _bash("fit_reshape st fit pairs raw refs 'none'", tmp_path)
+    assert result.returncode == 2 and result.stderr.startswith("error: reshape candidate 'none'"), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

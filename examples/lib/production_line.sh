@@ -1,4 +1,8 @@
-# Shell functions for the style recipes (examples/cartoon_style.sh; a recipe per style pair):
+# Shell functions for the steps that are not forge recipes yet (examples/anime_style.sh after step 5,
+# examples/anime_ugatit.sh; the cartoon line and anime's steps 0-5 are examples/recipes/*.toml,
+# run by `toonforge forge`). The
+# product logic lives in toonforge.forge (splits, runs, reshape_fit, stages), called here through
+# `python -m toonforge.forge.shell_steps`:
 # splits, the aligned photo set, pairs, distillation, the teacher as a style folder and the
 # held-out evaluation. Source it from the project root after `set -euo pipefail`; it reads
 # DATA (the shared data folder) and DEVICE (cpu or cuda); distil_phase also reads OUT, PHOTOS, REFS,
@@ -6,26 +10,7 @@
 
 # link_split FRACTION TRAIN_DIR HELD_DIR SRC_DIR... : hash split (seed 0) of the images of every
 # SRC_DIR, by file stem, into two folders of symbolic links; prints the counts.
-link_split() {
-  python - "$@" <<'PY'
-import sys
-from pathlib import Path
-
-from toonforge.io.images import list_images
-from toonforge.training.paired_data import split_names
-
-fraction, train_dir, held_dir = float(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
-files = {p.stem: p for src in sys.argv[4:] for p in list_images(Path(src))}
-train, held = split_names(sorted(files), fraction, seed=0)
-for folder, names in ((train_dir, train), (held_dir, held)):
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in names:
-        link = folder / files[name].name
-        if not link.exists():
-            link.symlink_to(files[name].resolve())
-print(f"{len(train)} train, {len(held)} held out: {train_dir}, {held_dir}")
-PY
-}
+link_split() { python -m toonforge.forge.shell_steps link-split "$@"; }
 
 # prepare_photos DIR : the photo side every style shares. DIR/heldout-photos is the 5% hash split
 # of faces/scut + faces/selfie2anime that no shipped style trained on (the 178 photos `classic`
@@ -40,7 +25,7 @@ prepare_photos() {
 last_run() { ls -d "$1"/*-"$2" 2>/dev/null | tail -n 1 || true; }
 
 # reached RUN STEP : true when RUN has written its generator and logged STEP.
-reached() { [ -n "$1" ] && [ -f "$1/generator.safetensors" ] && grep -q "\"step\": $2," "$1/stats.jsonl"; }
+reached() { python -m toonforge.forge.shell_steps reached "$1" "$2"; }
 
 # teacher_phase RUNS STEPS FROM COPY ARGS... : one phase of a stage-2 teacher: the command in the
 # array TRAIN (set by the recipe) with ARGS, in the run folder RUNS, to STEPS steps, started from the
@@ -116,18 +101,7 @@ sharpen() {
 
 # teacher_style TEACHER DIR NAME : the teacher's generator as a style folder, for eval only (a
 # stage-2 teacher is never shipped).
-teacher_style() {
-  python - "$@" <<'PY'
-import sys
-from pathlib import Path
-
-from toonforge.pipelines.translate import resolve_generator
-from toonforge.training.export_style import write_generator_style
-
-if not (Path(sys.argv[2]) / "config.json").is_file():
-    write_generator_style(resolve_generator(sys.argv[1]), Path(sys.argv[2]), name=sys.argv[3])
-PY
-}
+teacher_style() { python -m toonforge.forge.shell_steps teacher-style "$@"; }
 
 # evaluate STYLE TEACHER_STYLE PHOTOS REFS EVAL_OUT DOCS TITLE [MORE_STYLES...] : `toonforge eval`
 # of the distilled style, its teacher, `classic` (and MORE_STYLES) on the held-out photos against the
@@ -171,51 +145,5 @@ distil_phase() {
 # start). One `toonforge eval` measures them all into FIT/eval; the lowest FD among candidates that
 # keep identity within 0.01 of the first candidate wins: its name and flags go to FIT/chosen.
 fit_reshape() {
-  local style=$1 fit=$2 pairs=$3 src=$4 refs=$5 names=() cand
-  shift 5
-  python - "$pairs" "$src" "$refs" "$fit" "$STUDENT_VAL" "$STUDENT_SEED" <<'PY'
-import sys
-from pathlib import Path
-
-from toonforge.io.images import list_images
-from toonforge.training.paired_data import split_names
-
-pairs, src, refs, fit = (Path(a) for a in sys.argv[1:5])
-_, val = split_names([p.stem for p in list_images(pairs)], float(sys.argv[5]), seed=int(sys.argv[6]))
-raw = {p.stem: p for p in list_images(src)}
-for folder, files in ((fit / "val-photos", [raw[s] for s in val if s in raw]),
-                      (fit / "fit-refs", list_images(refs)[::5])):
-    folder.mkdir(parents=True, exist_ok=True)
-    for f in files:
-        if not (folder / f.name).exists():
-            (folder / f.name).symlink_to(f.resolve())
-    print(f"{folder}: {len(files)} images")
-PY
-  for cand in "$@"; do
-    read -r -a words <<<"$cand"
-    [ -f "$fit/${words[0]}/config.json" ] || toonforge reshape "$style" --out "$fit/${words[0]}" "${words[@]:1}"
-    names+=("$fit/${words[0]}")
-  done
-  printf '%s\n' "$@" >"$fit/candidates"
-  # The report is reused only for the same candidates (a changed list evaluates again).
-  if ! cmp -s "$fit/candidates" "$fit/eval/candidates"; then
-    toonforge eval --style "${names[@]}" --photos "$fit/val-photos" --refs "$fit/fit-refs" --out "$fit/eval" \
-      --backend onnx --threads 2 --speed-photos 0 --no-outputs --no-baseline --quiet --overwrite \
-      --title "reshape fit: validation photos vs training references"
-    cp "$fit/candidates" "$fit/eval/candidates"
-  fi
-  python - "$fit" <<'PY'
-import json
-import sys
-from pathlib import Path
-
-fit = Path(sys.argv[1])
-rows = json.loads((fit / "eval" / "report.json").read_text())["rows"]
-keep = [r for r in rows if r["identity"] >= rows[0]["identity"] - 0.01]
-best = min(keep, key=lambda r: r["fd"])
-print(f"reshape fit: {best['name']} (FD {best['fd']:.2f}, identity {best['identity']:.3f}) against "
-      f"{rows[0]['name']} (FD {rows[0]['fd']:.2f}, identity {rows[0]['identity']:.3f})")
-flags = dict(line.split(" ", 1) for line in (fit / "candidates").read_text().splitlines())
-(fit / "chosen").write_text(f"{best['name']} {flags[best['name']]}\n")
-PY
+  python -m toonforge.forge.shell_steps fit-reshape "$@" --val-fraction "$STUDENT_VAL" --seed "$STUDENT_SEED"
 }

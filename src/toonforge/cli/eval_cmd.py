@@ -31,6 +31,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sheet-rows", type=int, default=6, help="photos shown in the contact sheet")
     p.add_argument("--no-baseline", action="store_true", help="omit the unstyled-photo row")
     p.add_argument("--no-outputs", action="store_true", help="do not save the stylized outputs")
+    p.add_argument("--skin-ink", action="store_true",
+                   help="also count ink strokes on smooth skin in each style's outputs (dlib 68 points) into "
+                   "skin-ink.txt")
+    p.add_argument("--probe-refs", type=Path, default=None,
+                   help="with --probe-photos: fit a linear probe on MobileNetV2 features, these training style "
+                   "images vs those training photos, and score each style's outputs with it into probe.txt")
+    p.add_argument("--probe-photos", type=Path, default=None, help="training photos for --probe-refs")
     p.add_argument("--title", default="Style evaluation")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier report in --out")
     declare_io(p, inputs=["style:styles", "photos", "refs", "runs", "inception_weights"], outputs={"out": "own-folder"})
@@ -92,6 +99,15 @@ def run(args: argparse.Namespace) -> int:
     if args.styles and args.photos is None:
         raise InputError("--photos is needed to evaluate styles")
     check_measure_args(args)
+    if getattr(args, "skin_ink", False) and (args.no_outputs or not args.styles):
+        raise InputError("--skin-ink counts strokes in the saved outputs: give --style and drop --no-outputs")
+    probe = getattr(args, "probe_refs", None), getattr(args, "probe_photos", None)
+    if any(probe) and (None in probe or args.no_outputs or not args.styles):
+        raise InputError("the probe scores the saved outputs: give --style, both --probe-refs and --probe-photos, "
+                         "and no --no-outputs")
+    for folder in probe:
+        if folder is not None and not folder.is_dir():
+            raise InputError(f"probe folder not found: {folder}")
     if (args.out / "report.json").exists() and not args.overwrite:
         raise InputError(f"{args.out} already holds a report; pass --overwrite or choose another --out")
     for run_dir in args.runs:
@@ -109,6 +125,14 @@ def run(args: argparse.Namespace) -> int:
         written += [args.out / "report.md", args.out / "report.json", args.out / "contact_sheet.png"]
         for path, err in report.skipped:
             print(f"skipped {path}: {err}", file=sys.stderr)
+        if args.skin_ink:
+            from ..evaluation.skin_ink import write_skin_ink
+
+            written.append(write_skin_ink(args.photos, args.out))
+        if args.probe_refs is not None:
+            from ..metrics.probe import write_probe
+
+            written.append(write_probe(args.probe_refs, args.probe_photos, args.out))
     if args.runs:
         from ..evaluation.plots import plot_run
 

@@ -61,6 +61,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
                                "train per-class latent generators against an attribute classifier"),
     "train-faceswap": ("train_faceswap_cmd", "train a face swap (one encoder, a decoder per person) on two identities"),
     "faceswap-video": ("faceswap_video_cmd", "swap every face of a video into an identity of a train-faceswap model"),
+    "forge": ("forge_cmd", "run a style recipe (TOML): align, teacher, pairs, student, eval, card"),
 }
 
 

@@ -1,7 +1,7 @@
 """The 68 landmarks of a photo's face, for the batch jobs that draw masks from them.
 
 Region masks (``face.region_mask``), skin-stroke cleanup (``training.stroke_cleanup``) and the
-stroke count (``scripts/skin_ink.py``) all walk a folder of photos, need the iBUG 68-point
+stroke count (``toonforge.evaluation.skin_ink``) all walk a folder of photos, need the iBUG 68-point
 landmarks of the first face in each, and treat a photo without one the same way: they list it.
 """
 
