@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from ..io.outputs import declare_io
+from .vocabulary import alias
 from .engine_args import add_engine_args
 
 
@@ -17,22 +18,23 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Stylize every photo in --photos with each --style and measure the outputs: "
         "sharpness, FD-MNv2 and KID to the --refs style images, identity similarity and face-found "
         "rate (dlib), content distance and speed. Writes report.md, report.json, contact_sheet.png "
-        "and the outputs into --out; with --run, plots of training runs' curves too. Unreadable "
+        "and the outputs into -o/--output; with --run, plots of training runs' curves too. Unreadable "
         "images are listed in the report and skipped.",
     )
     p.add_argument("--style", dest="styles", action="extend", nargs="+", default=[], metavar="STYLE",
                    help="style names or folders (several allowed)")
     p.add_argument("--photos", type=Path, help="folder of photos to stylize (never trained on)")
     p.add_argument("--refs", type=Path, help="folder of style references for FD and KID")
-    p.add_argument("--out", type=Path, default=Path("eval-report"), help="output folder (default eval-report)")
+    p.add_argument("-o", "--output", dest="out", type=Path, default=Path("eval-report"), help="output folder (default eval-report)")
     p.add_argument("--run", dest="runs", action="append", type=Path, default=[],
                    help="training run folder whose stats.jsonl to plot (repeatable)")
     add_measure_args(p)
     p.add_argument("--sheet-rows", type=int, default=6, help="photos shown in the contact sheet")
     p.add_argument("--no-baseline", action="store_true", help="omit the unstyled-photo row")
     p.add_argument("--no-outputs", action="store_true", help="do not save the stylized outputs")
-    p.add_argument("--title", default="Style evaluation")
-    p.add_argument("--overwrite", action="store_true", help="replace an earlier report in --out")
+    p.add_argument("--title", default="Style evaluation", help="title of the report and contact sheet")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier report in -o/--output")
+    alias(p, "--output", "--out")
     declare_io(p, inputs=["style:styles", "photos", "refs", "runs", "inception_weights"], outputs={"out": "own-folder"})
     p.set_defaults(func=run)
 
@@ -93,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--photos is needed to evaluate styles")
     check_measure_args(args)
     if (args.out / "report.json").exists() and not args.overwrite:
-        raise InputError(f"{args.out} already holds a report; pass --overwrite or choose another --out")
+        raise InputError(f"{args.out} already holds a report; pass --overwrite or choose another -o/--output")
     for run_dir in args.runs:
         if not run_dir.is_dir():
             raise InputError(f"--run: not a folder: {run_dir}")
