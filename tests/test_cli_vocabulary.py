@@ -152,3 +152,28 @@ def test_help_shows_defaults_but_not_empty_ones() -> None:
     assert "(default: 1000.0)" in text and "--lambda-cam" in text  # was --w-cam, with no default shown
     assert "(default: None)" not in text and "(default: False)" not in text
     assert "(default: 0)" in COMMANDS["train-cyclegan"].format_help()  # --seed 0 is a default worth showing
+
+
+def test_overwrite_starts_a_resuming_command_again(tmp_path) -> None:
+    """align resumes into its -o folder; with --overwrite it starts again, and only in its own folder."""
+    import numpy as np
+    from PIL import Image
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        Image.fromarray(rng.integers(0, 255, (40, 30, 3), dtype=np.uint8)).save(photos / f"{i}.png")
+    out = tmp_path / "crops"
+    argv = ["align", str(photos), "-o", str(out), "--crop", "full", "--size", "32", "--quiet"]
+    assert main(argv) == 0
+    crop = out / "0.png"
+    stale = crop.read_bytes()[:-1] + b"\x00"
+    crop.write_bytes(stale)  # an earlier run's crop, kept by a resuming rerun...
+    assert main(argv) == 0 and crop.read_bytes() == stale
+    assert main([*argv, "--overwrite"]) == 0 and crop.read_bytes() != stale  # ...and redone with --overwrite
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "keep.png").write_bytes(b"mine")
+    assert main(["align", str(photos), "-o", str(theirs), "--crop", "full", "--overwrite", "--quiet"]) == 2
+    assert (theirs / "keep.png").read_bytes() == b"mine"
