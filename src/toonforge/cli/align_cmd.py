@@ -12,8 +12,8 @@ from pathlib import Path
 
 from ..io.outputs import declare_io
 from .overwrite_args import add_overwrite_arg, start_over
-from .vocabulary import alias, positional_input
 from .skips import report_skips
+from .vocabulary import alias, positional_input
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,10 +22,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Write OUT/STEM.png for each image of IN: the largest face, aligned as the stylizer "
         "aligns faces (--crop aligned), or the whole image mirror-padded to a square (--crop full). "
         "Use it on a style's photos and references before train-dctnet / train-ugatit, so that the "
-        "model learns on the crops it will see. Rerunning resumes; nothing in OUT is overwritten (--overwrite starts again).",
+        "model learns on the crops it will see. Rerunning resumes; nothing in OUT is overwritten "
+        "(--overwrite starts again).",
     )
     positional_input(p, "photos", "--in", type=Path, metavar="IN", help="folder of images")
-    p.add_argument("-o", "--output", dest="out", type=Path, required=True, help="output folder (created; existing crops are kept)")
+    p.add_argument("-o", "--output", dest="out", type=Path, required=True,
+                   help="output folder (created; existing crops are kept)")
     p.add_argument("--size", type=int, default=256, help="side of the crops in pixels (default 256)")
     p.add_argument("--crop", choices=["aligned", "full"], default="aligned", help="default aligned")
     p.add_argument("--detector", default="dlib", help="face detector backend (default dlib)")

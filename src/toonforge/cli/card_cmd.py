@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 from ..io.outputs import declare_io
-from .vocabulary import alias
 from .eval_cmd import add_measure_args, check_measure_args, command_line, options_from
+from .vocabulary import alias
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -20,7 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "face's outline (dlib landmarks of each photo). Distil from OUT to get a student that leaves "
         "those strokes out. Rerunning resumes; PAIRS is never changed.",
     )
-    positional_input(p, "pairs", "--pairs", type=Path, metavar="PAIRS", help="folder with photo/ and style/ (aligned, square)")
+    positional_input(p, "pairs", "--pairs", type=Path, metavar="PAIRS",
+                     help="folder with photo/ and style/ (aligned, square)")
     p.add_argument("-o", "--output", dest="out", type=Path, required=True, help="output folder for the cleaned pairs")
     p.add_argument("--stroke-width", type=int, default=7,
                    help="widest stroke removed, in pixels (odd, default 7 at 256 px)")

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 from ..io.outputs import declare_io
-from .vocabulary import alias
 from .engine_args import add_engine_args
+from .vocabulary import alias
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,7 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="style names or folders (several allowed)")
     p.add_argument("--photos", type=Path, help="folder of photos to stylize (never trained on)")
     p.add_argument("--refs", type=Path, help="folder of style references for FD and KID")
-    p.add_argument("-o", "--output", dest="out", type=Path, default=Path("eval-report"), help="output folder (default eval-report)")
+    p.add_argument("-o", "--output", dest="out", type=Path, default=Path("eval-report"),
+                   help="output folder (default eval-report)")
     p.add_argument("--run", dest="runs", action="append", type=Path, default=[],
                    help="training run folder whose stats.jsonl to plot (repeatable)")
     add_measure_args(p)

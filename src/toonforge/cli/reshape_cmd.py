@@ -43,7 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"also close ink strokes narrower than WIDTH px (odd, {lo}..{hi}) on the skin of each drawn "
                    "face (needs 68-point landmarks, as the default dlib detector gives); 0 turns it off; "
                    "default: as STYLE has it")
-    p.add_argument("--overwrite", action="store_true", help="replace -o/--output if it exists (only a style folder toonforge wrote)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace -o/--output if it exists (only a style folder toonforge wrote)")
     p.add_argument("--quiet", action="store_true", help="print nothing when it succeeds")
     alias(p, "--output", "--out")
     declare_io(p, inputs=["style:style"], outputs={"out": "folder"})

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..io.outputs import declare_io
-from .vocabulary import alias
 from .pickle_args import add_allow_pickle
+from .vocabulary import alias
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -6,9 +6,9 @@ import argparse
 from pathlib import Path
 
 from ..io.outputs import declare_io
-from .vocabulary import alias
 from ..models.translator_tiers import TIERS
 from .loop_args import add_lr_decay_arg, positive_float
+from .vocabulary import alias
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,7 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=4000, help="total training steps")
     p.add_argument("--batch-size", type=int, default=8, help="per process")
     p.add_argument("--lr", type=positive_float, default=5e-4, help="generator learning rate")
-    p.add_argument("--lambda-perceptual", dest="w_perceptual", type=float, default=0.3, help="0 disables (no MobileNetV2 weights needed)")
+    p.add_argument("--lambda-perceptual", dest="w_perceptual", type=float, default=0.3,
+                   help="0 disables (no MobileNetV2 weights needed)")
     p.add_argument("--lambda-gan", dest="w_gan", type=float, default=0.05, help="0 disables the discriminator")
     p.add_argument("--gan-kind", choices=["lsgan", "hinge", "nonsaturating"], default="lsgan", help="adversarial loss")
     p.add_argument("--gan-start", type=int, default=500, help="steps of pixel/perceptual warm-up")

@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 
 from ..io.outputs import declare_io
-from .vocabulary import alias
 from .loop_args import add_loop_args, loop_config, positive_float
+from .vocabulary import alias
 
 
 def register(sub: argparse._SubParsersAction) -> None:

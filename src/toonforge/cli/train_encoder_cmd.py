@@ -8,9 +8,9 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..io.outputs import declare_io
-from .vocabulary import alias
 from .loop_args import positive_float
 from .pickle_args import add_allow_pickle
+from .vocabulary import alias
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,7 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=1000, help="training steps (default 1000)")
     p.add_argument("--batch-size", type=int, default=8, help="generated images per step (default 8)")
     p.add_argument("--lr", type=positive_float, default=1e-3, help="Adam learning rate (default 1e-3)")
-    p.add_argument("--lambda-kl", dest="kl_weight", type=float, default=1e-3, help="weight beta of the KL term (default 1e-3)")
+    p.add_argument("--lambda-kl", dest="kl_weight", type=float, default=1e-3,
+                   help="weight beta of the KL term (default 1e-3)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.add_argument("--seed", type=int, default=0, help="seed of the encoder init and the training codes")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")

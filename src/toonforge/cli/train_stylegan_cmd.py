@@ -6,9 +6,9 @@ import argparse
 from pathlib import Path
 
 from ..io.outputs import declare_io
-from .vocabulary import alias, positional_input
 from .loop_args import positive_float
 from .pickle_args import add_allow_pickle
+from .vocabulary import alias, positional_input
 
 _ARCH_FLAGS = {"size": "--size", "style_dim": "--style-dim", "n_mlp": "--n-mlp",
                "channel_multiplier": "--channel-multiplier", "channel_max": "--channel-max"}
@@ -33,7 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "folders under --runs; --resume continues one (repeat the same options).",
     )
     a = p.add_argument
-    positional_input(p, "data", "--data", type=Path, metavar="DATA", help="folder of style images (centre-cropped to squares)")
+    positional_input(p, "data", "--data", type=Path, metavar="DATA",
+                     help="folder of style images (centre-cropped to squares)")
     a("--size", type=int, default=None, help="resolution, a power of two (default: the source's, else 256)")
     a("--resume-from", type=Path, default=None,
       help="source for transfer learning: generator .safetensors, rosinality .pt (its d, optimizer states "

@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 
 from ..io.outputs import declare_io
-from .vocabulary import alias
 from .loop_args import add_loop_args, loop_config, positive_float
+from .vocabulary import alias
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,12 +31,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--background", choices=["none", "region", "mask"], default="none",
                    help="keep the background: none, region (L1 outside the face region) or mask (a learnt mask branch)")
     p.add_argument("--masks", type=Path, default=None, help="face/hair masks (same stems as photos)")
-    p.add_argument("--lambda-background", dest="w_background", type=float, default=10.0, help="weight of the background L1")
-    p.add_argument("--lambda-mask", dest="w_mask", type=float, default=1.0, help="weight of the mask-branch regularizer")
+    p.add_argument("--lambda-background", dest="w_background", type=float, default=10.0,
+                   help="weight of the background L1")
+    p.add_argument("--lambda-mask", dest="w_mask", type=float, default=1.0,
+                   help="weight of the mask-branch regularizer")
     p.add_argument("--lambda-identity", dest="identity_weight", type=float, default=10.0,
                    help="identity L1 weight: higher keeps more of the photo, lower stylizes harder")
     p.add_argument("--lambda-cycle", dest="w_cycle", type=float, default=10.0, help="cycle-consistency L1 weight")
-    p.add_argument("--lambda-cam", dest="w_cam", type=float, default=1000.0, help="weight of the CAM (attention) classifier loss")
+    p.add_argument("--lambda-cam", dest="w_cam", type=float, default=1000.0,
+                   help="weight of the CAM (attention) classifier loss")
     p.add_argument("--base-channels", type=int, default=64, help="generator base channels")
     p.add_argument("--n-blocks", type=int, default=4, help="residual blocks in encoder and decoder")
     p.add_argument("--d-channels", type=int, default=64, help="discriminator base channels")

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from ..io.outputs import declare_io
 from .overwrite_args import add_overwrite_arg, start_over
-from .vocabulary import alias
 from .skips import report_skips
+from .vocabulary import alias
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,7 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", type=Path, required=True, metavar="RUN_OR_FILE",
                    help="a run folder (best_generator.safetensors, else generator.safetensors) or a .safetensors")
     p.add_argument("--photos", dest="photos", type=Path, required=True, metavar="PHOTOS", help="folder of photos")
-    p.add_argument("-o", "--output", dest="out", type=Path, required=True, metavar="PAIRS", help="output folder (new, empty or ours)")
+    p.add_argument("-o", "--output", dest="out", type=Path, required=True, metavar="PAIRS",
+                   help="output folder (new, empty or ours)")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--best", dest="last", action="store_false", help="prefer best_generator (default)")
     which.add_argument("--last", dest="last", action="store_true", help="use generator.safetensors of the run")

@@ -7,12 +7,12 @@ import sys
 from pathlib import Path
 
 from ..io.outputs import declare_io
-from .vocabulary import alias
 from .colour_args import add_keep_colours_arg, apply_keep_colours
 from .detector_args import add_detector_args
 from .detector_args import int_in_range as _positive
 from .engine_args import add_engine_args, say_setup_notices
 from .stylize_cmd import _strength
+from .vocabulary import alias
 
 
 def register(sub: argparse._SubParsersAction) -> None:
