@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from toonforge.cli.main import build_parser, main
+from toonforge.cli.vocabulary import subcommands
 from toonforge.errors import InputError
 from toonforge.io.outputs import (
     MARKER,
@@ -33,16 +34,7 @@ OUTPUT_OPTIONS = {"-o", "--output", "--out", "--into", "--runs", "--style-out", 
 
 def _commands() -> dict[str, argparse.ArgumentParser]:
     """Every subcommand's parser by name, nested ones too (``import onnx``)."""
-    def subs(parser: argparse.ArgumentParser, prefix: str = "") -> dict[str, argparse.ArgumentParser]:
-        found = {}
-        for action in parser._actions:
-            if isinstance(action, argparse._SubParsersAction):
-                for name, p in action.choices.items():
-                    found[prefix + name] = p
-                    found.update(subs(p, prefix + name + " "))
-        return found
-
-    return subs(build_parser())
+    return subcommands(build_parser())
 
 
 COMMANDS = _commands()

@@ -11,7 +11,9 @@ import sys
 from pathlib import Path
 
 from ..io.outputs import declare_io
+from .overwrite_args import add_overwrite_arg, start_over
 from .skips import report_skips
+from .vocabulary import alias, positional_input
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,15 +22,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Write OUT/STEM.png for each image of IN: the largest face, aligned as the stylizer "
         "aligns faces (--crop aligned), or the whole image mirror-padded to a square (--crop full). "
         "Use it on a style's photos and references before train-dctnet / train-ugatit, so that the "
-        "model learns on the crops it will see. Rerunning resumes; nothing in OUT is overwritten.",
+        "model learns on the crops it will see. Rerunning resumes; nothing in OUT is overwritten "
+        "(--overwrite starts again).",
     )
-    p.add_argument("--in", dest="photos", type=Path, required=True, metavar="IN", help="folder of images")
-    p.add_argument("--out", type=Path, required=True, help="output folder (created; existing crops are kept)")
+    positional_input(p, "photos", "--in", type=Path, metavar="IN", help="folder of images")
+    p.add_argument("-o", "--output", dest="out", type=Path, required=True,
+                   help="output folder (created; existing crops are kept)")
     p.add_argument("--size", type=int, default=256, help="side of the crops in pixels (default 256)")
     p.add_argument("--crop", choices=["aligned", "full"], default="aligned", help="default aligned")
     p.add_argument("--detector", default="dlib", help="face detector backend (default dlib)")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N images (by name)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    add_overwrite_arg(p, "crops")
+    alias(p, "--output", "--out")
     declare_io(p, inputs=["photos"], outputs={"out": "folder"})
     p.set_defaults(func=run)
 
@@ -36,6 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..pipelines.align_folder import align_folder
 
+    if args.overwrite:
+        start_over(args.out)
     rep = align_folder(args.photos, args.out, size=args.size, crop=args.crop, detector=args.detector,
                        limit=args.limit, quiet=args.quiet)
     report_skips(rep.made, rep.already_done, rep.problems, what="crops", inputs="images")

@@ -35,6 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--preview", type=Path, metavar="PNG", help="also write a sheet A | blend | B for 4 seeds")
     p.add_argument("--truncation", type=float, default=0.7, help="truncation for the preview (default 0.7)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("--quiet", action="store_true", help="print nothing when it succeeds")
     add_allow_pickle(p)
     declare_io(p, inputs=["a", "b"], outputs={"output": "file", "preview": "file"})
     p.set_defaults(func=run)
@@ -73,11 +74,13 @@ def run(args: argparse.Namespace) -> int:
     blended = blend_generators(ga, gb, schedule, args.mapping, names=(args.a.name, args.b.name))
     save_generator(out, blended)
     weights = ", ".join(f"{r}px {schedule(r):.2f}" for r in sorted(set(ga.layer_resolutions())))
-    print(f"wrote {out} (weight of B per resolution: {weights}; mapping: {args.mapping})")
+    if not args.quiet:
+        print(f"wrote {out} (weight of B per resolution: {weights}; mapping: {args.mapping})")
     if args.preview is not None:
         settings = RenderSettings(truncation=args.truncation, mapping="each")
         cols = [render({"g": g}, PREVIEW_SEEDS, settings)["g"] for g in (ga, blended, gb)]
         sheet = contact_sheet([f"A: {args.a.stem}", "blend", f"B: {args.b.stem}"], list(zip(*cols)))
         save_image(args.preview, sheet, overwrite=args.overwrite)
-        print(f"wrote {args.preview}")
+        if not args.quiet:
+            print(f"wrote {args.preview}")
     return 0

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..io.outputs import declare_io
 from .eval_cmd import add_measure_args, check_measure_args, command_line, options_from
+from .vocabulary import alias
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,9 +23,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--refs", type=Path, help="style references for FD and KID")
     p.add_argument("--from-report", type=Path, default=None,
                    help="an eval report.json (or its folder) holding a row for this style")
-    p.add_argument("--out", type=Path, default=None,
+    p.add_argument("-o", "--output", dest="out", type=Path, default=None,
                    help="where the evaluation goes (default: eval-card-<style>)")
     add_measure_args(p)
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier evaluation in -o/--output")
+    alias(p, "--output", "--out")
     declare_io(p, inputs=["style:style", "photos", "refs", "from_report", "inception_weights"],
                outputs={"out": "own-folder"})
     p.set_defaults(func=run)
@@ -52,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
             raise InputError("give --photos (and --refs), or --from-report")
         check_measure_args(args)
         out = args.out or Path(f"eval-card-{name}")
+        if (out / "report.json").exists() and not args.overwrite:
+            raise InputError(f"{out} already holds a report; pass --overwrite, -o another folder or --from-report")
         report = evaluate([args.style], args.photos, args.refs, out, options_from(args),
                           title=f"Card metrics: {name}", command=command_line(args))
     card = write_card_metrics(style.path, report, name)

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 from ..io.outputs import declare_io
+from .overwrite_args import add_overwrite_arg, start_over
+from .vocabulary import alias, positional_input
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,11 +20,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "face's outline (dlib landmarks of each photo). Distil from OUT to get a student that leaves "
         "those strokes out. Rerunning resumes; PAIRS is never changed.",
     )
-    p.add_argument("--pairs", type=Path, required=True, help="folder with photo/ and style/ (aligned, square)")
-    p.add_argument("--out", type=Path, required=True, help="output folder for the cleaned pairs")
+    positional_input(p, "pairs", "--pairs", type=Path, metavar="PAIRS",
+                     help="folder with photo/ and style/ (aligned, square)")
+    p.add_argument("-o", "--output", dest="out", type=Path, required=True, help="output folder for the cleaned pairs")
     p.add_argument("--stroke-width", type=int, default=7,
                    help="widest stroke removed, in pixels (odd, default 7 at 256 px)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    add_overwrite_arg(p, "cleaned pairs")
+    alias(p, "--output", "--out")
     declare_io(p, inputs=["pairs"], outputs={"out": "folder"})
     p.set_defaults(func=run)
 
@@ -30,6 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..training.stroke_cleanup import clean_pairs
 
+    if args.overwrite:
+        start_over(args.out)
     rep = clean_pairs(args.pairs, args.out, width=args.stroke_width, progress=not args.quiet)
     if not args.quiet:
         print(f"{rep.written} targets cleaned, {rep.skipped} already there, {len(rep.no_face)} without a face "

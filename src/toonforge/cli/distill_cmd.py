@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..io.outputs import declare_io
 from ..models.translator_tiers import TIERS
+from .vocabulary import alias
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,10 +32,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=2000, help="training steps (default 2000)")
     p.add_argument("--batch-size", type=int, default=8, help="pairs per step (default 8)")
     p.add_argument("--lr", type=float, default=5e-4, help="student learning rate (default 5e-4)")
-    p.add_argument("--lambda-perceptual", "--w-perceptual", dest="w_perceptual", type=float, default=0.3,
-                   help="MobileNetV2 perceptual loss weight (default 0.3; 0 off; also spelt --w-perceptual)")
-    p.add_argument("--lambda-gan", "--w-gan", dest="w_gan", type=float, default=0.05,
-                   help="GAN loss weight (default 0.05; 0 off; also spelt --w-gan)")
+    p.add_argument("--lambda-perceptual", dest="w_perceptual", type=float, default=0.3,
+                   help="MobileNetV2 perceptual loss weight (default 0.3; 0 off)")
+    p.add_argument("--lambda-gan", dest="w_gan", type=float, default=0.05,
+                   help="GAN loss weight (default 0.05; 0 off)")
+    alias(p, "--lambda-perceptual", "--w-perceptual")
+    alias(p, "--lambda-gan", "--w-gan")
     p.add_argument("--gan-start", type=int, default=500, help="steps before the GAN loss starts (default 500)")
     p.add_argument("--heldout", type=float, default=0.1, help="fraction of photos held out for the eval (default 0.1)")
     p.add_argument("--no-eval", action="store_true", help="skip the student-vs-teacher evaluation")

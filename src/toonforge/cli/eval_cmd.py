@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..io.outputs import declare_io
 from .engine_args import add_engine_args
+from .vocabulary import alias
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,14 +18,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Stylize every photo in --photos with each --style and measure the outputs: "
         "sharpness, FD-MNv2 and KID to the --refs style images, identity similarity and face-found "
         "rate (dlib), content distance and speed. Writes report.md, report.json, contact_sheet.png "
-        "and the outputs into --out; with --run, plots of training runs' curves too. Unreadable "
+        "and the outputs into -o/--output; with --run, plots of training runs' curves too. Unreadable "
         "images are listed in the report and skipped.",
     )
     p.add_argument("--style", dest="styles", action="extend", nargs="+", default=[], metavar="STYLE",
                    help="style names or folders (several allowed)")
     p.add_argument("--photos", type=Path, help="folder of photos to stylize (never trained on)")
     p.add_argument("--refs", type=Path, help="folder of style references for FD and KID")
-    p.add_argument("--out", type=Path, default=Path("eval-report"), help="output folder (default eval-report)")
+    p.add_argument("-o", "--output", dest="out", type=Path, default=Path("eval-report"),
+                   help="output folder (default eval-report)")
     p.add_argument("--run", dest="runs", action="append", type=Path, default=[],
                    help="training run folder whose stats.jsonl to plot (repeatable)")
     add_measure_args(p)
@@ -38,8 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="with --probe-photos: fit a linear probe on MobileNetV2 features, these training style "
                    "images vs those training photos, and score each style's outputs with it into probe.txt")
     p.add_argument("--probe-photos", type=Path, default=None, help="training photos for --probe-refs")
-    p.add_argument("--title", default="Style evaluation")
-    p.add_argument("--overwrite", action="store_true", help="replace an earlier report in --out")
+    p.add_argument("--title", default="Style evaluation", help="title of the report and contact sheet")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier report in -o/--output")
+    alias(p, "--output", "--out")
     declare_io(p, inputs=["style:styles", "photos", "refs", "runs", "inception_weights"], outputs={"out": "own-folder"})
     p.set_defaults(func=run)
 
@@ -109,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         if folder is not None and not folder.is_dir():
             raise InputError(f"probe folder not found: {folder}")
     if (args.out / "report.json").exists() and not args.overwrite:
-        raise InputError(f"{args.out} already holds a report; pass --overwrite or choose another --out")
+        raise InputError(f"{args.out} already holds a report; pass --overwrite or choose another -o/--output")
     for run_dir in args.runs:
         if not run_dir.is_dir():
             raise InputError(f"--run: not a folder: {run_dir}")

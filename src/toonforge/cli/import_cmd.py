@@ -27,7 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "of the weights; their licence is yours to check.",
     )
     declare_io(p)  # each kind below declares what it reads and writes
-    kinds = p.add_subparsers(dest="kind", metavar="KIND", required=True, parser_class=type(p))
+    kinds = p.add_subparsers(dest="kind", metavar="KIND", required=True, parser_class=type(p),
+                             help="the kind of model to import")
     a = kinds.add_parser(
         "animeganv2", help="AnimeGANv2 generator state dict (.pt), e.g. face_paint_512_v2.pt",
         description="Load the state dict of AnimeGANv2's PyTorch generator (torch.load weights_only=True; "

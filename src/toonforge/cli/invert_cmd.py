@@ -19,6 +19,7 @@ from ..errors import InputError
 from ..io.files import atomic_output, atomic_write_stream
 from ..io.outputs import declare_io
 from .pickle_args import add_allow_pickle
+from .vocabulary import alias
 
 LATENTS, INDEX = "latents.npy", "latents.json"
 _IDENTITY = ("generator_weights", "space", "steps", "lr", "w_pixel", "w_perceptual", "noise_reg", "align", "seed",
@@ -38,8 +39,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--space", choices=["w", "w+"], default="w+", help="latent space to optimize (default w+)")
     p.add_argument("--steps", type=int, default=300, help="optimizer steps per photo (default 300)")
     p.add_argument("--lr", type=float, default=0.05, help="peak learning rate (default 0.05)")
-    p.add_argument("--w-pixel", type=float, default=1.0, help="weight of the pixel MSE (default 1)")
-    p.add_argument("--w-perceptual", type=float, default=1.0, help="weight of the perceptual loss; 0 disables it")
+    p.add_argument("--lambda-pixel", dest="w_pixel", type=float, default=1.0,
+                   help="weight of the pixel MSE (default 1)")
+    p.add_argument("--lambda-perceptual", dest="w_perceptual", type=float, default=1.0,
+                   help="weight of the perceptual loss; 0 disables it")
     p.add_argument("--noise-reg", type=float, default=1e5, help="noise regularization weight (default 1e5)")
     p.add_argument("--align", action=argparse.BooleanOptionalAction, default=True,
                    help="detect the largest face and align it FFHQ-style (default); --no-align uses the whole image")
@@ -53,6 +56,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true", help="start over, dropping earlier results in OUT")
     p.add_argument("--quiet", action="store_true", help="no progress bar or notices")
     add_allow_pickle(p)
+    alias(p, "--lambda-pixel", "--w-pixel")
+    alias(p, "--lambda-perceptual", "--w-perceptual")
     declare_io(p, inputs=["generator", "photos", "encoder"], outputs={"output": "own-folder"})
     p.set_defaults(func=run)
 

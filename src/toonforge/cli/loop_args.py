@@ -24,6 +24,7 @@ def add_loop_args(p: argparse.ArgumentParser, *, size: int = 256, steps: int = 2
     p.add_argument("--eval-every", type=int, default=every, help="steps between validations (0: never)")
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     p.add_argument("--seed", type=int, default=0, help="seed of weights, data order and augmentation")
+    p.add_argument("--quiet", action="store_true", help="no progress bar (the result lines are still printed)")
 
 
 def positive_float(text: str) -> float:
@@ -53,4 +54,4 @@ def loop_config(args: argparse.Namespace):  # -> LoopConfig (imported lazily)
     return LoopConfig(total_steps=args.steps, batch_size=args.batch_size, num_workers=args.workers,
                       checkpoint_every=args.checkpoint_every, eval_every=args.eval_every, seed=args.seed,
                       max_minutes=args.max_minutes, ema_decay=args.ema_decay,
-                      lr_decay_steps=args.lr_decay_steps)
+                      lr_decay_steps=args.lr_decay_steps, progress=not args.quiet)

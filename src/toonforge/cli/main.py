@@ -66,7 +66,23 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs) -> None:  # defaults shown, old spellings hidden (cli.vocabulary)
+        from .vocabulary import HelpFormatter
+
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def parse_known_args(self, args=None, namespace=None):
+        from .vocabulary import check_required
+
+        namespace, extras = super().parse_known_args(args, namespace)
+        check_required(self, namespace)
+        return namespace, extras
+
     def error(self, message: str) -> None:  # usage errors: one line, exit 2
+        from .vocabulary import without_aliases
+
+        message = without_aliases(self, message)
         self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 

@@ -10,12 +10,13 @@ from pathlib import Path
 from ..face.reshape import RESHAPE_LIMITS
 from ..face.skin import CLEAN_SKIN_WIDTHS
 from ..io.outputs import declare_io
+from .vocabulary import alias
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "reshape", help="copy a style with a face reshape (anime-like eyes, mouth and chin)",
-        description="Write a copy of STYLE to --out whose faces are reshaped after stylizing: each eye "
+        description="Write a copy of STYLE to -o/--output whose faces are reshaped after stylizing: each eye "
         "magnified --eyes times at its centre (and --eye-height times more from top to bottom), the nose "
         "--nose times, the mouth --mouth times, cheeks and jaw pulled towards the midline by --jaw, the jaw "
         "line below the mouth by --chin. The warp follows each face's landmarks and leaves the crop's border in place. "
@@ -24,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "it); --none writes a copy without a reshape.",
     )
     p.add_argument("style", metavar="STYLE", help="style name or folder to copy")
-    p.add_argument("--out", type=Path, required=True, help="the new style folder")
+    p.add_argument("-o", "--output", dest="out", type=Path, required=True, help="the new style folder")
     p.add_argument("--name", default=None, help="name of the new style (default: the folder's name)")
     for key, default, what in (("eyes", 1.0, "magnification at each eye centre"),
                                ("eye-radius", 0.45, "radius of the eye lens, in eye distances"),
@@ -42,7 +43,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"also close ink strokes narrower than WIDTH px (odd, {lo}..{hi}) on the skin of each drawn "
                    "face (needs 68-point landmarks, as the default dlib detector gives); 0 turns it off; "
                    "default: as STYLE has it")
-    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace -o/--output if it exists (only a style folder toonforge wrote)")
+    p.add_argument("--quiet", action="store_true", help="print nothing when it succeeds")
+    alias(p, "--output", "--out")
     declare_io(p, inputs=["style:style"], outputs={"out": "folder"})
     p.set_defaults(func=run)
 
@@ -67,5 +71,6 @@ def run(args: argparse.Namespace) -> int:
     what = "no reshape" if config.reshape is None else json.dumps(config.reshape.to_dict())
     if config.clean_skin:
         what += f"; skin strokes under {config.clean_skin} px closed"
-    print(f"wrote style {config.name!r} to {args.out} ({what})")
+    if not args.quiet:
+        print(f"wrote style {config.name!r} to {args.out} ({what})")
     return 0

@@ -9,6 +9,7 @@ from pathlib import Path
 from ..errors import InputError
 from ..io.outputs import declare_io
 from .pickle_args import add_allow_pickle
+from .vocabulary import alias
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -47,14 +48,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mapping", choices=["source", "each"], default="source",
                    help="paired: map z with the source generator only (default) or with each generator")
     p.add_argument("--size", type=int, default=None, help="output side in px (default: generator size)")
-    p.add_argument("--batch", type=int, default=8, help="images per step (default 8)")
+    p.add_argument("--batch-size", dest="batch", type=int, default=8, help="images per step (default 8)")
     p.add_argument("--fast", action="store_true",
                    help="batch the forward passes (faster on GPUs; pixels may then differ by rounding)")
-    p.add_argument("--format", choices=["png", "jpg", "webp", "bmp"], default="png")
+    p.add_argument("--format", choices=["png", "jpg", "webp", "bmp"], default="png", help="image file format")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.add_argument("--overwrite", action="store_true", help="re-render everything, start a new manifest")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     add_allow_pickle(p)
+    alias(p, "--batch-size", "--batch")
     declare_io(p, inputs=["generator", "paired", "latents", "template", "latent_generator"],
                outputs={"output": "own-folder"})
     p.set_defaults(func=run)

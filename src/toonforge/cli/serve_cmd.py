@@ -21,7 +21,6 @@ def _non_negative(text: str) -> float:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "serve", help="serve styles over HTTP (needs the [serve] extra)",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         description="Serve POST /v1/stylize, GET /v1/styles, /healthz, /readyz, /metrics and /docs with "
         "FastAPI on uvicorn. Network calls of concurrent requests are batched; a full queue answers 503. "
         "Listens on 127.0.0.1 only, unless --host says otherwise. Needs no PyTorch.")

@@ -8,7 +8,10 @@ from ..io.outputs import declare_io
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("styles", help="list available styles")
+    p = sub.add_parser("styles", help="list available styles",
+                       description="List the styles toonforge can use by name (name, resolution, tier, summary): the "
+                       "folders of TOONFORGE_STYLES, then ~/.toonforge/styles, then the shipped ones; "
+                       "a name found earlier hides the same name later.")
     p.add_argument("--paths", action="store_true", help="also print each style's folder")
     declare_io(p)
     p.set_defaults(func=run)

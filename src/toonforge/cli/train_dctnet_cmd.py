@@ -8,6 +8,7 @@ from pathlib import Path
 from ..io.outputs import declare_io
 from .loop_args import add_loop_args, loop_config, positive_float
 from .pickle_args import add_allow_pickle
+from .vocabulary import alias
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,20 +31,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--calibration-dir", type=Path, default=None,
                    help="cache folder of the samples (default: RUNS/calibration/<digest>-...)")
     p.add_argument("--channels", type=int, default=32, help="U-Net base channels")
-    p.add_argument("--num-blocks", type=int, default=4, help="U-Net residual blocks")
+    p.add_argument("--n-blocks", dest="num_blocks", type=int, default=4, help="U-Net residual blocks")
     p.add_argument("--d-channels", type=int, default=32, help="discriminator base channels")
     p.add_argument("--lr", type=positive_float, default=2e-4, help="learning rate of G and both Ds")
-    p.add_argument("--w-surface", type=float, default=1.0, help="weight of the surface GAN term")
-    p.add_argument("--w-texture", type=float, default=1.0, help="weight of the texture GAN term")
-    p.add_argument("--w-content", type=float, default=2.0,
+    p.add_argument("--lambda-surface", dest="w_surface", type=float, default=1.0, help="weight of the surface GAN term")
+    p.add_argument("--lambda-texture", dest="w_texture", type=float, default=1.0, help="weight of the texture GAN term")
+    p.add_argument("--lambda-content", dest="w_content", type=float, default=2.0,
                    help="weight of the MobileNetV2 content loss (0: no ImageNet weights needed)")
-    p.add_argument("--w-tv", type=float, default=0.1, help="weight of the total variation loss")
-    p.add_argument("--w-colour", type=float, default=0.0,
+    p.add_argument("--lambda-tv", dest="w_tv", type=float, default=0.1, help="weight of the total variation loss")
+    p.add_argument("--lambda-colour", dest="w_colour", type=float, default=0.0,
                    help="weight of the low-frequency colour (chroma) loss to the photo (0: off)")
     p.add_argument("--colour-relative", action="store_true",
                    help="colour term on chroma relative to the room above the brightness: a brightened region "
                         "keeps its hue with proportionally less saturation (instead of holding the photo's)")
-    p.add_argument("--w-projected", type=float, default=0.0,
+    p.add_argument("--lambda-projected", dest="w_projected", type=float, default=0.0,
                    help="weight of a whole-image GAN term judged on frozen ImageNet MobileNetV2 features "
                         "(0: off); a run without it can continue with it")
     p.add_argument("--projected-channels", type=int, default=64,
@@ -53,18 +54,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--projected-augment", type=float, default=1.0,
                    help="probability of DiffAugment's translation and cutout on the projected "
                         "discriminator's inputs (keeps its heads from memorising the style set)")
-    p.add_argument("--w-structure", type=float, default=0.0,
+    p.add_argument("--lambda-structure", dest="w_structure", type=float, default=0.0,
                    help="weight of the structure loss: pixel L1 to the output's own superpixel flattening "
                         "(dark lines kept), for flat colour regions (0: off)")
     p.add_argument("--structure-cell", type=int, default=16,
-                   help="superpixel size in pixels for --w-structure ((size / cell)^2 segments)")
+                   help="superpixel size in pixels for --lambda-structure ((size / cell)^2 segments)")
     p.add_argument("--structure-ink", type=float, default=0.2,
-                   help="for --w-structure: pixels this much darker (luma, on the [-1, 1] scale) than their "
+                   help="for --lambda-structure: pixels this much darker (luma, on the [-1, 1] scale) than their "
                         "flattened segment are lines and stay as they are; 0: flatten everything")
     p.add_argument("--gan-start", type=int, default=0, help="steps of content-only warm-up")
     p.add_argument("--no-augment", action="store_true", help="switch off the geometry expansion")
     add_loop_args(p)
     add_allow_pickle(p)
+    alias(p, "--n-blocks", "--num-blocks")
+    alias(p, "--lambda-surface", "--w-surface")
+    alias(p, "--lambda-texture", "--w-texture")
+    alias(p, "--lambda-content", "--w-content")
+    alias(p, "--lambda-tv", "--w-tv")
+    alias(p, "--lambda-colour", "--w-colour")
+    alias(p, "--lambda-projected", "--w-projected")
+    alias(p, "--lambda-structure", "--w-structure")
     declare_io(p, inputs=["photos", "styles", "style_generator"],
                outputs={"runs": "parent", "calibration_dir": "folder"})
     p.set_defaults(func=run)
@@ -78,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     from ..training.loop import train
 
     if args.w_projected < 0 or args.projected_channels < 1 or not 0 <= args.projected_augment <= 1:
-        raise InputError("--w-projected must be >= 0, --projected-channels >= 1 and --projected-augment in [0, 1]")
+        raise InputError("--lambda-projected must be >= 0, --projected-channels >= 1 and --projected-augment in [0, 1]")
     if args.projected_lr is not None and args.projected_lr <= 0:
         raise InputError(f"--projected-lr must be > 0, got {args.projected_lr}")
     for folder in (args.photos, args.styles):

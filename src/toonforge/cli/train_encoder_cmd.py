@@ -10,6 +10,7 @@ from ..errors import InputError
 from ..io.outputs import declare_io
 from .loop_args import positive_float
 from .pickle_args import add_allow_pickle
+from .vocabulary import alias
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "train-encoder", help="train a Z+ encoder (AgileGAN) for a StyleGAN2 generator",
         description="Train the hierarchical variational encoder (images -> Z+ codes) on images the generator "
         "draws from known codes: no photos needed. Loss: pixel MSE of the re-generated image + MSE of the "
-        "predicted code + --kl-weight * KL to N(0, I). Use the result with `toonforge invert --encoder`.",
+        "predicted code + --lambda-kl * KL to N(0, I). Use the result with `toonforge invert --encoder`.",
     )
     p.add_argument("generator", type=Path, metavar="GENERATOR", help="generator weights (.safetensors, .pt)")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="ENCODER",
@@ -25,11 +26,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=1000, help="training steps (default 1000)")
     p.add_argument("--batch-size", type=int, default=8, help="generated images per step (default 8)")
     p.add_argument("--lr", type=positive_float, default=1e-3, help="Adam learning rate (default 1e-3)")
-    p.add_argument("--kl-weight", type=float, default=1e-3, help="weight beta of the KL term (default 1e-3)")
+    p.add_argument("--lambda-kl", dest="kl_weight", type=float, default=1e-3,
+                   help="weight beta of the KL term (default 1e-3)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     p.add_argument("--seed", type=int, default=0, help="seed of the encoder init and the training codes")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     add_allow_pickle(p)
+    alias(p, "--lambda-kl", "--kl-weight")
     declare_io(p, inputs=["generator"], outputs={"output": "file"})
     p.set_defaults(func=run)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from ..io.outputs import declare_io
 from .loop_args import positive_float
 from .pickle_args import add_allow_pickle
+from .vocabulary import alias, positional_input
 
 _ARCH_FLAGS = {"size": "--size", "style_dim": "--style-dim", "n_mlp": "--n-mlp",
                "channel_multiplier": "--channel-multiplier", "channel_max": "--channel-max"}
@@ -32,7 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "folders under --runs; --resume continues one (repeat the same options).",
     )
     a = p.add_argument
-    a("--data", type=Path, required=True, help="folder of style images (centre-cropped to squares)")
+    positional_input(p, "data", "--data", type=Path, metavar="DATA",
+                     help="folder of style images (centre-cropped to squares)")
     a("--size", type=int, default=None, help="resolution, a power of two (default: the source's, else 256)")
     a("--resume-from", type=Path, default=None,
       help="source for transfer learning: generator .safetensors, rosinality .pt (its d, optimizer states "
@@ -56,13 +58,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     a("--no-xflip", action="store_true", help="do not add mirrored copies of the images")
     a("--mixing", type=float, default=0.9, help="style-mixing probability")
     a("--r1", type=float, default=10.0, help="R1 weight gamma (0 disables)")
-    a("--pl-weight", type=float, default=2.0, help="path-length weight (0 disables)")
+    a("--lambda-pl", dest="pl_weight", type=float, default=2.0, help="path-length weight (0 disables)")
     a("--ema-decay", type=float, default=None, help="EMA of G per step (default: half-life of 10k images)")
     a("--eval-every", type=int, default=500, help="steps between FD evaluations (0: never)")
     a("--fd-samples", type=int, default=200, help="generated images per FD evaluation (0: no evaluation)")
     a("--patience", type=int, default=0, help="stop after this many evaluations without improvement (0: never)")
-    a("--checkpoint-every", type=int, default=500)
-    a("--log-every", type=int, default=50)
+    a("--checkpoint-every", type=int, default=500, help="steps between checkpoints")
+    a("--log-every", type=int, default=50, help="steps between logged losses")
     a("--runs", type=Path, default=Path("runs"), help="where numbered run folders go")
     a("--resume", type=Path, default=None, help="run folder (or checkpoint) to continue")
     a("--max-minutes", type=float, default=None, help="stop cleanly (with a checkpoint) after this long")
@@ -73,10 +75,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     a("--info-codes", type=int, default=0, metavar="K",
       help="Info-StyleGAN: K >= 2 categorical codes beside z, recovered by a head on D (default 0: plain StyleGAN2)")
     a("--lambda-info", type=float, default=1.0, help="--info-codes: weight of the mutual-information loss (default 1)")
-    a("--device", default="cpu")
-    a("--seed", type=int, default=0)
+    a("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    a("--seed", type=int, default=0, help="seed of weights, data order and augmentation")
+    a("--quiet", action="store_true", help="no progress bar (the result lines are still printed)")
     a("--workers", type=int, default=0, help="data loader workers")
     add_allow_pickle(p)
+    alias(p, "--lambda-pl", "--pl-weight")
     declare_io(p, inputs=["data", "resume_from", "source_d"], outputs={"runs": "parent"})
     p.set_defaults(func=run)
 
@@ -113,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     loop = LoopConfig(
         total_steps=args.steps, batch_size=args.batch_size, num_workers=args.workers,
         log_every=args.log_every, checkpoint_every=args.checkpoint_every, eval_every=args.eval_every,
-        ema_decay=ema, seed=args.seed, max_minutes=args.max_minutes,
+        ema_decay=ema, seed=args.seed, max_minutes=args.max_minutes, progress=not args.quiet,
     )
     result = train(task, loop, runs_root=args.runs, resume=args.resume, device=args.device)
     how = ", stopped early" if result.stopped_early else ""

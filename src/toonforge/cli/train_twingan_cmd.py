@@ -18,7 +18,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         "writes generator.safetensors (the EMA model; its default forward is photo -> style, for `toonforge "
         "translate`; `toonforge twin-search` uses its shared embedding) and, when the validation FD improves, "
         "best_generator.safetensors into the run folder under -o/--output.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--photos", type=Path, required=True, help="folder of real photos (domain 'photo')")
     p.add_argument("--styles", type=Path, required=True, help="folder of style images (domain 'style')")

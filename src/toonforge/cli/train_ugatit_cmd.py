@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..io.outputs import declare_io
 from .loop_args import add_loop_args, loop_config, positive_float
+from .vocabulary import alias
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,24 +28,33 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="light generator, 10.6M parameters (default)")
     light.add_argument("--full", dest="light", action="store_false",
                        help="full generator, 279M parameters at 256 px (needs a GPU)")
-    p.add_argument("--background", choices=["none", "region", "mask"], default="none")
+    p.add_argument("--background", choices=["none", "region", "mask"], default="none",
+                   help="keep the background: none, region (L1 outside the face region) or mask (a learnt mask branch)")
     p.add_argument("--masks", type=Path, default=None, help="face/hair masks (same stems as photos)")
-    p.add_argument("--w-background", type=float, default=10.0, help="weight of the background L1")
-    p.add_argument("--w-mask", type=float, default=1.0, help="weight of the mask-branch regularizer")
-    p.add_argument("--identity-weight", type=float, default=10.0,
+    p.add_argument("--lambda-background", dest="w_background", type=float, default=10.0,
+                   help="weight of the background L1")
+    p.add_argument("--lambda-mask", dest="w_mask", type=float, default=1.0,
+                   help="weight of the mask-branch regularizer")
+    p.add_argument("--lambda-identity", dest="identity_weight", type=float, default=10.0,
                    help="identity L1 weight: higher keeps more of the photo, lower stylizes harder")
-    p.add_argument("--w-cycle", type=float, default=10.0)
-    p.add_argument("--w-cam", type=float, default=1000.0)
-    p.add_argument("--base-channels", type=int, default=64)
+    p.add_argument("--lambda-cycle", dest="w_cycle", type=float, default=10.0, help="cycle-consistency L1 weight")
+    p.add_argument("--lambda-cam", dest="w_cam", type=float, default=1000.0,
+                   help="weight of the CAM (attention) classifier loss")
+    p.add_argument("--base-channels", type=int, default=64, help="generator base channels")
     p.add_argument("--n-blocks", type=int, default=4, help="residual blocks in encoder and decoder")
-    p.add_argument("--d-channels", type=int, default=64)
+    p.add_argument("--d-channels", type=int, default=64, help="discriminator base channels")
     p.add_argument("--d-global-layers", type=int, default=7, help="global discriminator depth (needs size >= 96)")
     p.add_argument("--d-local-layers", type=int, default=5, help="local discriminator depth")
-    p.add_argument("--lr", type=positive_float, default=1e-4)
+    p.add_argument("--lr", type=positive_float, default=1e-4, help="Adam learning rate of G and D")
     p.add_argument("--lr-decay", action="store_true",
                    help="U-GAT-IT's schedule: --lr-decay-steps set to the second half of --steps "
                         "(give one of the two)")
     add_loop_args(p, steps=100000, batch_size=1, size_multiple=4, every=1000)
+    alias(p, "--lambda-background", "--w-background")
+    alias(p, "--lambda-mask", "--w-mask")
+    alias(p, "--lambda-identity", "--identity-weight")
+    alias(p, "--lambda-cycle", "--w-cycle")
+    alias(p, "--lambda-cam", "--w-cam")
     declare_io(p, inputs=["photos", "styles", "masks"], outputs={"runs": "parent"})
     p.set_defaults(func=run)
 

@@ -17,7 +17,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         "line. An image's domain is its first sub-folder under an --index folder, or that folder's name. The "
         "index is cached (--cache, default $TOONFORGE_CACHE/twin-index/, i.e. ~/.cache/toonforge/twin-index/) "
         "and reused for unchanged files.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("model", type=Path, metavar="MODEL",
                    help="a train-twingan run folder (best_generator.safetensors, else generator.safetensors) "

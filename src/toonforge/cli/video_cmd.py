@@ -12,6 +12,7 @@ from .detector_args import add_detector_args
 from .detector_args import int_in_range as _positive
 from .engine_args import add_engine_args, say_setup_notices
 from .stylize_cmd import _strength
+from .vocabulary import alias
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_keep_colours_arg(p)
     p.add_argument("--head-only", action="store_true",
                    help="write a square video of the largest face's stylized, aligned crop")
-    p.add_argument("--head-size", type=_positive("head size", 16, 4096), default=None,
+    p.add_argument("--size", dest="head_size", type=_positive("head size", 16, 4096), default=None,
                    help="side of the head-only video (default: the style's head resolution)")
     add_engine_args(p)
     add_detector_args(p)
@@ -37,6 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "appears within this many frames (1: scan every frame; default 25)")
     p.add_argument("--overwrite", action="store_true", help="replace the output if it exists")
     p.add_argument("--quiet", action="store_true", help="no progress bar or notices")
+    alias(p, "--size", "--head-size")
     declare_io(p, inputs=["input", "style"], outputs={"output": "file"})
     p.set_defaults(func=run)
 

@@ -70,6 +70,7 @@ class IOSpec:
 
     inputs: tuple[str, ...] = ()
     outputs: dict[str, str] = field(default_factory=dict)
+    options: dict[str, str] = field(default_factory=dict)  # output dest -> its option, for messages
 
     def __post_init__(self) -> None:
         bad = {k: v for k, v in self.outputs.items() if v not in KINDS}
@@ -80,7 +81,10 @@ class IOSpec:
 def declare_io(parser: argparse.ArgumentParser, *, inputs: Iterable[str] = (),
                outputs: dict[str, str] | None = None) -> None:
     """Record on ``parser`` which options are inputs and outputs; :func:`guard` enforces it."""
-    parser.set_defaults(_io=IOSpec(tuple(inputs), dict(outputs or {})))
+    outputs = dict(outputs or {})
+    options = {a.dest: next((s for s in a.option_strings if s.startswith("--")), a.option_strings[0])
+               for a in parser._actions if a.dest in outputs and a.option_strings}
+    parser.set_defaults(_io=IOSpec(tuple(inputs), outputs, options))
 
 
 def _as_paths(value) -> list[Path]:
@@ -374,7 +378,7 @@ def guard(args: argparse.Namespace, find_style: Callable[[str], Path | None] | N
     for dest, kind in spec.outputs.items():
         for p in _as_paths(getattr(args, dest, None)):
             k = kind if kind != "auto" else ("folder" if (p.is_dir() or not p.suffix) else "file")
-            option = "--" + dest.replace("_", "-")
+            option = spec.options.get(dest) or "--" + dest.replace("_", "-")
             check_output(p, inputs, kind="folder" if k == "own-folder" else k, option=option)
             if k == "own-folder" or (k != "parent" and getattr(args, "overwrite", False)):
                 check_overwrite(p, option=option if k == "own-folder" else "--overwrite")

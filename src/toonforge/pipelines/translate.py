@@ -2,7 +2,7 @@
 
 ``translate_folder(model, photos, out)`` writes, per photo, ``OUT/photo/<stem>.png`` (the exact network
 input, S x S) and ``OUT/style/<stem>.png`` (the generator's output), ready for
-``toonforge train-translator --inputs OUT/photo --targets OUT/style``. Crops:
+``toonforge train-translator --photos OUT/photo --targets OUT/style``. Crops:
 
 - ``aligned``: the largest detected face, FFHQ-aligned at S x S (as the stylizer's head path does).
 - ``full``: the whole photo, padded to a square by mirroring its border (centred, so the aspect ratio is
@@ -97,14 +97,14 @@ def _check_out(out: Path, identity: dict) -> list[dict]:
         raise InputError(f"{out} exists and is not a folder")
     if not manifest.is_file():
         if out.is_dir() and any(out.iterdir()):
-            raise InputError(f"{out} is not empty and has no {MANIFEST}; give a new or empty --out folder")
+            raise InputError(f"{out} is not empty and has no {MANIFEST}; give a new or empty -o/--output folder")
         return []
     records = _read_manifest(manifest)
     for rec in records:
         for key, want in identity.items():
             if rec.get(key) != want:
                 raise InputError(f"{out} holds pairs made with {key} {rec.get(key)!r}, not {want!r}; "
-                                 "use another --out folder")
+                                 "use another -o/--output folder (or --overwrite)")
     return records
 
 

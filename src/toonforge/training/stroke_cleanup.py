@@ -38,7 +38,7 @@ def clean_pairs(pairs: str | os.PathLike[str], out: str | os.PathLike[str], *, w
         raise InputError(f"{src} holds no pairs (expected {src}/photo and {src}/style)")
     dst = Path(out)
     if dst.resolve() == src.resolve():
-        raise InputError("--out is the pairs folder itself; write the cleaned pairs elsewhere")
+        raise InputError("-o/--output is the pairs folder itself; write the cleaned pairs elsewhere")
     (dst / "photo").mkdir(parents=True, exist_ok=True)
     (dst / "style").mkdir(parents=True, exist_ok=True)
     report = CleanReport()
