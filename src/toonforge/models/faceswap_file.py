@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import CheckpointError, InputError
+from ..errors import InputError
 from .faceswap import FaceSwapAE
-from .factory import load_model
-from .model_file import read_model_meta, save_model
+from .factory import load_kind
+from .model_file import save_model
 
 __all__ = ["load_faceswap", "save_faceswap"]
 
@@ -22,14 +22,5 @@ def save_faceswap(path: str | Path, net: FaceSwapAE, info: dict | None = None) -
 
 def load_faceswap(path: str | Path) -> tuple[FaceSwapAE, dict]:
     """(model in eval mode, info) from :func:`save_faceswap`'s file; one-line CheckpointError otherwise."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"face-swap model not found: {path}")
-    try:
-        meta = read_model_meta(path)
-    except CheckpointError:
-        meta = None
-    if meta is None or meta.model != "faceswap_ae":
-        raise CheckpointError(f"{path.name} is not a toonforge face-swap model")
-    net, meta, _ = load_model(path, expect="faceswap_ae")
+    net, meta = load_kind(path, "faceswap_ae", "face-swap model")
     return net, meta.info

@@ -31,7 +31,7 @@ from . import (  # noqa: F401 (importing a family registers its models)
 from .model_file import ModelMeta, read_model_meta
 from .registry import registered
 
-__all__ = ["create_model", "list_models", "load_model"]
+__all__ = ["create_model", "list_models", "load_kind", "load_model"]
 
 
 def list_models() -> list[str]:
@@ -78,3 +78,20 @@ def load_model(path: str | os.PathLike[str], *, device: str | torch.device = "cp
     extras = {k: state.pop(k) for k in extra if k in state}
     load_into(net, state, f"{path.name} ({meta.model})")
     return net.to(device).eval(), meta, extras
+
+
+def load_kind(path: str | os.PathLike[str], model: str, what: str) -> tuple[nn.Module, ModelMeta]:
+    """The ``model`` network of a model file, for a command that takes one kind: a missing file,
+    a file that is no model file and one of another model are each one line naming ``what``
+    (e.g. "face-swap model"). Returns (net in eval mode, meta)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{what} not found: {path}")
+    try:
+        found = read_model_meta(path).model
+    except CheckpointError:
+        found = None
+    if found != model:
+        raise CheckpointError(f"{path.name} is not a toonforge {what}")
+    net, meta, _ = load_model(path, expect=model)
+    return net, meta

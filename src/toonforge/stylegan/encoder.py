@@ -22,10 +22,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import CheckpointError, InputError
+from ..errors import InputError
 from ..models.encoders import HierarchicalEncoder, split_groups
-from ..models.factory import load_model
-from ..models.model_file import read_model_meta, save_model
+from ..models.factory import load_kind
+from ..models.model_file import save_model
 from ..models.stylegan2 import Generator
 from .inversion import InversionResult, default_perceptual, frozen, invert_optimize, prepare_target
 
@@ -147,14 +147,4 @@ def save_encoder(path: str | Path, encoder: HierarchicalEncoder) -> Path:
 
 def load_encoder(path: str | Path) -> HierarchicalEncoder:
     """Read an encoder written by :func:`save_encoder` (eval mode, CPU); one-line CheckpointError otherwise."""
-    p = Path(path)
-    if not p.is_file():
-        raise CheckpointError(f"encoder file not found: {p}")
-    try:
-        meta = read_model_meta(p)
-    except CheckpointError:
-        meta = None
-    if meta is None or meta.model != "hierarchical-encoder":
-        raise CheckpointError(f"{p.name} is not a toonforge Z+ encoder")
-    net, _, _ = load_model(p, expect="hierarchical-encoder")
-    return net
+    return load_kind(path, "hierarchical-encoder", "Z+ encoder")[0]

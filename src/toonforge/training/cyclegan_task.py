@@ -176,9 +176,6 @@ class CycleGANTask(SnapshotHooks, TrainingTask):
     def wrap_modules(self, wrapped: dict[str, nn.Module]) -> None:
         self.train_nets = {k: wrapped.get(k, m) for k, m in self.modules().items()}
 
-    def set_ema(self, ema: dict[str, nn.Module]) -> None:
-        self.ema = ema
-
     def config(self) -> dict:
         return asdict(self.cfg) | self.split.counts()
 

@@ -252,9 +252,6 @@ class DCTNetTask(SnapshotHooks, TrainingTask):
         self.Dt_train = wrapped.get("D_texture", self.D_texture)
         self.Dp_train = wrapped.get("D_projected", self.D_projected)
 
-    def set_ema(self, ema: dict[str, nn.Module]) -> None:
-        self.ema = ema
-
     def config(self) -> dict:
         return asdict(self.cfg) | self.split.counts() | {"n_calibration": len(self.calibration)}
 

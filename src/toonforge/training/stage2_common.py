@@ -155,6 +155,9 @@ class SnapshotHooks:
 
     snapshots: Stage2Snapshots
 
+    def set_ema(self, ema: dict[str, nn.Module]) -> None:  # the loop's EMA copies, by module name
+        self.ema = ema
+
     def generator(self) -> nn.Module:
         raise NotImplementedError
 

@@ -160,9 +160,6 @@ class TwinGANTask(SnapshotHooks, TrainingTask):
     def ema_modules(self) -> list[str]:
         return ["twin"]
 
-    def set_ema(self, ema: dict[str, nn.Module]) -> None:
-        self.ema = ema
-
     def config(self) -> dict:
         return asdict(self.cfg) | {"images": self.split.counts()}
 

@@ -149,9 +149,6 @@ class UGATITTask(SnapshotHooks, TrainingTask):
     def ema_modules(self) -> list[str]:
         return ["G_AB"]
 
-    def set_ema(self, ema: dict[str, nn.Module]) -> None:
-        self.ema = ema
-
     def config(self) -> dict:
         return asdict(self.cfg) | {"images": self.split.counts()}
 
