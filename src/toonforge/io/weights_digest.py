@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, first_line
 
 __all__ = ["digest_entries", "safetensors_digest"]
 
@@ -55,6 +55,6 @@ def safetensors_digest(path: str | Path, prefix: str = "") -> str:
         with safe_open(str(path), framework="numpy") as f:
             entries = [_numpy_entry(k[len(prefix):], f.get_tensor(k)) for k in f.keys() if k.startswith(prefix)]
     except Exception as exc:  # noqa: BLE001  (corrupt header, unknown dtype)
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        first = first_line(exc)
         raise CheckpointError(f"cannot read {path.name}: {first}") from None
     return digest_entries(entries)

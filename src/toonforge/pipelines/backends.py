@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import CheckpointError, InputError, ToonforgeError
+from ..errors import CheckpointError, InputError, ToonforgeError, first_line
 from ..extras import has_module, require
 
 if TYPE_CHECKING:
@@ -94,7 +94,7 @@ def make_runner(style: Style, role: str, backend: str, requested: str, device: s
         try:
             return onnx_runner(style, role, device, threads, notices), "onnx"
         except Exception as exc:  # an export or a session that fails: auto runs PyTorch instead
-            reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+            reason = first_line(exc)
             if requested != "auto" or not has_module("torch"):
                 if isinstance(exc, ToonforgeError):
                     raise

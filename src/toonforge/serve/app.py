@@ -26,6 +26,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
+from ..errors import first_line
 from .metrics import CONTENT_TYPE
 from .service import ServeSettings, ServiceError, StyleService
 
@@ -100,7 +101,7 @@ def create_app(settings: ServeSettings | None = None, *, service: StyleService |
         try:
             service.load()
         except Exception as exc:  # noqa: BLE001  (reported by /readyz; the process stays up)
-            state["load_error"] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            state["load_error"] = first_line(exc)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):

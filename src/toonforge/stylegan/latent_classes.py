@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from ..errors import CheckpointError, InputError
+from ..errors import CheckpointError, InputError, first_line
 from ..io.checkpoints import read_formatted_safetensors
 from ..io.files import atomic_output
 from ..models.attributes import AttributeClassifier, LatentGenerator
@@ -78,7 +78,7 @@ def load_bundle(path: str | Path) -> LatentBundle:
             gens[str(name)] = net.eval()
         info = json.loads(meta.get("info", "{}"))
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise CheckpointError(f"{path.name}: damaged latent generator ({str(exc).splitlines()[0]})") from None
+        raise CheckpointError(f"{path.name}: damaged latent generator ({first_line(exc)})") from None
     return LatentBundle(classifier.eval(), gens, info)
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import CheckpointError, InputError
+from ..errors import CheckpointError, InputError, first_line
 from ..io.files import file_sha256
 from .style import NetSpec, StyleConfig, save_style
 
@@ -123,7 +123,7 @@ def import_onnx_graph(graph: str | Path, out: str | Path, *, name: str | None = 
         raise
     except Exception as exc:  # noqa: BLE001  (ONNX Runtime refuses the input: wrong layout, size, type)
         raise CheckpointError(f"{graph.name} does not run on a {side}x{side} {layout} image: "
-                              f"{(str(exc).strip().splitlines() or ['?'])[0]}") from None
+                              f"{first_line(exc)}") from None
     if not np.isfinite(result).all():
         raise CheckpointError(f"{graph.name} returns non-finite values on a test image")
     name = name or out.name

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, first_line
 from ..io.checkpoints import check_fit, torch_load
 from ..io.files import atomic_output
 from .distributed import DistContext, all_gather_objects, unwrap
@@ -46,11 +46,6 @@ __all__ = [
 FORMAT = 1
 KIND = "toonforge-training-checkpoint"
 _REQUIRED = ("task", "step", "modules", "optimizers", "ema", "rng", "data", "extra")
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip().splitlines()
-    return (text[0] if text else type(err).__name__)[:200]
 
 
 def save_atomic(obj: dict[str, Any], path: Path) -> None:
@@ -80,7 +75,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     try:
         ckpt = torch_load(path)
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as err:
-        raise CheckpointError(f"cannot read checkpoint {path}: {_first_line(err)}") from None
+        raise CheckpointError(f"cannot read checkpoint {path}: {first_line(err)[:200]}") from None
     if not isinstance(ckpt, dict) or ckpt.get("kind") != KIND:
         raise CheckpointError(f"{path} is not a toonforge training checkpoint")
     if ckpt.get("format") != FORMAT:
@@ -166,7 +161,7 @@ def load_states(
             opt.load_state_dict(ckpt["optimizers"][name])
         except (ValueError, KeyError, RuntimeError) as err:
             raise CheckpointError(
-                f"optimizer '{name}' does not fit the checkpoint: {_first_line(err)}"
+                f"optimizer '{name}' does not fit the checkpoint: {first_line(err)[:200]}"
             ) from None
     return sorted(fresh)
 
