@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from toonforge.evaluation.sheet import contact_sheet
-from toonforge.evaluation.skin_tones import dimmed, skin_summary, skin_table_markdown
+from toonforge.evaluation.skin_tones import dimmed, mottle_table_markdown, skin_summary, skin_table_markdown
 from toonforge.face.skin_tone import measure_skin
 from toonforge.io.images import load_image, save_image
 from toonforge.pipelines import Stylizer
@@ -126,6 +126,8 @@ def main() -> None:
             print(skin_table_markdown(rows[-1:]).splitlines()[-1], flush=True)
     (args.out / f"skin_{args.half}.json").write_text(json.dumps(results, indent=1))
     print(skin_table_markdown(rows))
+    print("\nSkin evenness (mean interquartile range of skin L*; blotches raise the output's):")
+    print(mottle_table_markdown(rows))
     if args.sheet:
         rgb, lm = photos[0]
         sheet(args.styles, defaults, rgb, lm, args.sheet)

@@ -11,7 +11,7 @@ import pytest
 from conftest import FixedDetector
 from toonforge.errors import InputError
 from toonforge.evaluation.report import EvalReport, StyleRow
-from toonforge.evaluation.skin_tones import dimmed, skin_summary, skin_table_markdown
+from toonforge.evaluation.skin_tones import dimmed, mottle_table_markdown, skin_summary, skin_table_markdown
 from toonforge.face.skin_tone import SkinTone, measure_skin, skin_patch_mask, tone_group
 from toonforge.face.types import Face
 from toonforge.pipelines import Stylizer
@@ -48,6 +48,23 @@ def test_patches_read_the_skin_not_the_features():
     np.testing.assert_allclose([tone.L, tone.a, tone.b], lab_of(skin), atol=0.5)
     assert 30 < tone.hue < 90  # skin hues lie between red and yellow
     assert measure_skin(img, LM + 1000) is None  # face off the image: no reading
+
+
+def test_skin_unevenness_sees_blotches_on_flat_skin():
+    skin = (205, 160, 130)
+    flat = drawn_face(skin)
+    blotched = flat.copy()
+    mask = skin_patch_mask(flat.shape, LM)
+    rng = np.random.default_rng(0)
+    spots = mask & (rng.random(mask.shape) < 0.4)
+    blotched[spots] = (120, 80, 60)  # mud-brown patches over 40% of the skin
+    even, mottled = measure_skin(flat, LM), measure_skin(blotched, LM)
+    assert even.l_iqr < 0.5 and mottled.l_iqr > 15
+    row = skin_summary([(even, mottled)] * 3)
+    group = row["groups"][tone_group(even.L)]
+    assert group["photo_iqr"] == pytest.approx(even.l_iqr) and group["out_iqr"] == pytest.approx(mottled.l_iqr)
+    table = mottle_table_markdown([("style", row), ("none", None)])
+    assert f"{even.l_iqr:.1f}→{mottled.l_iqr:.1f}" in table and table.count("\n") == 3
     assert [tone_group(v) for v in (80, 65, 64.9, 50, 49.9)] == ["light", "light", "medium", "medium", "dark"]
 
 

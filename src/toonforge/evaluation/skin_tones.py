@@ -21,7 +21,7 @@ import numpy as np
 
 from ..face.skin_tone import TONE_GROUPS, SkinTone, tone_group
 
-__all__ = ["MIN_GROUP", "dimmed", "skin_cell", "skin_summary", "skin_table_markdown"]
+__all__ = ["MIN_GROUP", "dimmed", "mottle_table_markdown", "skin_cell", "skin_summary", "skin_table_markdown"]
 
 MIN_GROUP = 3  # faces a tone group needs to count in the spread
 
@@ -47,7 +47,8 @@ def skin_summary(pairs: Sequence[tuple[SkinTone, SkinTone]]) -> dict | None:
 
     Keys: ``faces``, ``photo_l``, ``out_l``, ``photo_hue``, ``out_hue`` (degrees, circular
     means), ``slope`` (None with fewer than 3 faces or one photo L*), ``groups`` (name ->
-    ``{"faces", "photo_l", "out_l", "shift"}`` for the groups present) and ``spread`` (None
+    ``{"faces", "photo_l", "out_l", "shift", "photo_iqr", "out_iqr"}`` for the groups present; the
+    last two are the mean interquartile ranges of skin L*, :attr:`SkinTone.l_iqr`) and ``spread`` (None
     with fewer than two groups of ``MIN_GROUP`` faces).
     """
     if not pairs:
@@ -60,7 +61,9 @@ def skin_summary(pairs: Sequence[tuple[SkinTone, SkinTone]]) -> dict | None:
         idx = [i for i, (p, _) in enumerate(pairs) if tone_group(p.L) == name]
         if idx:
             groups[name] = {"faces": len(idx), "photo_l": float(x[idx].mean()), "out_l": float(y[idx].mean()),
-                            "shift": float((y[idx] - x[idx]).mean())}
+                            "shift": float((y[idx] - x[idx]).mean()),
+                            "photo_iqr": float(np.mean([pairs[i][0].l_iqr for i in idx])),
+                            "out_iqr": float(np.mean([pairs[i][1].l_iqr for i in idx]))}
     shifts = [g["shift"] for g in groups.values() if g["faces"] >= MIN_GROUP]
     return {
         "faces": len(pairs), "photo_l": float(x.mean()), "out_l": float(y.mean()),
@@ -95,4 +98,17 @@ def skin_table_markdown(rows: Sequence[tuple[str, dict | None]]) -> str:
         slope = "—" if s["slope"] is None else f"{s['slope']:.2f}"
         spread = "—" if s["spread"] is None else f"{s['spread']:.1f}"
         lines.append(f"| {label} | {s['faces']} | {slope} | " + " | ".join(cells) + f" | {spread} |")
+    return "\n".join(lines)
+
+
+def mottle_table_markdown(rows: Sequence[tuple[str, dict | None]]) -> str:
+    """Skin evenness per tone group: mean interquartile range of skin L* in the photo and the output
+    (higher output values than the photo's: blotches or strokes the style added), one line per row."""
+    names = [n for n, _ in TONE_GROUPS]
+    lines = ["| style | " + " | ".join(f"{n}: photo→out L* IQR" for n in names) + " |",
+             "|" + "---|" * (1 + len(names))]
+    for label, s in rows:
+        groups = (s or {}).get("groups", {})
+        cells = ["—" if n not in groups else f"{groups[n]['photo_iqr']:.1f}→{groups[n]['out_iqr']:.1f}" for n in names]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

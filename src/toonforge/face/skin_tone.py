@@ -8,7 +8,8 @@ Three round patches, all sized by the eye distance ``d`` and placed in the face'
 - the forehead: ``0.6`` eye-to-mouth distances above the eyes' midpoint, radius ``0.18 d``.
 
 The tone is the per-channel median of the pixels in the patches (robust to a stray hair, a
-highlight or a line drawn across a cheek), converted with OpenCV's sRGB (D65) -> CIELAB:
+highlight or a line drawn across a cheek); ``l_iqr``, the interquartile range of their L*,
+measures how uneven the skin is (blotches, mud patches, hatching). Converted with OpenCV's sRGB (D65) -> CIELAB:
 ``L*`` in [0, 100], ``a*``, ``b*`` in about [-128, 127]; ``hue`` is ``atan2(b*, a*)`` in
 degrees. The same patches read a stylized output at the photo's landmarks (the output has the
 photo's geometry), so input and output tones compare point for point.
@@ -39,6 +40,7 @@ class SkinTone:
     a: float
     b: float
     pixels: int
+    l_iqr: float = 0.0  # interquartile range of the patch pixels' L*: mottling, blotches, drawn marks
 
     @property
     def hue(self) -> float:
@@ -86,4 +88,6 @@ def measure_skin(rgb: np.ndarray, landmarks: np.ndarray) -> SkinTone | None:
         return None
     median = np.median(pixels.astype(np.float32), axis=0) / 255.0
     lab = cv2.cvtColor(median.reshape(1, 1, 3).astype(np.float32), cv2.COLOR_RGB2Lab)[0, 0]
-    return SkinTone(float(lab[0]), float(lab[1]), float(lab[2]), int(len(pixels)))
+    lightness = cv2.cvtColor((pixels.astype(np.float32) / 255.0).reshape(-1, 1, 3), cv2.COLOR_RGB2Lab)[:, 0, 0]
+    q25, q75 = np.percentile(lightness, [25, 75])
+    return SkinTone(float(lab[0]), float(lab[1]), float(lab[2]), int(len(pixels)), float(q75 - q25))
