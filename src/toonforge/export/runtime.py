@@ -23,12 +23,15 @@ if TYPE_CHECKING:
     from torch import nn
 
 DIGEST_KEY = "toonforge.weights_sha256"  # ONNX metadata: which weights the graph was exported from
+STYLE_INPUT = "style"  # a multi-style graph's second input: (S,) float32 style weights for the batch
 
 
 class Runner(Protocol):
+    """``style``: a multi-style network's (S,) float32 style weights for the batch (None otherwise)."""
+
     stride: int
 
-    def __call__(self, x: np.ndarray) -> np.ndarray: ...
+    def __call__(self, x: np.ndarray, style: np.ndarray | None = None) -> np.ndarray: ...
 
 
 def resolve_device(device: str) -> torch.device:
@@ -55,13 +58,15 @@ class TorchRunner:
         self.net = net.eval().to(self.device)
         self.stride = int(getattr(net, "stride", 1))
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
+    def __call__(self, x: np.ndarray, style: np.ndarray | None = None) -> np.ndarray:
         import torch
 
         from ..models.image_output import generator_output
 
         with torch.inference_mode():
-            out = self.net(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(self.device))
+            inputs = [torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).to(self.device)
+                      for a in (x, style) if a is not None]
+            out = self.net(*inputs)
         return generator_output(out).float().cpu().numpy()
 
 
@@ -71,7 +76,9 @@ class OnnxRunner:
     def __init__(self, path: str | Path, device: str = "cpu", threads: int | None = None, stride: int = 16) -> None:
         self.session = open_session(path, device, threads)
         self.path = Path(path)
-        self.input_name = self.session.get_inputs()[0].name
+        inputs = [i.name for i in self.session.get_inputs()]
+        self.input_name = inputs[0]
+        self.style_input = STYLE_INPUT if STYLE_INPUT in inputs[1:] else None  # a multi-style graph's mix
         self.stride = stride
 
     @property
@@ -79,5 +86,12 @@ class OnnxRunner:
         """The weights digest the graph was stamped with at export (None: unstamped)."""
         return self.session.get_modelmeta().custom_metadata_map.get(DIGEST_KEY)
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        return self.session.run(None, {self.input_name: np.ascontiguousarray(x, dtype=np.float32)})[0]
+    def __call__(self, x: np.ndarray, style: np.ndarray | None = None) -> np.ndarray:
+        feed = {self.input_name: np.ascontiguousarray(x, dtype=np.float32)}
+        if self.style_input is not None:
+            if style is None:
+                raise InputError(f"{self.path.name} is a multi-style graph: it needs style weights")
+            feed[self.style_input] = np.ascontiguousarray(style, dtype=np.float32)
+        elif style is not None:
+            raise InputError(f"{self.path.name} is a single-style graph: it takes no style weights")
+        return self.session.run(None, feed)[0]

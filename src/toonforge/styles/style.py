@@ -18,6 +18,9 @@
       "keep_colours_chroma": 1.0      # share of keep_colours applied to chroma (0: lightness only)
     }
 
+A multi-style model (head model ``translator-multi``) adds ``"styles"``: its styles in order, each
+with its own post-processing settings (:mod:`.multi`); a mix of them is chosen at run time.
+
 ``model.safetensors`` holds the head weights under ``head.`` and, when the full-image network
 is separate, its weights under ``full.``. ONNX exports are ``head.onnx`` / ``full.onnx``, and
 ``reshape.onnx`` (``export.reshape_onnx``) in a style with a reshape.
@@ -42,6 +45,8 @@ from ..face.skin import check_clean_skin
 if TYPE_CHECKING:  # PyTorch is imported only to build networks (the runtime needs none)
     import torch
     from torch import nn
+
+    from .multi import StyleEntry
 
 FORMAT_VERSION = 1
 KINDS = ("network", "filter", "onnx")  # onnx: an imported outside graph (pipelines.onnx_graph)
@@ -89,6 +94,7 @@ class StyleConfig:
     keep_colours: float = 0.0
     keep_colours_lift: float = 0.0
     keep_colours_chroma: float = 1.0
+    styles: list[StyleEntry] | None = None  # a multi-style model's styles, in its order (styles.multi)
 
     @classmethod
     def from_dict(cls, d: Any, source: str) -> StyleConfig:
@@ -119,23 +125,11 @@ class StyleConfig:
             raise InputError(f"bad style config {source}: extra must be an object, got {d.get('extra')!r}")
         if not 32 <= full_res <= 8192:
             raise InputError(f"bad style config {source}: full_resolution {full_res} outside 32..8192")
-        reshape = d.get("reshape")
-        if reshape is not None:
-            reshape = ReshapeSpec.from_dict(reshape, f"style config {source} (reshape)")
-        clean_skin = d.get("clean_skin")
-        if clean_skin is not None:
-            clean_skin = check_clean_skin(clean_skin, f"style config {source} (clean_skin)")
-        keep = d.get("keep_colours", 0.0)
-        if isinstance(keep, bool) or not isinstance(keep, (int, float)) or not 0.0 <= keep <= 1.0:
-            raise InputError(f"bad style config {source}: keep_colours must be a number in [0, 1], got {keep!r}")
-        lift = d.get("keep_colours_lift", 0.0)
-        if isinstance(lift, bool) or not isinstance(lift, (int, float)) or not -50.0 <= lift <= 50.0:
-            raise InputError(f"bad style config {source}: keep_colours_lift must be a number in "
-                             f"[-50, 50] (L*), got {lift!r}")
-        chroma = d.get("keep_colours_chroma", 1.0)
-        if isinstance(chroma, bool) or not isinstance(chroma, (int, float)) or not 0.0 <= chroma <= 1.0:
-            raise InputError(f"bad style config {source}: keep_colours_chroma must be a number in [0, 1], "
-                             f"got {chroma!r}")
+        styles = None
+        if d.get("styles") is not None:  # a multi-style model: its styles and their own settings
+            from .multi import parse_entries
+
+            styles = parse_entries(d["styles"], head, source)
         return cls(
             name=str(d["name"]),
             kind=kind,
@@ -145,18 +139,44 @@ class StyleConfig:
             full_resolution=full_res,
             value_range=(float(value_range[0]), float(value_range[1])),
             extra=dict(d.get("extra", {})),
-            reshape=reshape,
-            clean_skin=clean_skin,
-            keep_colours=float(keep),
-            keep_colours_lift=float(lift),
-            keep_colours_chroma=float(chroma),
+            styles=styles,
+            **post_settings(d, source),
         )
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["value_range"] = list(self.value_range)
         d["reshape"] = self.reshape.to_dict() if self.reshape else None
+        if self.styles is None:  # a single-style config keeps its earlier keys
+            del d["styles"]
+        else:
+            d["styles"] = [e.to_dict() for e in self.styles]
         return {"format": FORMAT_VERSION, **d}
+
+
+def post_settings(d: dict[str, Any], source: str) -> dict[str, Any]:
+    """A style's own post-processing settings from its config (a style's, or one entry of a
+    multi-style config's ``styles``): reshape, clean_skin, keep_colours, keep_colours_lift and
+    keep_colours_chroma, checked (one-line InputError)."""
+    reshape = d.get("reshape")
+    if reshape is not None:
+        reshape = ReshapeSpec.from_dict(reshape, f"style config {source} (reshape)")
+    clean_skin = d.get("clean_skin")
+    if clean_skin is not None:
+        clean_skin = check_clean_skin(clean_skin, f"style config {source} (clean_skin)")
+    keep = d.get("keep_colours", 0.0)
+    if isinstance(keep, bool) or not isinstance(keep, (int, float)) or not 0.0 <= keep <= 1.0:
+        raise InputError(f"bad style config {source}: keep_colours must be a number in [0, 1], got {keep!r}")
+    lift = d.get("keep_colours_lift", 0.0)
+    if isinstance(lift, bool) or not isinstance(lift, (int, float)) or not -50.0 <= lift <= 50.0:
+        raise InputError(f"bad style config {source}: keep_colours_lift must be a number in "
+                         f"[-50, 50] (L*), got {lift!r}")
+    chroma = d.get("keep_colours_chroma", 1.0)
+    if isinstance(chroma, bool) or not isinstance(chroma, (int, float)) or not 0.0 <= chroma <= 1.0:
+        raise InputError(f"bad style config {source}: keep_colours_chroma must be a number in [0, 1], "
+                         f"got {chroma!r}")
+    return {"reshape": reshape, "clean_skin": clean_skin, "keep_colours": float(keep),
+            "keep_colours_lift": float(lift), "keep_colours_chroma": float(chroma)}
 
 
 class Style:
@@ -171,6 +191,7 @@ class Style:
         self.path = path
         self.card = card
         self._weights = weights
+        self.default_mix: dict[str, float] | None = None  # a multi-style model loaded by one style's name
 
     @property
     def name(self) -> str:
