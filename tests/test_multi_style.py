@@ -88,6 +88,16 @@ def test_onnx_parity_at_several_mixes(folder, small_model_cpu):
     net, out = folder
     report = check_parity(net, out / "head.onnx", sizes=((64, 64), (48, 80)))
     assert report.ok and len(report.max_abs_diff) == 2 * 5  # 3 one-hot, even, random at each size
+    from toonforge.export.runtime import OnnxRunner
+
+    x = np.random.default_rng(3).uniform(-1, 1, (2, 3, 48, 64)).astype(np.float32)
+    baked, plain = OnnxRunner(out / "head.onnx", threads=1), OnnxRunner(out / "head.onnx", threads=1, bake=False)
+    for mix in ([0.2, 0.5, 0.3], [0.0, 1.0, 0.0]):  # the mix baked in as a constant computes the same
+        w = np.array(mix, np.float32)
+        assert np.abs(baked(x, w) - plain(x, w)).max() < 1e-5
+    assert len(baked._baked) == 2 and not plain._baked
+    with pytest.raises(Exception, match="needs style weights"):
+        baked(x)
 
 
 def test_folder_round_trip(folder, small_model_cpu):
