@@ -188,3 +188,43 @@ def test_listed_names_resolve_and_are_listed(folder, tmp_path, monkeypatch):
 def test_parse_mix():
     assert parse_mix(" anime = 0.7 , cartoon=0.3") == {"anime": 0.7, "cartoon": 0.3}
     assert json.dumps(check_mix({"b": 3, "a": 1}, NAMES)) == json.dumps({"a": 0.25, "b": 0.75, "c": 0.0})
+
+
+def test_service_mixes_per_request_and_batches_by_mix(folder, monkeypatch):
+    pytest.importorskip("prometheus_client", reason="the serve extra (prometheus-client) is not installed")
+    import threading
+
+    from conftest import FixedDetector
+    from toonforge.serve.batching import BatchingRunner
+    from toonforge.serve.service import ServeSettings, ServiceError, StyleService
+
+    monkeypatch.setenv("TOONFORGE_STYLES", str(folder[1].parent))
+    img, face = synthetic_face(128, seed=7)
+    buf = io.BytesIO()
+    from PIL import Image
+
+    Image.fromarray(img).save(buf, format="PNG")
+    service = StyleService(ServeSettings(default_style="mymulti", detector=None),
+                           detector=FixedDetector([face]))
+    got = load_image_bytes_rgb(service.stylize(buf.getvalue(), style="c", mix="b=1").body)
+    want = Stylizer(folder[1], detector=FixedDetector([face]), mix="b=1")(img).image
+    assert np.abs(got.astype(int) - want.astype(int)).max() <= 1
+    with pytest.raises(ServiceError) as bad:
+        service.stylize(buf.getvalue(), style="b", mix="b=-1")
+    assert bad.value.status == 422
+    seen = []
+    batcher = BatchingRunner(lambda x, s=None: seen.append((x.shape[0], s.tolist())) or x, max_batch=4, window_s=0.3)
+    x = np.zeros((1, 3, 16, 16), np.float32)
+    styles = [np.array([1, 0, 0], np.float32), np.array([0, 1, 0], np.float32), np.array([1, 0, 0], np.float32)]
+    threads = [threading.Thread(target=batcher, args=(x, s)) for s in styles]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert sorted(seen) == [(1, [0.0, 1.0, 0.0]), (2, [1.0, 0.0, 0.0])]
+
+
+def load_image_bytes_rgb(data: bytes) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
