@@ -228,3 +228,25 @@ def load_image_bytes_rgb(data: bytes) -> np.ndarray:
     from PIL import Image
 
     return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+def test_app_mix_slider_and_handlers(folder, tmp_path, monkeypatch):
+    from conftest import FixedDetector
+    from toonforge.app.handlers import AppHandlers
+    from toonforge.pipelines.stylizer_cache import StylizerCache
+
+    monkeypatch.setenv("TOONFORGE_STYLES", str(folder[1].parent))
+    handlers = AppHandlers(StylizerCache(detector=FixedDetector([])), work_dir=tmp_path / "work")
+    assert handlers.mix_pair() == ("mymulti", "a", "b") and {"mymulti", "a", "c"} <= set(handlers.style_names())
+    img, _ = synthetic_face(64, seed=8)
+    got = handlers.stylize_image(img, "mymulti", mix="a=0.5,b=0.5").image
+    want = Stylizer(folder[1], detector=None, mix="a=1,b=1")(img).image
+    assert np.array_equal(got, want)
+    with pytest.raises(Exception, match="single-style"):
+        handlers.stylize_image(img, "classic", mix="a=1")
+    gr = pytest.importorskip("gradio")
+    from toonforge.app.ui import build_demo
+
+    demo = build_demo(examples=[], concurrency=1, handlers=handlers)
+    by_id = {b.elem_id: b for b in demo.blocks.values() if getattr(b, "elem_id", None)}
+    assert isinstance(by_id["mix"], gr.Slider) and "a ↔ b" in by_id["mix"].label
