@@ -52,15 +52,13 @@ def main() -> None:
             for size in args.sizes:
                 x = np.random.default_rng(0).uniform(-1, 1, (1, 3, size, size)).astype(np.float32)
                 assert np.abs(baked(x, mix) - plain(x, mix)).max() < 1e-4
-                runs = {"single-style (reference)": lambda: ref(x), "multi, mix as input": lambda: plain(x, mix),
-                        "multi, mix baked in": lambda: baked(x, mix)}
+                runs = {"single-style (reference)": lambda r=ref, x=x: r(x),
+                        "multi, mix as input": lambda r=plain, x=x: r(x, mix),
+                        "multi, mix baked in": lambda r=baked, x=x: r(x, mix)}
                 times = time_interleaved(runs, args.repeats)
                 base = times["single-style (reference)"]
-                print(f"\n{tier} {size}x{size}")
-                print(f"  {'graph':<28} {'ms':>8} {'ratio':>7}")
-                for label, t in times.items():
-                    print(f"  {label:<28} {t * 1e3:8.2f} {t / base:6.2f}x")
-
+                cells = [f"{label} {t * 1e3:.2f} ms ({t / base:.2f}x)" for label, t in times.items()]
+                print(f"{tier} {size}x{size}: " + "; ".join(cells))
 
 if __name__ == "__main__":
     main()

@@ -106,9 +106,9 @@ def test_folder_round_trip(folder, small_model_cpu):
     anime = load_style("anime").config
     entries = {e.name: e for e in style.config.styles}
     assert [e.name for e in style.config.styles] == NAMES
-    assert entries["a"].reshape == anime.reshape and entries["a"].keep_colours == anime.keep_colours
+    assert entries["a"].post.reshape == anime.reshape and entries["a"].post.keep_colours == anime.keep_colours
     assert (out / "reshape-a.onnx").read_bytes() == (load_style("anime").path / "reshape.onnx").read_bytes()
-    assert entries["b"].clean_skin == 7 and entries["c"].reshape is None
+    assert entries["b"].post.clean_skin == 7 and entries["c"].post.reshape is None and entries["c"].reshape_file is None
     built = style.build_net()
     assert all(torch.equal(p, q) for p, q in zip(built.state_dict().values(), net.state_dict().values()))
     img, _ = synthetic_face(96, seed=4)
@@ -134,7 +134,8 @@ def test_settings_blend_linearly_and_one_hot_exactly(folder):
     half = blend_settings(entries, check_mix({"a": 1, "b": 1}, NAMES))
     assert half.keep_colours == pytest.approx((0.2 + 0.6) / 2) and half.keep_colours_lift == pytest.approx(4.0)
     assert half.clean_skin == 3  # half of 7 px, to the nearest odd width
-    assert half.reshape.eyes == pytest.approx(2.0 ** 0.5) and half.reshape.eye_radius == entries[0].reshape.eye_radius
+    assert half.reshape.eyes == pytest.approx(2.0 ** 0.5)
+    assert half.reshape.eye_radius == entries[0].post.reshape.eye_radius
     one = blend_settings(entries, check_mix({"b": 1}, NAMES))
     assert (one.keep_colours, one.clean_skin, one.reshape) == (0.6, 7, None)
 

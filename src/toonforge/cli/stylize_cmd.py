@@ -12,8 +12,8 @@ from ..io.outputs import declare_io
 from .colour_args import add_keep_colours_arg, apply_keep_colours, unit_interval
 from .detector_args import add_detector_args
 from .engine_args import add_engine_args, positive_int, say_setup_notices
-from .mix_args import add_style_args, style_and_mix
 from .messages import summary_line
+from .mix_args import add_style_args, style_and_mix
 
 _strength = unit_interval("strength")
 

@@ -55,7 +55,9 @@ def export_onnx(net: nn.Module, path: str | Path, *, sample_size: int = 256, ove
     """Write ``net`` (input (N,3,H,W) in [-1,1]) to ``path`` with dynamic N, H and W.
 
     A multi-style translator (a ``styles`` list of S names) gets a second input ``style``: (S,)
-    float32 weights, the mix for the whole batch. Uses the TorchScript-based exporter (no onnxscript dependency); the file is written to a
+    float32 weights, the mix for the whole batch.
+
+    Uses the TorchScript-based exporter (no onnxscript dependency); the file is written to a
     temp name and renamed, so a failed export never leaves a half-written model. The file's
     metadata records :func:`~toonforge.io.checkpoints.weights_sha256` of ``net`` under ``toonforge.weights_sha256``.
     """

@@ -112,8 +112,9 @@ class Stylizer:
         self.mix, post = style_mix(self.style, mix)
         names = [e.name for e in self.style.config.styles or []]
         self.style_vector = mix_vector(self.mix, names) if self.mix is not None else None
-        self.keep_colours, self.keep_colours_lift = post.keep_colours, post.keep_colours_lift
-        self.keep_colours_chroma, self.clean_skin, self.reshape = post.keep_colours_chroma, post.clean_skin, post.reshape
+        self.reshape, self.clean_skin = post.reshape, post.clean_skin
+        self.keep_colours, self.keep_colours_lift, self.keep_colours_chroma = \
+            post.keep_colours, post.keep_colours_lift, post.keep_colours_chroma
 
     def mixed(self, mix: dict[str, float] | str | None) -> Stylizer:
         """This stylizer (the same networks, detector and backend) with another mix of a multi-style

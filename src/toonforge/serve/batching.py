@@ -4,8 +4,9 @@ Every request runs its own pipeline (decode, face alignment, pre- and post-proce
 worker thread; only the network call goes through a :class:`BatchingRunner`. Calls that arrive
 within ``window_s`` of the first waiting one, with the same input shape, are concatenated along
 the batch axis into one call of at most ``max_batch`` rows, and each caller gets its own rows
-back (calls to a multi-style network join only calls with the same style mix). There is no background thread: the first waiting caller leads (waits the window, runs
-the batch, hands out results) while the others wait, so a runner needs no start or stop.
+back; calls to a multi-style network join only calls with the same style mix. There is no
+background thread: the first waiting caller leads (waits the window, runs the batch, hands out
+results) while the others wait, so a runner needs no start or stop.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +36,31 @@ __all__ = ["MULTI_MODEL", "PostSettings", "StyleEntry", "blend_settings", "check
 MULTI_MODEL = "translator-multi"
 
 
+@dataclass(frozen=True)
+class PostSettings:
+    """A style's post-processing (see :class:`~..pipelines.stylizer.Stylizer`): the keys of
+    :func:`~.style.post_settings`."""
+
+    reshape: ReshapeSpec | None = None
+    clean_skin: int | None = None
+    keep_colours: float = 0.0
+    keep_colours_lift: float = 0.0
+    keep_colours_chroma: float = 1.0
+
+    @classmethod
+    def of(cls, config: Any) -> PostSettings:
+        """The settings of anything carrying them as attributes (a :class:`~.style.StyleConfig`)."""
+        return cls(**{f.name: getattr(config, f.name) for f in fields(cls)})
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d["reshape"] = self.reshape.to_dict() if self.reshape else None
+        return d
+
+
 @dataclass
 class StyleEntry:
-    """One style of a multi-style model and its own post-processing settings.
+    """One style of a multi-style model and its own post-processing settings ``post``.
 
     ``reshape_file``: the style's reshape graph in the folder (``reshape-<name>.onnx``), if any;
     ``reshape_source``: a file to copy there when writing (not saved in the config).
@@ -47,19 +69,13 @@ class StyleEntry:
     name: str
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
-    reshape: ReshapeSpec | None = None
-    clean_skin: int | None = None
-    keep_colours: float = 0.0
-    keep_colours_lift: float = 0.0
-    keep_colours_chroma: float = 1.0
+    post: PostSettings = field(default_factory=PostSettings)
     reshape_file: str | None = None
     reshape_source: Path | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "description": self.description, "extra": dict(self.extra),
-                "reshape": self.reshape.to_dict() if self.reshape else None, "clean_skin": self.clean_skin,
-                "keep_colours": self.keep_colours, "keep_colours_lift": self.keep_colours_lift,
-                "keep_colours_chroma": self.keep_colours_chroma, "reshape_file": self.reshape_file}
+                **self.post.to_dict(), "reshape_file": self.reshape_file}
 
     @classmethod
     def from_dict(cls, d: Any, where: str) -> StyleEntry:
@@ -72,8 +88,9 @@ class StyleEntry:
         file = d.get("reshape_file")
         if file is not None and (not isinstance(file, str) or Path(file).name != file):
             raise InputError(f"bad style config {where}: reshape_file of {d['name']!r} must be a plain file name")
+        post = PostSettings(**post_settings(d, f"{where} (style {d['name']!r})"))
         return cls(name=d["name"], description=str(d.get("description", "")), extra=dict(d.get("extra", {})),
-                   reshape_file=file, **post_settings(d, f"{where} (style {d['name']!r})"))
+                   post=post, reshape_file=file)
 
 
 def parse_entries(raw: Any, head: Any, where: str) -> list[StyleEntry]:
@@ -129,17 +146,6 @@ def mix_vector(mix: dict[str, float], names: list[str]) -> np.ndarray:
     return np.array([mix.get(n, 0.0) for n in names], dtype=np.float32)
 
 
-@dataclass(frozen=True)
-class PostSettings:
-    """The post-processing a stylizer applies (see :class:`~..pipelines.stylizer.Stylizer`)."""
-
-    keep_colours: float
-    keep_colours_lift: float
-    keep_colours_chroma: float
-    clean_skin: int | None
-    reshape: ReshapeSpec | None
-
-
 def blend_settings(entries: list[StyleEntry], mix: dict[str, float]) -> PostSettings:
     """The entries' settings blended by a checked ``mix`` (weights summing to 1).
 
@@ -150,13 +156,13 @@ def blend_settings(entries: list[StyleEntry], mix: dict[str, float]) -> PostSett
     (``jaw * w``), the eye lens radius is their weighted mean. A one-hot mix gives exactly that
     style's settings.
     """
-    w = [mix.get(e.name, 0.0) for e in entries]
-    lin = lambda attr: float(sum(wi * getattr(e, attr) for wi, e in zip(w, entries) if wi > 0))  # noqa: E731
+    parts = [(mix[e.name], e.post) for e in entries if mix.get(e.name, 0.0) > 0]
+    lin = lambda attr: float(sum(wi * getattr(p, attr) for wi, p in parts))  # noqa: E731
     lo, hi = CLEAN_SKIN_WIDTHS
-    width = sum(wi * (e.clean_skin or 0) for wi, e in zip(w, entries) if wi > 0)
+    width = sum(wi * (p.clean_skin or 0) for wi, p in parts)
     clean = None if width < lo else min(hi, max(lo, int(round((width - 1) / 2)) * 2 + 1))
-    return PostSettings(lin("keep_colours"), lin("keep_colours_lift"), lin("keep_colours_chroma"), clean,
-                        _blend_reshapes([(wi, e.reshape) for wi, e in zip(w, entries) if wi > 0 and e.reshape]))
+    return PostSettings(_blend_reshapes([(wi, p.reshape) for wi, p in parts if p.reshape]), clean,
+                        lin("keep_colours"), lin("keep_colours_lift"), lin("keep_colours_chroma"))
 
 
 def _blend_reshapes(parts: list[tuple[float, ReshapeSpec]]) -> ReshapeSpec | None:
@@ -184,10 +190,8 @@ def settings_from_style(path: str | Path) -> StyleEntry:
     src = style.path / "reshape.onnx" if style.path is not None else None
     has_file = cfg.reshape is not None and src is not None and src.is_file()
     return StyleEntry(name=cfg.name, description=cfg.description, extra=json.loads(json.dumps(cfg.extra)),
-                      reshape=cfg.reshape, clean_skin=cfg.clean_skin, keep_colours=cfg.keep_colours,
-                      keep_colours_lift=cfg.keep_colours_lift, keep_colours_chroma=cfg.keep_colours_chroma,
-                      reshape_file=f"reshape-{cfg.name}.onnx" if cfg.reshape is not None else None,
-                      reshape_source=src if has_file else None)
+                      post=PostSettings.of(cfg), reshape_source=src if has_file else None,
+                      reshape_file=f"reshape-{cfg.name}.onnx" if cfg.reshape is not None else None)
 
 
 def style_mix(style: Any, mix: dict[str, float] | str | None) -> tuple[dict[str, float] | None, PostSettings]:
@@ -202,8 +206,7 @@ def style_mix(style: Any, mix: dict[str, float] | str | None) -> tuple[dict[str,
         if mix is not None:
             raise InputError(f"style {style.name!r} is a single-style model; a mix needs a multi-style model "
                              "(see `toonforge styles`)")
-        return None, PostSettings(cfg.keep_colours, cfg.keep_colours_lift, cfg.keep_colours_chroma,
-                                  cfg.clean_skin, cfg.reshape)
+        return None, PostSettings.of(cfg)
     names = [e.name for e in cfg.styles]
     if mix is None:
         mix = style.default_mix or {names[0]: 1.0}

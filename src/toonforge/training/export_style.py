@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -81,10 +82,10 @@ def _entry(value: Any, name: str) -> StyleEntry:
         entry = StyleEntry.from_dict({"name": name, **value}, f"settings of {name!r}")
     else:  # a single style's folder or registry name: copy its settings
         entry = settings_from_style(value)
-    if entry.name != name:
-        entry = StyleEntry(**{**entry.__dict__, "name": name,
-                              "reshape_file": f"reshape-{name}.onnx" if entry.reshape else None})
-    return entry
+    reshaping = entry.post.reshape is not None and not entry.post.reshape.is_identity
+    file = entry.reshape_file if entry.name == name and entry.reshape_file else f"reshape-{name}.onnx"
+    return replace(entry, name=name, reshape_file=file if reshaping else None,
+                   reshape_source=entry.reshape_source if reshaping else None)
 
 
 def write_multi_style(model, out: Path, styles_settings: Mapping[str, Any] | Sequence[Any], *,
@@ -126,8 +127,8 @@ def write_multi_style(model, out: Path, styles_settings: Mapping[str, Any] | Seq
     with tempfile.TemporaryDirectory() as tmp:
         files: dict[str, Path] = {}
         for e in entries:
-            if e.reshape is not None and not e.reshape.is_identity:
-                src = e.reshape_source or export_reshape_onnx(e.reshape, Path(tmp) / e.reshape_file)
+            if e.reshape_file is not None:
+                src = e.reshape_source or export_reshape_onnx(e.post.reshape, Path(tmp) / e.reshape_file)
                 files[e.reshape_file] = Path(src)
         path = save_style(out, config, {"head": net}, text, overwrite=overwrite, files=files)
     _export_checked(net, path, name)
