@@ -13,6 +13,7 @@ import torch
 
 from conftest import synthetic_face
 from toonforge.cli.main import main
+from toonforge.errors import InputError
 from toonforge.export.onnx_export import check_parity
 from toonforge.io.images import load_image, save_image
 from toonforge.models.factory import create_model
@@ -171,6 +172,11 @@ def test_listed_names_resolve_and_are_listed(folder, tmp_path, monkeypatch):
     style = load_style("b")
     assert style.path == folder[1] and style.default_mix == {"b": 1.0}
     assert load_style("anime").config.styles is None  # a folder of that name wins
+    assert load_style(f"{folder[1]}@c").default_mix == {"a": 0.0, "b": 0.0, "c": 1.0}  # MODEL@STYLE picks one
+    assert load_style("mymulti@a=1,b=3").default_mix == {"a": 0.25, "b": 0.75, "c": 0.0}
+    for bad in ("mymulti@z", "classic@a", "mymulti@a=-1"):
+        with pytest.raises(InputError):
+            load_style(bad)
     s = Stylizer("b", detector=None)
     assert s.mix == {"a": 0.0, "b": 1.0, "c": 0.0} and s.clean_skin == 7
     assert s.mixed("a=1,c=1").keep_colours == pytest.approx(0.1) and s.keep_colours == 0.6
@@ -251,3 +257,15 @@ def test_app_mix_slider_and_handlers(folder, tmp_path, monkeypatch):
     demo = build_demo(examples=[], concurrency=1, handlers=handlers)
     by_id = {b.elem_id: b for b in demo.blocks.values() if getattr(b, "elem_id", None)}
     assert isinstance(by_id["mix"], gr.Slider) and "a ↔ b" in by_id["mix"].label
+
+
+def test_an_output_inside_the_multi_style_folder_is_refused(folder, tmp_path, monkeypatch):
+    monkeypatch.setenv("TOONFORGE_STYLES", str(folder[1].parent))
+    img, _ = synthetic_face(64, seed=9)
+    save_image(tmp_path / "p.png", img)
+    for style in ("b", "mymulti@b"):
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            code = main(["stylize", str(tmp_path / "p.png"), "-o", str(folder[1] / "x.png"), "--style", style,
+                         "--detector", "none", "--quiet"])
+        assert code == 2 and err.getvalue().startswith("error: ") and not (folder[1] / "x.png").exists()

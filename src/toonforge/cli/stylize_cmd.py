@@ -40,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS,
                    help=f"refuse larger images (default {DEFAULT_MAX_PIXELS})")
     p.add_argument("--quiet", action="store_true", help="no progress bar or notices")
-    declare_io(p, inputs=["inputs", "style"], outputs={"output": "auto"})
+    declare_io(p, inputs=["inputs", "style:style"], outputs={"output": "auto"})
     p.set_defaults(func=run)
 
 

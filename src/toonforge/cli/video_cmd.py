@@ -40,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace the output if it exists")
     p.add_argument("--quiet", action="store_true", help="no progress bar or notices")
     alias(p, "--size", "--head-size")
-    declare_io(p, inputs=["input", "style"], outputs={"output": "file"})
+    declare_io(p, inputs=["input", "style:style"], outputs={"output": "file"})
     p.set_defaults(func=run)
 
 

@@ -4,7 +4,9 @@ Search order for a name: ``$TOONFORGE_STYLES`` (folders separated by ``os.pathse
 ``~/.toonforge/styles``, then the styles shipped inside the package. A value containing a path
 separator, or naming an existing folder, is loaded as a path. A style listed inside a multi-style
 folder (:mod:`.multi`) is found by its own name too, when no folder has that name: it loads the
-multi-style folder set to that style alone.
+multi-style folder set to that style alone. ``MODEL@NAME`` (or ``MODEL@a=0.7,b=0.3``) names a
+multi-style model by name or folder and the style (or mix) it runs by default: what ``toonforge
+eval --style multi@anime`` needs where a single-style folder ``anime`` exists too.
 """
 
 from __future__ import annotations
@@ -57,9 +59,11 @@ def listed_styles(folders: dict[str, Path] | None = None) -> dict[str, Path]:
 
 
 def load_style(name_or_path: str | Path) -> Style:
-    """Load a style by registry name or folder path; InputError if it cannot be found."""
+    """Load a style by registry name or folder path (or ``MODEL@STYLE``); InputError if it cannot be found."""
     text = str(name_or_path)
     p = Path(text)
+    if "@" in text and not p.is_dir():
+        return _with_default_mix(*text.rsplit("@", 1))
     if os.sep in text or (os.altsep and os.altsep in text) or p.is_dir():
         return Style.load(p)
     styles = available_styles()
@@ -72,3 +76,17 @@ def load_style(name_or_path: str | Path) -> Style:
                 return style
         raise InputError(f"unknown style {text!r}; available: {', '.join([*styles, *listed]) or 'none'}")
     return Style.load(styles[text])
+
+
+
+def _with_default_mix(model: str, selector: str) -> Style:
+    """A multi-style model (``model``: name or folder) whose default mix is ``selector``."""
+    from .multi import check_mix, parse_mix
+
+    style = load_style(model)
+    if style.config.styles is None:
+        raise InputError(f"{model}@{selector}: style {style.name!r} is a single-style model; @ picks a style "
+                         "of a multi-style model")
+    mix = parse_mix(selector) if "=" in selector else {selector: 1.0}
+    style.default_mix = check_mix(mix, [e.name for e in style.config.styles], f"style {style.name!r}")
+    return style
