@@ -85,7 +85,10 @@ class Stylizer:
     the photo's coarse colours kept on each face (:mod:`.colour`; hair, background and the
     frame keep the style's colours), with
     ``keep_colours_lift`` L* added to the kept lightness and ``keep_colours_chroma`` of it
-    applied to chroma; defaults from the style's config.
+    applied to chroma; defaults from the style's config. ``reshape`` and ``clean_skin``: the face
+    reshape and ink-stroke cleanup applied, from the config too. For a multi-style model all five
+    come from its styles' own settings blended by ``mix`` (the checked mix, name -> weight; the
+    networks get it as ``style_vector``, (S,) float32).
     """
 
     upsample = "guided"

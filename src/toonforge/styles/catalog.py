@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..errors import ToonforgeError
 from .registry import available_styles
-from .style import Style
+from .style import Style, first_sentence
 
 __all__ = ["StyleRow", "catalog"]
 
@@ -49,7 +49,6 @@ def catalog() -> list[StyleRow]:
         rows.append(StyleRow(name, s.config.kind, res, tier, s.summary(), path))
         for entry in s.config.styles or []:  # usable by its own name where no folder has it
             if entry.name not in names:
-                about = entry.description.split(". ")[0].rstrip(".")
-                rows.append(StyleRow(entry.name, "multi", res, tier,
-                                     f"in {name}: {about}." if about else f"a style of {name}.", path))
+                about = f"in {name}: {entry.description}" if entry.description else f"a style of {name}"
+                rows.append(StyleRow(entry.name, "multi", res, tier, first_sentence(about), path))
     return sorted(rows, key=lambda r: r.name)

@@ -13,7 +13,8 @@ styles in its normalisation tables). Its ``config.json`` adds::
 in the order of the network's ``styles`` (each entry's keys are a single style's own settings,
 :func:`~.style.post_settings`). A *mix* is ``{name: weight}``: non-negative weights, not all zero,
 normalised here to sum 1. The network gets the mix as an (S,) vector; the post-processing settings
-are blended by the same weights (:func:`blend_settings`). Nothing here imports PyTorch.
+are blended by the same weights (:func:`blend_settings`); the config's top-level post-processing
+keys are not used for a multi-style model. Nothing here imports PyTorch.
 """
 
 from __future__ import annotations

@@ -283,9 +283,13 @@ class Style:
             if not line:
                 break
             para.append(line)
-        text = " ".join(para) or self.config.description
-        first = text.split(". ")[0].rstrip(".") + "."
-        return first if len(first) <= width else first[: width - 3].rstrip() + "..."
+        return first_sentence(" ".join(para) or self.config.description, width)
+
+
+def first_sentence(text: str, width: int = 90) -> str:
+    """The first sentence of ``text``, cut to ``width`` characters with "..." (for style listings)."""
+    first = text.split(". ")[0].rstrip(".") + "."
+    return first if len(first) <= width else first[: width - 3].rstrip() + "..."
 
 
 @contextmanager
