@@ -11,7 +11,7 @@ styles in its normalisation tables). Its ``config.json`` adds::
     ]
 
 in the order of the network's ``styles`` (each entry's keys are a single style's own settings,
-:func:`~.style.post_settings`). A *mix* is ``{name: weight}``: non-negative weights, not all zero,
+:func:`~.post.post_settings`). A *mix* is ``{name: weight}``: non-negative weights, not all zero,
 normalised here to sum 1. The network gets the mix as an (S,) vector; the post-processing settings
 are blended by the same weights (:func:`blend_settings`); the config's top-level post-processing
 keys are not used for a multi-style model. Nothing here imports PyTorch.
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,33 +30,12 @@ import numpy as np
 from ..errors import InputError
 from ..face.reshape import ReshapeSpec
 from ..face.skin import CLEAN_SKIN_WIDTHS
+from .post import PostSettings, post_settings
 
 __all__ = ["MULTI_MODEL", "PostSettings", "StyleEntry", "blend_settings", "check_mix", "mix_vector",
            "parse_entries", "parse_mix", "settings_from_style"]
 
 MULTI_MODEL = "translator-multi"
-
-
-@dataclass(frozen=True)
-class PostSettings:
-    """A style's post-processing (see :class:`~..pipelines.stylizer.Stylizer`): the keys of
-    :func:`~.style.post_settings`."""
-
-    reshape: ReshapeSpec | None = None
-    clean_skin: int | None = None
-    keep_colours: float = 0.0
-    keep_colours_lift: float = 0.0
-    keep_colours_chroma: float = 1.0
-
-    @classmethod
-    def of(cls, config: Any) -> PostSettings:
-        """The settings of anything carrying them as attributes (a :class:`~.style.StyleConfig`)."""
-        return cls(**{f.name: getattr(config, f.name) for f in fields(cls)})
-
-    def to_dict(self) -> dict[str, Any]:
-        d = {f.name: getattr(self, f.name) for f in fields(self)}
-        d["reshape"] = self.reshape.to_dict() if self.reshape else None
-        return d
 
 
 @dataclass
@@ -80,8 +59,6 @@ class StyleEntry:
 
     @classmethod
     def from_dict(cls, d: Any, where: str) -> StyleEntry:
-        from .style import post_settings
-
         if not isinstance(d, dict) or not isinstance(d.get("name"), str) or not d["name"]:
             raise InputError(f"bad style config {where}: each entry of 'styles' needs a 'name'")
         if not isinstance(d.get("extra", {}), dict):
@@ -179,15 +156,12 @@ def _blend_reshapes(parts: list[tuple[float, ReshapeSpec]]) -> ReshapeSpec | Non
                        jaw=sum(s.jaw for _, s in scaled), chin=sum(s.chin for _, s in scaled))
 
 
-def settings_from_style(path: str | Path) -> StyleEntry:
-    """A shipped (or any) single-style folder's own settings as an entry of a multi-style model, its
-    ``reshape.onnx`` to be copied as ``reshape-<name>.onnx``. ``path``: a style folder or name."""
-    from .registry import load_style
-
-    style = load_style(path)
+def settings_from_style(style: Any) -> StyleEntry:
+    """A loaded single style's own settings (e.g. a shipped one's) as an entry of a multi-style model,
+    its ``reshape.onnx`` to be copied as ``reshape-<name>.onnx``."""
     cfg = style.config
     if cfg.styles is not None:
-        raise InputError(f"{path} is a multi-style model; name one of its styles' own folders instead")
+        raise InputError(f"{style.path} is a multi-style model; name one of its styles' own folders instead")
     src = style.path / "reshape.onnx" if style.path is not None else None
     has_file = cfg.reshape is not None and src is not None and src.is_file()
     return StyleEntry(name=cfg.name, description=cfg.description, extra=json.loads(json.dumps(cfg.extra)),

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..export.onnx_export import check_parity, export_onnx
 from ..styles.multi import MULTI_MODEL, StyleEntry, parse_entries, settings_from_style
+from ..styles.registry import load_style
 from ..styles.style import NetSpec, StyleConfig, save_style
 
 
@@ -81,7 +82,7 @@ def _entry(value: Any, name: str) -> StyleEntry:
     elif isinstance(value, Mapping):
         entry = StyleEntry.from_dict({"name": name, **value}, f"settings of {name!r}")
     else:  # a single style's folder or registry name: copy its settings
-        entry = settings_from_style(value)
+        entry = settings_from_style(load_style(value))
     reshaping = entry.post.reshape is not None and not entry.post.reshape.is_identity
     file = entry.reshape_file if entry.name == name and entry.reshape_file else f"reshape-{name}.onnx"
     return replace(entry, name=name, reshape_file=file if reshaping else None,
