@@ -45,7 +45,8 @@ def test_every_model_forward_backward(name):
     torch.manual_seed(0)
     net = create_model(name, **SMALL.get(name, {}))
     x = torch.rand(2, 3, 64, 64) * 2 - 1
-    out = net(x)
+    n_styles = len(getattr(net, "styles", ()))  # a multi-style translator takes a style mix too
+    out = net(x, torch.full((n_styles,), 1.0 / n_styles)) if n_styles else net(x)
     maps = out if isinstance(out, list) else [_first(out)]  # a multi-scale discriminator: every map
     assert all(torch.isfinite(y).all() for y in maps)
     sum(y.square().mean() for y in maps).backward()

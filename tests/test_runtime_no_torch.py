@@ -14,9 +14,11 @@ import numpy as np
 import pytest
 
 from conftest import SHARED_DATA, shipped_tiny_style, synthetic_face
+from test_multi_style import tiny_multi
 from test_video import make_clip
 from toonforge.io.images import load_image, save_image
 from toonforge.pipelines.stylizer import Stylizer
+from toonforge.training.export_style import write_multi_style
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 PHOTO = SHARED_DATA / "faces" / "scut" / "AF1554.jpg"
@@ -61,6 +63,8 @@ def no_torch(tmp_path_factory):
     """Runs every command once in one torch-less subprocess; returns (report, paths)."""
     tmp = tmp_path_factory.mktemp("no-torch")
     style = shipped_tiny_style(tmp, "tiny-rt")
+    multi = write_multi_style(tiny_multi(), tmp / "multi-rt", {"a": {}, "b": {"keep_colours": 0.5}, "c": {}},
+                              head_resolution=64, full_resolution=128)
     img, _ = synthetic_face(150, seed=3)
     photos = tmp / "photos"
     photos.mkdir()
@@ -80,13 +84,17 @@ def no_torch(tmp_path_factory):
         "torch_backend": ["stylize", str(photos / "a.png"), "-o", str(out / "t.png"), "--style", str(style),
                           "--detector", "none", "--backend", "torch"],
         "export": ["export", "--style", str(style), "-o", str(out / "x.onnx")],
+        "multi": ["stylize", str(photos / "a.png"), "-o", str(out / "m.png"), "--style", str(multi),
+                  "--mix", "a=0.3,b=0.7", "--detector", "none", "--quiet"],
+        "multi_video": ["video", str(clip), "-o", str(out / "m.mp4"), "--style", str(multi), "--mix", "c=1",
+                        "--detector", "none", "--quiet"],
     }
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(_blocker(tmp / "block")), str(SRC)])}
     photo = [str(PHOTO), str(tmp / "photo.npy")] if PHOTO.is_file() else []
     proc = subprocess.run([sys.executable, "-c", SCRIPT, json.dumps(cmds), *photo], capture_output=True, text=True,
                           env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    paths = {"style": style, "photos": photos, "out": out, "photo": tmp / "photo.npy"}
+    paths = {"style": style, "photos": photos, "out": out, "photo": tmp / "photo.npy", "multi": multi}
     return json.loads(proc.stdout.strip().splitlines()[-1]), paths
 
 
@@ -104,6 +112,18 @@ def test_image_and_folder_equal_the_torch_backend(no_torch, small_model_cpu):
         got = load_image(p["out"] / dst).rgb.astype(int)
         want = ref(load_image(p["photos"] / src)).image.astype(int)
         assert got.shape == want.shape and np.abs(got - want).max() <= 1
+
+
+def test_a_multi_style_mix_runs_without_torch(no_torch, small_model_cpu):
+    from toonforge.io.video import probe_video
+
+    report, p = no_torch
+    for key in ("multi", "multi_video"):
+        assert report[key]["code"] == 0, report[key]["err"]
+    want = Stylizer(p["multi"], backend="torch", detector=None, mix="a=0.3,b=0.7")(load_image(p["photos"] / "a.png"))
+    got = load_image(p["out"] / "m.png").rgb.astype(int)
+    assert np.abs(got - want.image.astype(int)).max() <= 1
+    assert probe_video(p["out"] / "m.mp4").frame_count == 6
 
 
 def test_video_and_styles_run_without_torch(no_torch):

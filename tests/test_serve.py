@@ -215,3 +215,9 @@ def test_a_full_queue_answers_503_with_retry_after(served):
         batcher.runner, service.settings.max_queue = inner, 8
     assert first[0][0] == 200 and service.pending == 0
     assert client.stylize(_png(img))[0] == 200
+
+
+def test_a_mix_reaches_the_pipeline(served):
+    client, _, img, _, _ = served
+    status, _, body = client.stylize(_png(img), "?mix=anime%3D1")  # the tiny style is single-style
+    assert status == 422 and "single-style" in json.loads(body)["error"]

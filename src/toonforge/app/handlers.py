@@ -20,7 +20,7 @@ from ..errors import InputError, MissingDependencyError
 from ..io.images import load_image
 from ..pipelines.stylizer import BACKENDS, Stylizer
 from ..pipelines.stylizer_cache import StylizerCache
-from ..styles.registry import available_styles
+from ..styles.registry import available_styles, listed_styles
 from . import APP_MAX_PIXELS
 
 NO_FACE_HEAD_ONLY = "no face found, so there is no head to show; untick 'Head only' to stylize the whole image"
@@ -73,15 +73,33 @@ class AppHandlers:
     # ---- checks ------------------------------------------------------------------------
     @staticmethod
     def style_names() -> list[str]:
-        """Every style the registry knows (shipped, ~/.toonforge/styles, $TOONFORGE_STYLES)."""
-        return list(available_styles())
+        """Every style the registry knows (shipped, ~/.toonforge/styles, $TOONFORGE_STYLES), with the
+        styles listed inside multi-style models."""
+        folders = available_styles()
+        return sorted([*folders, *listed_styles(folders)])
 
-    def _stylizer(self, style: str | None) -> Stylizer:
+    @staticmethod
+    def mix_pair() -> tuple[str, str, str] | None:
+        """(model, first style, second style) of the first multi-style model installed, for the
+        page's mix slider; None when there is none."""
+        from ..styles.style import Style
+
+        for name, path in available_styles().items():
+            try:
+                styles = Style.load(path).config.styles
+            except (InputError, OSError, ValueError):
+                continue
+            if styles:
+                return name, styles[0].name, styles[1].name
+        return None
+
+    def _stylizer(self, style: str | None, mix: str | None = None) -> Stylizer:
         # Only registry names: a request must not make the server load an arbitrary path.
         names = self.style_names()
         if not style or style not in names:
             raise InputError(f"unknown style {style!r}; available: {', '.join(names) or 'none'}")
-        return self.cache.get(style, self.backend)
+        stylizer = self.cache.get(style, self.backend)
+        return stylizer if mix is None else stylizer.mixed(mix)
 
     @staticmethod
     def _strength(strength: float | None) -> float:
@@ -124,7 +142,7 @@ class AppHandlers:
 
     # ---- actions -----------------------------------------------------------------------
     def stylize_image(self, image: np.ndarray | str | Path | None, style: str | None,
-                      strength: float | None = 1.0, head_only: bool = False) -> ImageOutcome:
+                      strength: float | None = 1.0, head_only: bool = False, mix: str | None = None) -> ImageOutcome:
         """Stylize one picture.
 
         Args:
@@ -132,6 +150,7 @@ class AppHandlers:
             style: a registry style name.
             strength: 0 gives the input back, 1 the full style.
             head_only: return the stylized aligned crop of the largest face instead.
+            mix: a multi-style model's mix, ``"anime=0.7,cartoon=0.3"`` (None: the style as named).
 
         Raises:
             InputError: no/bad/too large image, unknown style, bad strength, or no face in
@@ -139,7 +158,7 @@ class AppHandlers:
         """
         rgb = self._rgb(image)
         value = self._strength(strength)
-        stylizer = self._stylizer(style)
+        stylizer = self._stylizer(style, mix)
         result = stylizer(rgb, strength=value, head_only=bool(head_only))
         if head_only:
             if not result.heads:
@@ -150,7 +169,8 @@ class AppHandlers:
         return ImageOutcome(result.image, list(result.notices))
 
     def stylize_video(self, video: str | Path | None, style: str | None, strength: float | None = 1.0,
-                      head_only: bool = False, progress: Progress | None = None) -> VideoOutcome:
+                      head_only: bool = False, progress: Progress | None = None,
+                      mix: str | None = None) -> VideoOutcome:
         """Stylize a video file into a fresh per-request folder; audio is kept by the pipeline.
 
         ``progress(done, total)`` is called as frames are written (total None when unknown).
@@ -163,7 +183,7 @@ class AppHandlers:
         if src.stat().st_size == 0:
             raise InputError(f"cannot read {src.name}: file is empty")
         value = self._strength(strength)
-        stylizer = self._stylizer(style)
+        stylizer = self._stylizer(style, mix)
         try:
             from ..pipelines.video import stylize_video
         except ImportError:

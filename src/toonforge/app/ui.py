@@ -103,10 +103,15 @@ def build_demo(*, styles: Sequence[str] | None = None, examples: Sequence[str | 
     names = list(styles) if styles is not None else handlers.style_names()
     default = default_style if default_style in names else (names[0] if names else None)
     example_files = [str(p) for p in (find_examples() if examples is None else examples)]
+    pair = handlers.mix_pair()  # a multi-style model: a slider between its first two styles
 
-    def run_image(image: str | None, style: str, strength: float, head_only: bool) -> tuple[Any, str]:
+    def mix_of(style: str, t: float | None) -> str | None:
+        return None if pair is None or t is None or style != pair[0] else f"{pair[1]}={1 - t:g},{pair[2]}={t:g}"
+
+    def run_image(image: str | None, style: str, strength: float, head_only: bool,
+                  t: float | None = None) -> tuple[Any, str]:
         try:
-            out: ImageOutcome = handlers.stylize_image(image, style, strength, head_only)
+            out: ImageOutcome = handlers.stylize_image(image, style, strength, head_only, mix=mix_of(style, t))
         except Exception as exc:  # noqa: BLE001 - every failure becomes a message on the page
             raise _fail(exc) from None
         for notice in out.notices:
@@ -114,13 +119,13 @@ def build_demo(*, styles: Sequence[str] | None = None, examples: Sequence[str | 
         h, w = out.image.shape[:2]
         return out.image, _status(out.notices, f"Done: {w}×{h}, style {style}, strength {strength:g}.")
 
-    def run_video(video: str | None, style: str, strength: float, head_only: bool,
+    def run_video(video: str | None, style: str, strength: float, head_only: bool, t: float | None = None,
                   progress: Any = gr.Progress()) -> tuple[str, str]:  # noqa: B008 - Gradio's idiom
         def report(done: int, total: int | None) -> None:
             progress((done, total), desc="stylizing frames", unit="frames")
 
         try:
-            out = handlers.stylize_video(video, style, strength, head_only, progress=report)
+            out = handlers.stylize_video(video, style, strength, head_only, progress=report, mix=mix_of(style, t))
         except Exception as exc:  # noqa: BLE001
             raise _fail(exc) from None
         for notice in out.notices:
@@ -139,6 +144,10 @@ def build_demo(*, styles: Sequence[str] | None = None, examples: Sequence[str | 
                                     info="0 = the photo unchanged, 1 = full style")
             head_in = gr.Checkbox(False, label="Head only", elem_id="head-only",
                                   info="show only the aligned, stylized face")
+        mix_in = None
+        if pair is not None:
+            mix_in = gr.Slider(0.0, 1.0, value=0.0, step=0.05, label=f"Style mix: {pair[1]} ↔ {pair[2]}",
+                               elem_id="mix", info=f"with style {pair[0]}: 0 = {pair[1]}, 1 = {pair[2]}")
         with gr.Tabs():
             with gr.Tab("Photo", id="photo"):
                 with gr.Row():
@@ -156,7 +165,7 @@ def build_demo(*, styles: Sequence[str] | None = None, examples: Sequence[str | 
                 video_btn = gr.Button("Stylize video", variant="primary", elem_id="run-video")
         status = gr.Markdown("", elem_id="status")
 
-        controls = [style_in, strength_in, head_in]
+        controls = [style_in, strength_in, head_in, *([mix_in] if mix_in is not None else [])]
         # On failure the error shows as a message; the status line is cleared so it never shows
         # the previous request's "Done".
         image_btn.click(run_image, [image_in, *controls], [image_out, status], api_name="stylize_image") \

@@ -115,9 +115,13 @@ def build_parser(command: str | None = None, *, load_all: bool = True) -> argpar
 
 def _style_folder(name: str) -> Path | None:
     """The folder of the style registered as ``name`` (for the output-safety layer), or None."""
-    from ..styles.registry import available_styles
+    from ..styles.registry import available_styles, listed_styles
 
-    return available_styles().get(name)
+    name = name.rsplit("@", 1)[0]  # MODEL@STYLE: the multi-style model's folder
+    if Path(name).is_dir():
+        return Path(name)
+    folders = available_styles()
+    return folders.get(name) or listed_styles(folders).get(name)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

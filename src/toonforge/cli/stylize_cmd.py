@@ -13,6 +13,7 @@ from .colour_args import add_keep_colours_arg, apply_keep_colours, unit_interval
 from .detector_args import add_detector_args
 from .engine_args import add_engine_args, positive_int, say_setup_notices
 from .messages import summary_line
+from .mix_args import add_style_args, style_and_mix
 
 _strength = unit_interval("strength")
 
@@ -24,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="image files or folders")
     p.add_argument("-o", "--output", type=Path, required=True,
                    help="output folder (or an image path when there is one input file)")
-    p.add_argument("--style", default="classic", help="style name or folder (see `toonforge styles`)")
+    add_style_args(p)
     p.add_argument("--head-only", action="store_true", help="write only the aligned, stylized faces")
     p.add_argument("--strength", type=_strength, default=1.0, help="0 = input, 1 = full style (default 1)")
     add_keep_colours_arg(p)
@@ -39,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS,
                    help=f"refuse larger images (default {DEFAULT_MAX_PIXELS})")
     p.add_argument("--quiet", action="store_true", help="no progress bar or notices")
-    declare_io(p, inputs=["inputs", "style"], outputs={"output": "auto"})
+    declare_io(p, inputs=["inputs", "style:style"], outputs={"output": "auto"})
     p.set_defaults(func=run)
 
 
@@ -50,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from ..pipelines.batch import head_path, is_done, plan_jobs
     from ..pipelines.stylizer import Stylizer
 
+    style, mix = style_and_mix(args)  # a bad --mix fails before anything loads
     jobs = plan_jobs(args.inputs, args.output, fmt=args.format, recursive=args.recursive)
     todo = [j for j in jobs if args.overwrite or not is_done(j, args.head_only)]
     say = (lambda m: None) if args.quiet else (lambda m: tqdm.write(m, file=sys.stderr))
@@ -58,8 +60,8 @@ def run(args: argparse.Namespace) -> int:
     if not todo:
         return 0
     detector = build_detector(args.detector, min_face=args.min_face, threads=args.threads)
-    stylizer = Stylizer(args.style, backend=args.backend, device=args.device, detector=detector,
-                        threads=args.threads)
+    stylizer = Stylizer(style, backend=args.backend, device=args.device, detector=detector,
+                        threads=args.threads, mix=mix)
     apply_keep_colours(stylizer, args)
     say_setup_notices(stylizer, args.quiet)
     failures = written = faces = 0

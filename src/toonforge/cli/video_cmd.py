@@ -11,6 +11,7 @@ from .colour_args import add_keep_colours_arg, apply_keep_colours
 from .detector_args import add_detector_args
 from .detector_args import int_in_range as _positive
 from .engine_args import add_engine_args, say_setup_notices
+from .mix_args import add_style_args, style_and_mix
 from .stylize_cmd import _strength
 from .vocabulary import alias
 
@@ -22,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "stream are kept; the output is H.264 (yuv420p) written atomically, never over the input.")
     p.add_argument("input", type=Path, metavar="IN", help="input video file")
     p.add_argument("-o", "--output", type=Path, required=True, help="output video file (.mp4, .m4v, .mov, .mkv)")
-    p.add_argument("--style", default="classic", help="style name or folder (see `toonforge styles`)")
+    add_style_args(p)
     p.add_argument("--strength", type=_strength, default=1.0, help="0 = input, 1 = full style (default 1)")
     add_keep_colours_arg(p)
     p.add_argument("--head-only", action="store_true",
@@ -39,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace the output if it exists")
     p.add_argument("--quiet", action="store_true", help="no progress bar or notices")
     alias(p, "--size", "--head-size")
-    declare_io(p, inputs=["input", "style"], outputs={"output": "file"})
+    declare_io(p, inputs=["input", "style:style"], outputs={"output": "file"})
     p.set_defaults(func=run)
 
 
@@ -52,11 +53,12 @@ def run(args: argparse.Namespace) -> int:
     from ..pipelines.video import stylize_video
 
     # Cheap checks first, so bad input fails before any model loads.
+    style, mix = style_and_mix(args)
     info = probe_video(args.input)
     check_output(args.output, src=args.input, overwrite=args.overwrite)
     detector = build_detector(args.detector, min_face=args.min_face, threads=args.threads)
-    stylizer = Stylizer(args.style, backend=args.backend, device=args.device, detector=detector,
-                        threads=args.threads)
+    stylizer = Stylizer(style, backend=args.backend, device=args.device, detector=detector,
+                        threads=args.threads, mix=mix)
     apply_keep_colours(stylizer, args)
     say_setup_notices(stylizer, args.quiet)
     bar = tqdm(total=info.frame_count, unit="frame", disable=args.quiet, file=sys.stderr, dynamic_ncols=True)

@@ -13,7 +13,7 @@ from torch import nn
 from ..errors import InputError
 from ..io.checkpoints import weights_sha256
 from ..io.files import atomic_output
-from .runtime import DIGEST_KEY  # defined beside the runtime, which reads the stamp without torch
+from .runtime import DIGEST_KEY, STYLE_INPUT  # defined beside the runtime, which reads them without torch
 
 OPSET = 17
 INPUT_NAME, OUTPUT_NAME = "image", "stylized"
@@ -54,6 +54,9 @@ class ParityReport:
 def export_onnx(net: nn.Module, path: str | Path, *, sample_size: int = 256, overwrite: bool = False) -> Path:
     """Write ``net`` (input (N,3,H,W) in [-1,1]) to ``path`` with dynamic N, H and W.
 
+    A multi-style translator (a ``styles`` list of S names) gets a second input ``style``: (S,)
+    float32 weights, the mix for the whole batch.
+
     Uses the TorchScript-based exporter (no onnxscript dependency); the file is written to a
     temp name and renamed, so a failed export never leaves a half-written model. The file's
     metadata records :func:`~toonforge.io.checkpoints.weights_sha256` of ``net`` under ``toonforge.weights_sha256``.
@@ -63,11 +66,13 @@ def export_onnx(net: nn.Module, path: str | Path, *, sample_size: int = 256, ove
         raise InputError(f"{path} already exists; pass --overwrite to replace it")
     net = net.eval().cpu()
     x = torch.zeros(1, 3, sample_size, sample_size)
+    n_styles = len(getattr(net, "styles", ()))
+    args = (x, torch.full((n_styles,), 1.0 / n_styles)) if n_styles else (x,)
     with atomic_output(path) as tmp, warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            net, (x,), str(tmp), dynamo=False, opset_version=OPSET,
-            input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+            net, args, str(tmp), dynamo=False, opset_version=OPSET,
+            input_names=[INPUT_NAME, STYLE_INPUT][:len(args)], output_names=[OUTPUT_NAME],
             dynamic_axes={INPUT_NAME: {0: "batch", 2: "height", 3: "width"},
                           OUTPUT_NAME: {0: "batch", 2: "height", 3: "width"}},
         )
@@ -85,18 +90,35 @@ def check_parity(
     """Run the same random inputs (in [-1, 1]) through ``net`` and the ONNX file.
 
     Returns the max abs difference per size; ``report.ok`` says whether all are within
-    ``tolerance``. Sizes must be multiples of the network's stride.
+    ``tolerance``. Sizes must be multiples of the network's stride. A multi-style translator is
+    checked at every size with each one-hot style, the even mix and a random mix (keys
+    ``HxW/mix``).
     """
     from .runtime import OnnxRunner
 
-    runner = OnnxRunner(onnx_path, threads=1)
+    runner = OnnxRunner(onnx_path, threads=1, bake=False)  # the graph as shipped, style as an input
     g = torch.Generator().manual_seed(seed)
     diffs: dict[str, float] = {}
     net = net.eval().cpu()
+    mixes = parity_mixes(len(getattr(net, "styles", ())), g)
     for h, w in sizes:
         x = torch.rand(1, 3, h, w, generator=g) * 2 - 1
-        with torch.no_grad():
-            ref = net(x).numpy()
-        out = runner(x.numpy())
-        diffs[f"{h}x{w}"] = float(np.abs(ref - out).max())
+        for label, mix in mixes.items():
+            with torch.no_grad():
+                ref = (net(x) if mix is None else net(x, mix)).numpy()
+            out = runner(x.numpy()) if mix is None else runner(x.numpy(), mix.numpy())
+            diffs[f"{h}x{w}{label}"] = float(np.abs(ref - out).max())
     return ParityReport(diffs, tolerance)
+
+
+def parity_mixes(n_styles: int, g: torch.Generator) -> dict[str, torch.Tensor | None]:
+    """The style mixes a parity check runs: {"": None} for a single-style network, else every
+    one-hot (S,) vector, the even mix and one random convex mix, keyed "/one-hot-i", "/even", "/random"."""
+    if not n_styles:
+        return {"": None}
+    eye = torch.eye(n_styles)
+    mixes: dict[str, torch.Tensor | None] = {f"/one-hot-{i}": eye[i] for i in range(n_styles)}
+    mixes["/even"] = torch.full((n_styles,), 1.0 / n_styles)
+    r = torch.rand(n_styles, generator=g) + 0.05
+    mixes["/random"] = r / r.sum()
+    return mixes

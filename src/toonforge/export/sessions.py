@@ -10,8 +10,9 @@ from pathlib import Path
 from ..errors import CheckpointError, InputError, MissingDependencyError, first_line
 
 
-def open_session(path: str | Path, device: str = "cpu", threads: int | None = None):
-    """An ONNX Runtime session of ``path`` on the CPU, or CUDA when asked and available.
+def open_session(path: str | Path, device: str = "cpu", threads: int | None = None, *, model: bytes | None = None):
+    """An ONNX Runtime session of ``path`` (or of the serialized ``model``, ``path`` then naming it
+    in messages) on the CPU, or CUDA when asked and available.
 
     One-line InputError / CheckpointError for a missing file, a missing CUDA provider or a file
     ONNX Runtime cannot load.
@@ -21,7 +22,7 @@ def open_session(path: str | Path, device: str = "cpu", threads: int | None = No
     except ImportError:  # pragma: no cover - a core dependency
         raise MissingDependencyError("onnxruntime is not installed: pip install onnxruntime") from None
     path = Path(path)
-    if not path.is_file():
+    if model is None and not path.is_file():
         raise InputError(f"ONNX file not found: {path}")
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
@@ -34,6 +35,6 @@ def open_session(path: str | Path, device: str = "cpu", threads: int | None = No
             raise InputError("--device cuda with --backend onnx needs onnxruntime-gpu")
         providers.insert(0, "CUDAExecutionProvider")
     try:
-        return ort.InferenceSession(str(path), opts, providers=providers)
+        return ort.InferenceSession(str(path) if model is None else model, opts, providers=providers)
     except Exception as exc:
         raise CheckpointError(f"cannot load ONNX model {path.name}: {first_line(exc)}") from None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 MODEL_STRIDES: dict[str, int] = {
     "translator": 16,
+    "translator-multi": 16,
     "ugatit_generator": 4,
     "texture_unet": 4,
     "resnet_generator": 4,

@@ -5,11 +5,13 @@ at its working resolution; every detected face is aligned FFHQ-style, stylized b
 network at the head resolution, cleaned of ink strokes on the skin and reshaped if the style
 says so (``face.skin``; ``face.reshape``: larger eyes, a narrower jaw), and pasted back through
 a feathered mask with the inverse warp. Head-only mode returns the stylized aligned crops.
-``strength`` blends toward the input and scales the reshape.
+``strength`` blends toward the input and scales the reshape. A multi-style model runs a mix of
+its styles (``mix``; :mod:`..styles.multi`) through the head and full-image networks alike.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +29,7 @@ from ..face.reshape import reshape_maps, warp_crop
 from ..face.skin import clean_drawn_face
 from ..face.types import Face
 from ..io.images import LoadedImage, resize_rgb, scaled_size
+from ..styles.multi import mix_vector, style_mix
 from ..styles.registry import load_style
 from ..styles.style import Style
 from .backends import BACKENDS, make_runner, pick_backend
@@ -72,6 +75,9 @@ class Stylizer:
         device: "cpu" or "cuda".
         detector: detector name, a detector object, or None to skip face handling.
         threads: intra-op threads for ONNX Runtime (None: its default).
+        mix: a multi-style model's mix, ``{"anime": 0.7, "cartoon": 0.3}`` or ``"anime=0.7,cartoon=0.3"``
+            (default: the style it was loaded as, or its first); InputError for a single-style model.
+            :meth:`mixed` gives the same networks with another mix.
 
     Attribute ``upsample``: "guided" (default; frames and heads at least 1.5x their working
     resolution are upsampled guided by the photo, :mod:`.upsample`) or "bilinear" (plain
@@ -79,14 +85,17 @@ class Stylizer:
     the photo's coarse colours kept on each face (:mod:`.colour`; hair, background and the
     frame keep the style's colours), with
     ``keep_colours_lift`` L* added to the kept lightness and ``keep_colours_chroma`` of it
-    applied to chroma; defaults from the style's config.
+    applied to chroma; defaults from the style's config. ``reshape`` and ``clean_skin``: the face
+    reshape and ink-stroke cleanup applied, from the config too. For a multi-style model all five
+    come from its styles' own settings blended by ``mix`` (the checked mix, name -> weight; the
+    networks get it as ``style_vector``, (S,) float32).
     """
 
     upsample = "guided"
 
     def __init__(self, style: str | Path | Style = "classic", *, backend: str = "auto",
                  device: str = "cpu", detector: str | FaceDetector | None = DEFAULT_DETECTOR,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, mix: dict[str, float] | str | None = None) -> None:
         if backend not in BACKENDS:
             raise InputError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
         self.style = style if isinstance(style, Style) else load_style(style)
@@ -97,11 +106,25 @@ class Stylizer:
         self.detector = create_detector(detector) if isinstance(detector, str) else detector
         self._runners: dict[str, Runner] = {}
         self._masks: dict[int, np.ndarray] = {}
-        self.keep_colours = self.style.config.keep_colours
-        self.keep_colours_lift = self.style.config.keep_colours_lift
-        self.keep_colours_chroma = self.style.config.keep_colours_chroma
+        self._set_mix(mix)
         if self.style.config.kind in ("network", "onnx"):  # fail early on a broken style
             self._runner("head")
+
+    def _set_mix(self, mix: dict[str, float] | str | None) -> None:
+        """The mix and, from it (or the single style's config), the post-processing settings."""
+        self.mix, post = style_mix(self.style, mix)
+        names = [e.name for e in self.style.config.styles or []]
+        self.style_vector = mix_vector(self.mix, names) if self.mix is not None else None
+        self.reshape, self.clean_skin = post.reshape, post.clean_skin
+        self.keep_colours, self.keep_colours_lift, self.keep_colours_chroma = \
+            post.keep_colours, post.keep_colours_lift, post.keep_colours_chroma
+
+    def mixed(self, mix: dict[str, float] | str | None) -> Stylizer:
+        """This stylizer (the same networks, detector and backend) with another mix of a multi-style
+        model's styles, and the settings blended for it (cheap: for a request, or a slider)."""
+        other = copy.copy(self)
+        other._set_mix(mix)
+        return other
 
     # ---- networks ------------------------------------------------------------------------
     def _runner(self, role: str) -> Runner:
@@ -138,7 +161,9 @@ class Stylizer:
         padded = [pad_to_multiple(im, runner.stride)[0] for im in images]
         h, w = images[0].shape[:2]
         vr = self.style.config.value_range  # the network's input and output range
-        return [o[:h, :w] for o in from_network(runner(to_network(padded, vr)), vr)]
+        x = to_network(padded, vr)
+        y = runner(x) if self.style_vector is None else runner(x, self.style_vector)
+        return [o[:h, :w] for o in from_network(y, vr)]
 
     def _translate_chunked(self, role: str, images: list[np.ndarray]) -> list[np.ndarray]:
         """:meth:`_translate` in chunks of at most ``HEAD_CHUNK`` images (bounded memory)."""
@@ -250,7 +275,7 @@ class Stylizer:
         flat = [a.crop for per_frame in aligned for a in per_frame]
         flat_heads = iter(self._translate_chunked("head", flat) if flat else [])
         heads = [[next(flat_heads) for _ in per_frame] for per_frame in aligned]
-        width = self.style.config.clean_skin
+        width = self.clean_skin
         if width and strength > 0:  # the style's own post-process: ink strokes off the skin
             heads = [[clean_drawn_face(h, a.crop, a.landmarks_in_crop, width) for h, a in zip(hs, al)]
                      for hs, al in zip(heads, aligned)]
@@ -261,7 +286,7 @@ class Stylizer:
                      for hs, al in zip(heads, aligned)]
         # The style's reshape (at the given strength) moves the stylized face and, so that a
         # partial strength does not show the photo's own eyes through, the photo under it.
-        reshape = self.style.config.reshape
+        reshape = self.reshape
         spec = reshape.scaled(strength) if reshape is not None and strength > 0 else None
         bases = [[a.crop for a in al] for al in aligned]  # what each stylized face is blended with
         reshaping = spec is not None and not spec.is_identity

@@ -2,7 +2,8 @@
 
 * ``POST /v1/stylize``: the image as the raw body (``image/*`` or ``application/octet-stream``)
   or as the ``image`` field of a multipart form; query parameters ``style``, ``strength``,
-  ``head_only``, ``format`` (png, jpeg, webp), ``size``. Answers the image; ``X-Faces`` says
+  ``head_only``, ``format`` (png, jpeg, webp), ``size``, ``mix`` (a multi-style model's weights,
+  ``anime=0.7,cartoon=0.3``). Answers the image; ``X-Faces`` says
   how many faces were found, ``X-Toonforge-Notice`` carries a notice (e.g. no face found).
 * ``GET /v1/styles``, ``GET /healthz`` (the process answers), ``GET /readyz`` (the default
   style is loaded), ``GET /metrics`` (Prometheus), ``GET /docs`` and ``/openapi.json``.
@@ -150,6 +151,8 @@ def create_app(settings: ServeSettings | None = None, *, service: StyleService |
         head_only: bool = Query(False, description="return the largest face's stylized aligned crop"),
         format: Literal["png", "jpeg", "webp"] = Query("png", description="output image format"),  # noqa: A002
         size: int | None = Query(None, ge=16, le=8192, description="long side of the output (head: its side)"),
+        mix: str | None = Query(None, max_length=1000,
+                                description="a multi-style model's mix of its styles, e.g. anime=0.7,cartoon=0.3"),
     ) -> Response:
         service.admit()
         try:
@@ -158,7 +161,7 @@ def create_app(settings: ServeSettings | None = None, *, service: StyleService |
             loop = asyncio.get_running_loop()
             out = await loop.run_in_executor(pool, lambda: service.timed(
                 service.stylize, data, style=style, strength=strength, head_only=head_only, fmt=format,
-                size=size))
+                size=size, mix=mix))
         finally:
             service.release()
         headers = {"X-Faces": str(out.faces)}

@@ -182,8 +182,10 @@ class StyleService:
             raise ServiceError(413, f"the upload is {n_bytes:,} bytes, above the limit of {limit:,}")
 
     def stylize(self, data: bytes, *, style: str | None = None, strength: float = 1.0, head_only: bool = False,
-                fmt: str = "png", size: int | None = None) -> Stylized:
+                fmt: str = "png", size: int | None = None, mix: str | None = None) -> Stylized:
         """Decode ``data``, stylize it, encode the result (runs in a worker thread).
+
+        ``mix``: for a multi-style model, ``"anime=0.7,cartoon=0.3"`` (its styles' weights).
 
         Raises ServiceError: 413 (too many bytes or pixels), 422 (not an image, bad parameter,
         no face with ``head_only``), 404 (unknown style).
@@ -207,6 +209,8 @@ class StyleService:
             image = load_image_bytes(data, "the upload", max_pixels=self.settings.max_pixels)
             stylizer = self._stylizer(style) if style else self.cache.get(self.settings.default_style,
                                                                            self.settings.backend)
+            if mix is not None:  # the same networks (and batchers), this request's mix
+                stylizer = stylizer.mixed(mix)
             result = stylizer(image, strength=strength, head_only=head_only, size=size)
         except ServiceError:
             raise
@@ -224,11 +228,12 @@ class StyleService:
 
     def _stylizer(self, style: str):
         """The Stylizer of a style a request names (a registry name; the server's default may be a path)."""
-        from ..styles.registry import available_styles
+        from ..styles.registry import available_styles, listed_styles
 
         if os.sep in style or (os.altsep and os.altsep in style) or style.startswith("."):
             raise ServiceError(422, "style must be a name from GET /v1/styles, not a path")
-        if style not in available_styles():
+        folders = available_styles()
+        if style not in folders and style not in listed_styles(folders):
             raise ServiceError(404, f"unknown style {style!r}; GET /v1/styles lists them")
         try:
             return self.cache.get(style, self.settings.backend)

@@ -7,15 +7,16 @@ from pathlib import Path
 
 from ..errors import ToonforgeError
 from .registry import available_styles
-from .style import Style
+from .style import Style, first_sentence
 
 __all__ = ["StyleRow", "catalog"]
 
 
 @dataclass
 class StyleRow:
-    """name; kind ("network", "filter", or "broken"); head resolution ("any" for a filter);
-    tier (the translator tier, or the model name); the card's first sentence; the folder."""
+    """name; kind ("network", "filter", "multi" for a style listed inside a multi-style model, or
+    "broken"); head resolution ("any" for a filter); tier (the translator tier, or the model name);
+    the card's first sentence; the folder."""
 
     name: str
     kind: str
@@ -33,7 +34,8 @@ class StyleRow:
 def catalog() -> list[StyleRow]:
     """Rows for the styles under the search roots, by name; a style that fails to load is a "broken" row."""
     rows = []
-    for name, path in available_styles().items():
+    names = available_styles()
+    for name, path in names.items():
         try:
             s = Style.load(path)
         except (ToonforgeError, OSError, ValueError, TypeError, AttributeError) as exc:  # list the others
@@ -45,4 +47,8 @@ def catalog() -> list[StyleRow]:
             spec = s.spec("head")
             res, tier = str(spec.resolution), str(spec.config.get("tier", spec.model))
         rows.append(StyleRow(name, s.config.kind, res, tier, s.summary(), path))
-    return rows
+        for entry in s.config.styles or []:  # usable by its own name where no folder has it
+            if entry.name not in names:
+                about = f"in {name}: {entry.description}" if entry.description else f"a style of {name}"
+                rows.append(StyleRow(entry.name, "multi", res, tier, first_sentence(about), path))
+    return sorted(rows, key=lambda r: r.name)

@@ -18,6 +18,9 @@
       "keep_colours_chroma": 1.0      # share of keep_colours applied to chroma (0: lightness only)
     }
 
+A multi-style model (head model ``translator-multi``) adds ``"styles"``: its styles in order, each
+with its own post-processing settings (:mod:`.multi`); a mix of them is chosen at run time.
+
 ``model.safetensors`` holds the head weights under ``head.`` and, when the full-image network
 is separate, its weights under ``full.``. ONNX exports are ``head.onnx`` / ``full.onnx``, and
 ``reshape.onnx`` (``export.reshape_onnx``) in a style with a reshape.
@@ -37,11 +40,13 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
 from ..face.reshape import ReshapeSpec
-from ..face.skin import check_clean_skin
+from .post import post_settings
 
 if TYPE_CHECKING:  # PyTorch is imported only to build networks (the runtime needs none)
     import torch
     from torch import nn
+
+    from .multi import StyleEntry
 
 FORMAT_VERSION = 1
 KINDS = ("network", "filter", "onnx")  # onnx: an imported outside graph (pipelines.onnx_graph)
@@ -89,6 +94,7 @@ class StyleConfig:
     keep_colours: float = 0.0
     keep_colours_lift: float = 0.0
     keep_colours_chroma: float = 1.0
+    styles: list[StyleEntry] | None = None  # a multi-style model's styles, in its order (styles.multi)
 
     @classmethod
     def from_dict(cls, d: Any, source: str) -> StyleConfig:
@@ -119,23 +125,11 @@ class StyleConfig:
             raise InputError(f"bad style config {source}: extra must be an object, got {d.get('extra')!r}")
         if not 32 <= full_res <= 8192:
             raise InputError(f"bad style config {source}: full_resolution {full_res} outside 32..8192")
-        reshape = d.get("reshape")
-        if reshape is not None:
-            reshape = ReshapeSpec.from_dict(reshape, f"style config {source} (reshape)")
-        clean_skin = d.get("clean_skin")
-        if clean_skin is not None:
-            clean_skin = check_clean_skin(clean_skin, f"style config {source} (clean_skin)")
-        keep = d.get("keep_colours", 0.0)
-        if isinstance(keep, bool) or not isinstance(keep, (int, float)) or not 0.0 <= keep <= 1.0:
-            raise InputError(f"bad style config {source}: keep_colours must be a number in [0, 1], got {keep!r}")
-        lift = d.get("keep_colours_lift", 0.0)
-        if isinstance(lift, bool) or not isinstance(lift, (int, float)) or not -50.0 <= lift <= 50.0:
-            raise InputError(f"bad style config {source}: keep_colours_lift must be a number in "
-                             f"[-50, 50] (L*), got {lift!r}")
-        chroma = d.get("keep_colours_chroma", 1.0)
-        if isinstance(chroma, bool) or not isinstance(chroma, (int, float)) or not 0.0 <= chroma <= 1.0:
-            raise InputError(f"bad style config {source}: keep_colours_chroma must be a number in [0, 1], "
-                             f"got {chroma!r}")
+        styles = None
+        if d.get("styles") is not None:  # a multi-style model: its styles and their own settings
+            from .multi import parse_entries
+
+            styles = parse_entries(d["styles"], head, source)
         return cls(
             name=str(d["name"]),
             kind=kind,
@@ -145,17 +139,18 @@ class StyleConfig:
             full_resolution=full_res,
             value_range=(float(value_range[0]), float(value_range[1])),
             extra=dict(d.get("extra", {})),
-            reshape=reshape,
-            clean_skin=clean_skin,
-            keep_colours=float(keep),
-            keep_colours_lift=float(lift),
-            keep_colours_chroma=float(chroma),
+            styles=styles,
+            **post_settings(d, source),
         )
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["value_range"] = list(self.value_range)
         d["reshape"] = self.reshape.to_dict() if self.reshape else None
+        if self.styles is None:  # a single-style config keeps its earlier keys
+            del d["styles"]
+        else:
+            d["styles"] = [e.to_dict() for e in self.styles]
         return {"format": FORMAT_VERSION, **d}
 
 
@@ -171,6 +166,7 @@ class Style:
         self.path = path
         self.card = card
         self._weights = weights
+        self.default_mix: dict[str, float] | None = None  # a multi-style model loaded by one style's name
 
     @property
     def name(self) -> str:
@@ -262,9 +258,13 @@ class Style:
             if not line:
                 break
             para.append(line)
-        text = " ".join(para) or self.config.description
-        first = text.split(". ")[0].rstrip(".") + "."
-        return first if len(first) <= width else first[: width - 3].rstrip() + "..."
+        return first_sentence(" ".join(para) or self.config.description, width)
+
+
+def first_sentence(text: str, width: int = 90) -> str:
+    """The first sentence of ``text``, cut to ``width`` characters with "..." (for style listings)."""
+    first = text.split(". ")[0].rstrip(".") + "."
+    return first if len(first) <= width else first[: width - 3].rstrip() + "..."
 
 
 @contextmanager

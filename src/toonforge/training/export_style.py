@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import json
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from ..export.onnx_export import check_parity, export_onnx
+from ..styles.multi import MULTI_MODEL, StyleEntry, parse_entries, settings_from_style
+from ..styles.registry import load_style
 from ..styles.style import NetSpec, StyleConfig, save_style
 
 
@@ -57,10 +63,76 @@ def write_translator_style(task, result, out: Path, *, name: str, head_resolutio
     if data_note:
         lines += ["## Data and licence", data_note, ""]
     path = save_style(out, config, {"head": net}, "\n".join(lines))
-    export_onnx(net, path / "head.onnx", overwrite=True)
-    report = check_parity(net, path / "head.onnx")
+    _export_checked(net, path, name)
+    return path
+
+
+def _export_checked(net, folder: Path, name: str) -> None:
+    """``folder/head.onnx`` from ``net``, checked against PyTorch (max abs diff <= 1e-3; for a
+    multi-style net at several mixes); RuntimeError when the graph disagrees."""
+    export_onnx(net, folder / "head.onnx", overwrite=True)
+    report = check_parity(net, folder / "head.onnx")
     if not report.ok:
         raise RuntimeError(f"ONNX parity failed for {name}: {report.max_abs_diff}")
+
+
+def _entry(value: Any, name: str) -> StyleEntry:
+    if isinstance(value, StyleEntry):
+        entry = value
+    elif isinstance(value, Mapping):
+        entry = StyleEntry.from_dict({"name": name, **value}, f"settings of {name!r}")
+    else:  # a single style's folder or registry name: copy its settings
+        entry = settings_from_style(load_style(value))
+    reshaping = entry.post.reshape is not None and not entry.post.reshape.is_identity
+    file = entry.reshape_file if entry.name == name and entry.reshape_file else f"reshape-{name}.onnx"
+    return replace(entry, name=name, reshape_file=file if reshaping else None,
+                   reshape_source=entry.reshape_source if reshaping else None)
+
+
+def write_multi_style(model, out: Path, styles_settings: Mapping[str, Any] | Sequence[Any], *,
+                      name: str = "multi", head_resolution: int = 256, full_resolution: int = 512,
+                      description: str = "", card: str = "", overwrite: bool = False) -> Path:
+    """Write a trained ``MultiStyleTranslator`` as a multi-style style folder (:mod:`toonforge.styles.multi`).
+
+    ``styles_settings`` gives each of ``model.styles`` its own post-processing settings, as a
+    mapping name -> setting or a sequence in the model's order; a setting is a
+    :class:`StyleEntry`, a dict of entry keys (``keep_colours``, ``reshape``...), or a single
+    style's folder or registry name whose settings are copied (:func:`settings_from_style`, e.g.
+    ``{"anime": "anime", "cartoon": "cartoon"}`` takes the shipped styles' own). Writes
+    ``model.safetensors``, ``config.json``, ``card.md`` (``card``, or a short one), ``head.onnx``
+    (checked against PyTorch at several mixes) and ``reshape-<name>.onnx`` for each style with a
+    reshape (copied from its folder, else exported from its spec). Atomic; refuses an existing
+    ``out`` unless ``overwrite``.
+    """
+    from ..export.reshape_onnx import export_reshape_onnx
+
+    net = model.cpu().eval()
+    names = list(net.styles)
+    if isinstance(styles_settings, Mapping):
+        missing = [n for n in names if n not in styles_settings]
+        if missing or len(styles_settings) != len(names):
+            raise ValueError(f"styles_settings must name exactly the model's styles {names}")
+        values = [styles_settings[n] for n in names]
+    else:
+        values = list(styles_settings)
+        if len(values) != len(names):
+            raise ValueError(f"styles_settings has {len(values)} entries for the model's {len(names)} styles")
+    entries = [_entry(v, n) for v, n in zip(values, names)]
+    head = NetSpec(MULTI_MODEL, dict(net.config), head_resolution)
+    parse_entries([e.to_dict() for e in entries], head, f"multi-style model {name!r}")  # checks as load will
+    config = StyleConfig(name=name, kind="network", head=head, full=None, full_resolution=full_resolution,
+                         description=description or f"one translator ({net.config['tier']}) for {', '.join(names)}",
+                         styles=entries)
+    text = card or (f"# {name}\n\nOne {net.config['tier']} translator for the styles {', '.join(names)}, "
+                    "mixed at run time (`--mix`).\n")
+    with tempfile.TemporaryDirectory() as tmp:
+        files: dict[str, Path] = {}
+        for e in entries:
+            if e.reshape_file is not None:
+                src = e.reshape_source or export_reshape_onnx(e.post.reshape, Path(tmp) / e.reshape_file)
+                files[e.reshape_file] = Path(src)
+        path = save_style(out, config, {"head": net}, text, overwrite=overwrite, files=files)
+    _export_checked(net, path, name)
     return path
 
 
