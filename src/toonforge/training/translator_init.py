@@ -86,7 +86,8 @@ def init_multi_translator(source: str | Path, G: nn.Module, D: nn.Module) -> Non
         return
     else:
         g_state, _ = read_initial_weights(source)
-    state = multi_state_from_single(G, grow_state(G.net, g_state))
+    plain = Translator(**G.net.config)  # grown as the single-style tier: G.net's own keys are style tables
+    state = multi_state_from_single(G, grow_state(plain, g_state))
     load_into(G, state, f"{what} generator (tier {G.net.config['tier']})")
 
 
