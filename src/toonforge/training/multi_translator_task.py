@@ -82,7 +82,7 @@ class MultiTranslatorTask(TranslatorTask):
 
     def __init__(self, cfg: TranslatorTrainConfig, styles: list[str], perceptual: nn.Module | None = None, *,
                  allow_missing_targets: bool = False) -> None:
-        check_sizes(cfg)
+        check_sizes(cfg.size, cfg.crop_size, cfg.tone_augment)
         self.cfg, self.styles = cfg, list(styles)
         root = Path(cfg.targets)
         per_style = {s: check_pairing(PairedFolder(cfg.inputs, root / s, cfg.size), allow_missing=allow_missing_targets)

@@ -62,7 +62,7 @@ class TranslatorTask(TrainingTask):
 
     def __init__(self, cfg: TranslatorTrainConfig, perceptual: nn.Module | None = None, *,
                  allow_missing_targets: bool = False) -> None:
-        check_sizes(cfg)
+        check_sizes(cfg.size, cfg.crop_size, cfg.tone_augment)
         self.cfg = cfg
         names = check_pairing(PairedFolder(cfg.inputs, cfg.targets, cfg.size), allow_missing=allow_missing_targets)
         self.train_names, self.val_names = split_names(names, cfg.val_fraction, cfg.seed)
@@ -226,11 +226,11 @@ class TranslatorTask(TrainingTask):
         return total / max(1, n)
 
 
-def check_sizes(cfg: TranslatorTrainConfig) -> None:
+def check_sizes(size: int, crop_size: int | None = None, tone_augment: float = 0.0) -> None:
     """One-line InputErrors for a --size, --crop-size or --tone-augment the trainer cannot use."""
-    if cfg.size % 16:
-        raise InputError(f"--size must be a multiple of 16, got {cfg.size}")
-    if cfg.crop_size is not None and (cfg.crop_size % 16 or not 16 <= cfg.crop_size <= cfg.size):
-        raise InputError(f"--crop-size must be a multiple of 16 between 16 and --size ({cfg.size}), got {cfg.crop_size}")
-    if not 0.0 <= cfg.tone_augment <= 1.0:
-        raise InputError(f"--tone-augment must be a probability in [0, 1], got {cfg.tone_augment}")
+    if size % 16:
+        raise InputError(f"--size must be a multiple of 16, got {size}")
+    if crop_size is not None and (crop_size % 16 or not 16 <= crop_size <= size):
+        raise InputError(f"--crop-size must be a multiple of 16 between 16 and --size ({size}), got {crop_size}")
+    if not 0.0 <= tone_augment <= 1.0:
+        raise InputError(f"--tone-augment must be a probability in [0, 1], got {tone_augment}")
