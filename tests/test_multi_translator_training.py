@@ -113,6 +113,13 @@ def test_resume_continues_the_step_count_and_refuses_other_styles(tmp_path, caps
     assert (first.step, again.step, again.run_dir) == (4, 6, first.run_dir)
     ckpt = torch.load(first.run_dir / "checkpoints" / "latest.pt", weights_only=True)
     assert ckpt["step"] == 6
+    # --init-from a multi checkpoint starts from its EMA generator and its discriminator as they are
+    warm = MultiTranslatorTask(cfg_for(root, init_from=str(first.run_dir / "checkpoints" / "latest.pt")), STYLES)
+    warm.build(torch.device("cpu"))
+    for key, value in ckpt["ema"]["G"].items():
+        assert torch.equal(warm.G.state_dict()[key], value)
+    for key, value in ckpt["modules"]["D"].items():
+        assert torch.equal(warm.D.state_dict()[key], value)
     with pytest.raises(InputError, match="trained styles dark,light"):
         train(MultiTranslatorTask(cfg_for(root), STYLES[::-1]), loop_cfg(8), runs_root=tmp_path / "runs",
               resume=first.run_dir)
