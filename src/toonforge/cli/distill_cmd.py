@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     work = args.work or Path("runs") / f"distill-{args.output.name}"
     teachers = list(args.teacher)
     cfg = DistillConfig(
-        teacher=teachers[0] if len(teachers) == 1 else ",".join(teachers), photos=str(args.photos), output=str(args.output), work=str(work), tier=args.tier,
+        teacher=",".join(teachers), photos=str(args.photos), output=str(args.output), work=str(work), tier=args.tier,
         size=args.size, crop=args.crop, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
         w_perceptual=args.w_perceptual, w_gan=args.w_gan, gan_start=args.gan_start, heldout=args.heldout,
         seed=args.seed, evaluate=not args.no_eval, eval_size=args.eval_size, detector=args.detector,

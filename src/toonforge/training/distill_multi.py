@@ -21,8 +21,19 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..io.files import file_sha256
-from .distill import (DistillConfig, DistillResult, _fresh_dir, _link, _say, _teacher_style, record_settings,
-                      split_photos, style_digest, teacher_pairs, train_student)
+from .distill import (
+    DistillConfig,
+    DistillResult,
+    _fresh_dir,
+    _link,
+    _say,
+    _teacher_style,
+    record_settings,
+    split_photos,
+    style_digest,
+    teacher_pairs,
+    train_student,
+)
 
 
 def distill_many(cfg: DistillConfig, teachers: list[str], command: str = "") -> DistillResult:

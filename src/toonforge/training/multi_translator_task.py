@@ -44,8 +44,9 @@ def parse_styles(text: str, targets: str | Path) -> list[str]:
         raise InputError(f"--styles names {', '.join(repeated)} more than once")
     missing = [s for s in styles if not (Path(targets) / s).is_dir()]
     if missing:
+        more = f" ({len(missing)} missing)" if len(missing) > 1 else ""
         raise InputError(f"--styles: no folder {Path(targets) / missing[0]} (with --styles, --targets holds "
-                         f"one sub-folder of pairs per style){f' ({len(missing)} missing)' if len(missing) > 1 else ''}")
+                         f"one sub-folder of pairs per style){more}")
     return styles
 
 
