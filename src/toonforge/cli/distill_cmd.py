@@ -20,7 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "the held-out photos (FD-MNv2 to the teacher's outputs, identity, speed) and write the card. "
         "Everything but the finished style lives in --work; rerun the same command to continue a stopped run.",
     )
-    p.add_argument("teacher", metavar="TEACHER_STYLE", help="teacher style: a name or a style folder")
+    p.add_argument("teacher", metavar="TEACHER_STYLE", nargs="+",
+                   help="teacher style: a name or a style folder; two or more train one multi-style student "
+                   "(pairs per teacher in WORK/pairs/<teacher>/; ends after training with its model file)")
     p.add_argument("--photos", type=Path, required=True, help="folder of real photos")
     p.add_argument("-o", "--output", type=Path, required=True, help="student style folder to write (must not exist)")
     p.add_argument("--work", type=Path, default=None,
@@ -47,6 +49,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-minutes", type=float, default=None, help="stop training cleanly after this long")
     p.add_argument("--checkpoint-every", type=int, default=200, help="steps between checkpoints (default 200)")
     p.add_argument("--seed", type=int, default=0, help="split, training and augmentation seed (default 0)")
+    p.add_argument("--crop-size", type=int, default=None,
+                   help="train on random CROP x CROP windows of the pairs (multiple of 16; default whole pairs)")
+    p.add_argument("--tone-augment", type=float, default=0.0,
+                   help="probability that a pair's photo and target are darkened and warmed alike (default 0)")
     p.add_argument("--quiet", action="store_true", help="no progress bars or summaries")
     declare_io(p, inputs=["style:teacher", "photos"], outputs={"output": "folder", "work": "own-folder"})
     p.set_defaults(func=run)
@@ -56,14 +62,22 @@ def run(args: argparse.Namespace) -> int:
     from ..training.distill import DistillConfig, distill
 
     work = args.work or Path("runs") / f"distill-{args.output.name}"
+    teachers = list(args.teacher)
     cfg = DistillConfig(
-        teacher=args.teacher, photos=str(args.photos), output=str(args.output), work=str(work), tier=args.tier,
+        teacher=",".join(teachers), photos=str(args.photos), output=str(args.output), work=str(work), tier=args.tier,
         size=args.size, crop=args.crop, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
         w_perceptual=args.w_perceptual, w_gan=args.w_gan, gan_start=args.gan_start, heldout=args.heldout,
         seed=args.seed, evaluate=not args.no_eval, eval_size=args.eval_size, detector=args.detector,
         device=args.device, max_minutes=args.max_minutes, checkpoint_every=args.checkpoint_every, quiet=args.quiet,
+        crop_size=args.crop_size, tone_augment=args.tone_augment,
     )
-    result = distill(cfg, command="toonforge " + shlex.join(getattr(args, "argv", [])))
+    command = "toonforge " + shlex.join(getattr(args, "argv", []))
+    if len(teachers) > 1:
+        from ..training.distill_multi import distill_many
+
+        distill_many(cfg, teachers, command=command)
+        return 0
+    result = distill(cfg, command=command)
     if result.style is not None and not args.quiet:
         print(f"student style written to {result.style} (work folder {result.work})")
     return 0

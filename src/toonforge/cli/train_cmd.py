@@ -20,7 +20,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "Multi-GPU/multi-node: launch with torchrun.",
     )
     p.add_argument("--photos", dest="inputs", type=Path, required=True, help="folder of input photos")
-    p.add_argument("--targets", type=Path, required=True, help="folder of stylized targets (same names)")
+    p.add_argument("--targets", type=Path, required=True,
+                   help="folder of stylized targets (same names); with --styles, one sub-folder per style")
+    p.add_argument("--styles", default=None,
+                   help="comma-separated style names (two or more): train one multi-style translator on "
+                   "TARGETS/<style>/ for each, batches mixing the styles (default: one style)")
     p.add_argument("--allow-missing-targets", action="store_true",
                    help="train even when under 90%% of the inputs have a readable target (default: refuse)")
     p.add_argument("--tier", choices=list(TIERS), default="small",
@@ -41,6 +45,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-edge-promoting", action="store_true",
                    help="no blurred-edge copies of the targets as extra fakes for the discriminator")
     p.add_argument("--no-augment", action="store_true", help="no flips or crops of the pairs")
+    p.add_argument("--crop-size", type=int, default=None,
+                   help="train on random CROP x CROP windows (multiple of 16), the same on photo and target; "
+                   "validation stays on whole images (default: whole images)")
+    p.add_argument("--tone-augment", type=float, default=0.0,
+                   help="probability that a pair's photo and target are both darkened and warmed the same way "
+                   "(exposure x0.35-0.9 and a brown tint in linear light), for clean dim and dark skin")
     p.add_argument("--val-fraction", type=float, default=0.05, help="share of the pairs held out for validation")
     p.add_argument("--workers", type=int, default=0, help="data loader workers")
     p.add_argument("--runs", type=Path, default=Path("runs"), help="where numbered run folders go")
@@ -76,6 +86,9 @@ def run(args: argparse.Namespace) -> int:
     from ..training.loop import LoopConfig, train
     from ..training.translator_task import TranslatorTask, TranslatorTrainConfig
 
+    if args.styles is not None and args.style_out is not None:
+        raise InputError("-o/--output is not available with --styles yet (no multi-style style folder writer); "
+                         "the generator is saved as RUN/generator.safetensors")
     if args.style_out is not None and args.style_out.exists():
         raise InputError(f"{args.style_out} already exists; choose a new -o/--output")
     for folder in (args.inputs, args.targets):
@@ -90,8 +103,15 @@ def run(args: argparse.Namespace) -> int:
         gan_start=args.gan_start, edge_promoting=not args.no_edge_promoting,
         val_fraction=args.val_fraction, augment=aug, seed=args.seed,
         init_from=None if args.init_from is None else str(args.init_from),
+        crop_size=args.crop_size, tone_augment=args.tone_augment,
     )
-    task = TranslatorTask(cfg, allow_missing_targets=args.allow_missing_targets)
+    if args.styles is not None:
+        from ..training.multi_translator_task import MultiTranslatorTask, parse_styles
+
+        styles = parse_styles(args.styles, args.targets)
+        task = MultiTranslatorTask(cfg, styles, allow_missing_targets=args.allow_missing_targets)
+    else:
+        task = TranslatorTask(cfg, allow_missing_targets=args.allow_missing_targets)
     loop = LoopConfig(
         total_steps=args.steps, batch_size=args.batch_size, num_workers=args.workers,
         checkpoint_every=args.checkpoint_every, eval_every=args.eval_every, seed=args.seed,
@@ -100,6 +120,10 @@ def run(args: argparse.Namespace) -> int:
     )
     result = train(task, loop, runs_root=args.runs, resume=args.resume, device=args.device)
     print(f"run folder: {result.run_dir} (step {result.step}/{args.steps})")
+    if args.styles is not None:
+        from ..training.multi_translator_task import save_generator
+
+        print(f"generator (EMA, styles {','.join(task.styles)}): {save_generator(task, result.run_dir, result.step)}")
     if args.style_out is not None and result.step >= args.steps:
         from ..training.export_style import write_translator_style
 

@@ -69,6 +69,8 @@ class DistillConfig:
     max_minutes: float | None = None
     checkpoint_every: int = 200
     quiet: bool = False
+    crop_size: int | None = None  # train on random crops of the pairs (see train-translator --crop-size)
+    tone_augment: float = 0.0  # shared dim/warm tone shift probability (see training.tone_augment)
 
     def check(self) -> None:
         if self.size % 16 or not 32 <= self.size <= 1024:
@@ -81,6 +83,9 @@ class DistillConfig:
             raise InputError(f"--heldout must be in [0, 1), got {self.heldout}")
         if self.steps < 1 or self.batch_size < 1:
             raise InputError("--steps and --batch-size must be at least 1")
+        from .translator_task import check_sizes
+
+        check_sizes(self.size, self.crop_size, self.tone_augment)
 
 
 @dataclass
@@ -92,6 +97,7 @@ class DistillResult:
     step: int
     pairs: int
     eval_table: str = ""
+    generator: Path | None = None  # the multi-style student's model file (several teachers)
 
 
 def _say(cfg: DistillConfig, text: str) -> None:
@@ -146,8 +152,12 @@ def split_photos(cfg: DistillConfig, work: Path) -> tuple[list[Path], list[Path]
     return [by_stem[s] for s in train], [by_stem[s] for s in held]
 
 
-def teacher_pairs(cfg: DistillConfig, teacher, photos: list[Path], work: Path):
-    """Step 2: pairs from the teacher (``WORK/pairs``) and the training view ``WORK/train/{photo,style}``."""
+def teacher_pairs(cfg: DistillConfig, teacher, photos: list[Path], work: Path, *,
+                  pairs: Path | None = None, view_dir: Path | None = None):
+    """Step 2: pairs from the teacher (``pairs``, default ``WORK/pairs``) and the training view
+    ``view_dir/{photo,style}`` (default ``WORK/train``) of hard links to them."""
+    pairs = work / "pairs" if pairs is None else pairs
+    view_dir = work / "train" if view_dir is None else view_dir
     from ..pipelines.stylizer import Stylizer
     from ..pipelines.translate import PairMaker, translate_folder
 
@@ -157,15 +167,15 @@ def teacher_pairs(cfg: DistillConfig, teacher, photos: list[Path], work: Path):
         lambda kind, crops: stylizer.stylize_crops(crops, role="head" if kind == "aligned" else "full"),
         size=cfg.size,
     )
-    rep = translate_folder(maker, photos, work / "pairs", crop=cfg.crop, size=cfg.size,
+    rep = translate_folder(maker, photos, pairs, crop=cfg.crop, size=cfg.size,
                            batch_size=cfg.batch_size, detector=cfg.detector, quiet=cfg.quiet)
     for src, why in rep.problems:
         _say(cfg, f"skipped {src}: {why}")
     kinds = list(CROP_KINDS) if cfg.crop == "both" else [cfg.crop]
-    view = {part: _fresh_dir(work / "train" / part) for part in ("photo", "style")}
+    view = {part: _fresh_dir(view_dir / part) for part in ("photo", "style")}
     count = 0
     for kind in kinds:
-        base = work / "pairs" / kind if cfg.crop == "both" else work / "pairs"
+        base = pairs / kind if cfg.crop == "both" else pairs
         for target in sorted((base / "style").glob("*.png")):
             photo = base / "photo" / target.name
             if photo.is_file():
@@ -191,16 +201,23 @@ def _last_run(runs: Path) -> Path | None:
     return found
 
 
-def train_student(cfg: DistillConfig, view: dict[str, Path], work: Path):
-    """Step 3: the translator on the pairs in the shared loop, resuming ``WORK/runs``' last run."""
+def train_student(cfg: DistillConfig, view: dict[str, Path], work: Path, styles: list[str] | None = None):
+    """Step 3: the translator on the pairs in the shared loop, resuming ``WORK/runs``' last run.
+    With ``styles``, the multi-style translator on ``view["style"]/<style>/`` for each."""
     from .loop import LoopConfig, train
     from .translator_task import TranslatorTask, TranslatorTrainConfig
 
     tcfg = TranslatorTrainConfig(
         inputs=str(view["photo"]), targets=str(view["style"]), tier=cfg.tier, size=cfg.size, lr_g=cfg.lr,
         w_perceptual=cfg.w_perceptual, w_gan=cfg.w_gan, gan_start=cfg.gan_start, seed=cfg.seed,
+        crop_size=cfg.crop_size, tone_augment=cfg.tone_augment,
     )
-    task = TranslatorTask(tcfg)
+    if styles is None:
+        task = TranslatorTask(tcfg)
+    else:
+        from .multi_translator_task import MultiTranslatorTask
+
+        task = MultiTranslatorTask(tcfg, styles)
     loop = LoopConfig(total_steps=cfg.steps, batch_size=cfg.batch_size, checkpoint_every=cfg.checkpoint_every,
                       eval_every=cfg.checkpoint_every, seed=cfg.seed, max_minutes=cfg.max_minutes,
                       ema_start=min(cfg.gan_start, cfg.steps), progress=not cfg.quiet, tensorboard=False)
@@ -258,6 +275,22 @@ def _teacher_style(teacher: str, work: Path) -> str:
     return str(folder)
 
 
+def record_settings(cfg: DistillConfig, work: Path, teacher_digest: str | dict[str, str]) -> dict:
+    """Write ``WORK/distill.json``, refusing a work folder made with another teacher (or teachers),
+    tier, size, crop, seed or held-out share; returns the record."""
+    settings = work / "distill.json"
+    record = asdict(cfg) | {"teacher_digest": teacher_digest}
+    keys = ("teacher_digest", "tier", "size", "crop", "seed", "heldout")
+    if settings.is_file():
+        old = json.loads(settings.read_text(encoding="utf-8"))
+        for k in keys:
+            if old.get(k) != record[k]:
+                raise InputError(f"{work} holds a distillation with {k} {old.get(k)!r}, not {record[k]!r}; "
+                                 "use another --work folder")
+    atomic_write_text(settings, json.dumps(record, indent=1) + "\n")
+    return record
+
+
 def distill(cfg: DistillConfig, command: str = "") -> DistillResult:
     """Run (or continue) the five steps of the module docstring."""
     from ..styles.registry import load_style
@@ -271,16 +304,7 @@ def distill(cfg: DistillConfig, command: str = "") -> DistillResult:
     teacher = load_style(_teacher_style(cfg.teacher, work))
     if teacher.path is None:
         raise InputError(f"style {cfg.teacher!r} has no folder")
-    settings = work / "distill.json"
-    record = asdict(cfg) | {"teacher_digest": style_digest(teacher.path)}
-    keys = ("teacher_digest", "tier", "size", "crop", "seed", "heldout")
-    if settings.is_file():
-        old = json.loads(settings.read_text(encoding="utf-8"))
-        for k in keys:
-            if old.get(k) != record[k]:
-                raise InputError(f"{work} holds a distillation with {k} {old.get(k)!r}, not {record[k]!r}; "
-                                 "use another --work folder")
-    atomic_write_text(settings, json.dumps(record, indent=1) + "\n")
+    record = record_settings(cfg, work, style_digest(teacher.path))
 
     train_photos, held = split_photos(cfg, work)
     view, n_pairs = teacher_pairs(cfg, teacher, train_photos, work)

@@ -15,6 +15,7 @@ from torch.utils.data import Dataset
 from toonforge.errors import InputError
 from toonforge.io.images import IMAGE_EXTENSIONS, load_image, square_resize
 from toonforge.training.augment import AugmentConfig, augment_pair
+from toonforge.training.tone_augment import random_crop_pair, tone_shift_pair
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,9 @@ class PairedFolder(Dataset):
     Items: ``(inp, target)``, each a (3, size, size) float32 tensor in [-1, 1], centre-cropped
     to a square and resized, then (when ``augment`` is given) augmented with one shared
     geometric transform and input-only colour jitter.
+    tone_p: probability of the same dim/warm tone shift on both images
+    (:func:`~toonforge.training.tone_augment.tone_shift_pair`); crop: then the same random
+    ``crop`` x ``crop`` window of both (items become (3, crop, crop)).
 
     names: restrict to these stems (e.g. one side of ``split_names``); unknown names raise.
     Randomness: see :func:`item_rng` (resume-exact with ``num_workers=0``).
@@ -98,7 +102,8 @@ class PairedFolder(Dataset):
 
     def __init__(self, input_dir: str | os.PathLike[str], target_dir: str | os.PathLike[str],
                  size: int, augment: AugmentConfig | None = None, seed: int = 0,
-                 names: Sequence[str] | None = None) -> None:
+                 names: Sequence[str] | None = None, *, crop: int | None = None,
+                 tone_p: float = 0.0) -> None:
         self.input_dir, self.target_dir = Path(input_dir), Path(target_dir)
         for label, folder in (("input", self.input_dir), ("target", self.target_dir)):
             if not folder.is_dir():
@@ -123,6 +128,11 @@ class PairedFolder(Dataset):
         self.size = int(size)
         self.augment = augment
         self.seed = int(seed)
+        if crop is not None and not 1 <= crop <= self.size:
+            raise InputError(f"--crop-size must be in [1, {self.size}] (the --size), got {crop}")
+        if not 0.0 <= tone_p <= 1.0:
+            raise InputError(f"--tone-augment must be a probability in [0, 1], got {tone_p}")
+        self.crop, self.tone_p = crop, float(tone_p)
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -139,8 +149,15 @@ class PairedFolder(Dataset):
             raise IndexError(index)
         index %= len(self)
         inp, tgt = self.load_pair(index)
+        if self.augment is None and self.crop is None and self.tone_p == 0.0:
+            return to_tensor(inp), to_tensor(tgt)
+        rng = item_rng(self.seed, index)
         if self.augment is not None:
-            inp, tgt = augment_pair(inp, tgt, self.augment, item_rng(self.seed, index))
+            inp, tgt = augment_pair(inp, tgt, self.augment, rng)
+        if self.crop is not None:
+            inp, tgt = random_crop_pair(inp, tgt, self.crop, rng)
+        if self.tone_p > 0.0:
+            inp, tgt = tone_shift_pair(inp, tgt, self.tone_p, rng)
         return to_tensor(inp), to_tensor(tgt)
 
 

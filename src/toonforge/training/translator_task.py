@@ -51,6 +51,8 @@ class TranslatorTrainConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     seed: int = 0
     init_from: str | None = None  # checkpoint or style folder to start from (see translator_init)
+    crop_size: int | None = None  # random crop of each training pair (validation stays full size)
+    tone_augment: float = 0.0  # probability of the shared dim/warm tone shift (tone_augment.py)
 
 
 class TranslatorTask(TrainingTask):
@@ -60,8 +62,7 @@ class TranslatorTask(TrainingTask):
 
     def __init__(self, cfg: TranslatorTrainConfig, perceptual: nn.Module | None = None, *,
                  allow_missing_targets: bool = False) -> None:
-        if cfg.size % 16:
-            raise InputError(f"--size must be a multiple of 16, got {cfg.size}")
+        check_sizes(cfg.size, cfg.crop_size, cfg.tone_augment)
         self.cfg = cfg
         names = check_pairing(PairedFolder(cfg.inputs, cfg.targets, cfg.size), allow_missing=allow_missing_targets)
         self.train_names, self.val_names = split_names(names, cfg.val_fraction, cfg.seed)
@@ -75,12 +76,10 @@ class TranslatorTask(TrainingTask):
     def build(self, device: torch.device) -> None:
         cfg = self.cfg
         self.device = device
-        self.G = create_model("translator", tier=cfg.tier).to(device)
-        self.D = create_model("patch_discriminator", base_channels=cfg.d_channels).to(device)
+        G, D = self._make_nets()
+        self.G, self.D = G.to(device), D.to(device)
         if cfg.init_from is not None and not self.resuming:  # a resume brings its own states
-            from .translator_init import init_translator
-
-            init_translator(cfg.init_from, self.G, self.D)
+            self._init_from(cfg.init_from)
         self.G_train, self.D_train = self.G, self.D
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=cfg.betas)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=cfg.betas)
@@ -91,6 +90,17 @@ class TranslatorTask(TrainingTask):
         if self._perceptual is not None:
             self._perceptual = self._perceptual.to(device)
 
+    def _make_nets(self) -> tuple[nn.Module, nn.Module]:
+        """(generator, discriminator), freshly initialised."""
+        cfg = self.cfg
+        return (create_model("translator", tier=cfg.tier),
+                create_model("patch_discriminator", base_channels=cfg.d_channels))
+
+    def _init_from(self, source: str) -> None:
+        from .translator_init import init_translator
+
+        init_translator(source, self.G, self.D)
+
     def modules(self) -> dict[str, nn.Module]:
         return {"G": self.G, "D": self.D}
 
@@ -99,7 +109,8 @@ class TranslatorTask(TrainingTask):
 
     def dataset(self) -> torch.utils.data.Dataset:
         c = self.cfg
-        return PairedFolder(c.inputs, c.targets, c.size, c.augment, c.seed, names=self.train_names)
+        return PairedFolder(c.inputs, c.targets, c.size, c.augment, c.seed, names=self.train_names,
+                            crop=c.crop_size, tone_p=c.tone_augment)
 
     def phases(self) -> list[Phase]:
         phases = [Phase("G", self._g_step)]
@@ -126,13 +137,13 @@ class TranslatorTask(TrainingTask):
     def _d_step(self, batch: tuple[torch.Tensor, torch.Tensor], step: int) -> dict[str, float]:
         if not self._gan_on(step):
             return {}
-        x, y = batch
+        x, y, cond = self._unpack(batch)
         with torch.no_grad():
-            fake = self.G(x)
+            fake = self._generate(self.G, x, cond)
         self.opt_d.zero_grad(set_to_none=True)
-        real_logits, fake_logits = self.D_train(y), self.D_train(fake)
+        real_logits, fake_logits = self._score(self.D_train, y, cond), self._score(self.D_train, fake, cond)
         if self.cfg.edge_promoting:
-            smooth_logits = self.D_train(edge_smooth_tensor(y))
+            smooth_logits = self._score(self.D_train, edge_smooth_tensor(y), cond)
             loss = edge_promoting_d_loss(real_logits, fake_logits, smooth_logits, self.cfg.gan_kind)
         else:
             loss = d_loss(real_logits, fake_logits, self.cfg.gan_kind)
@@ -141,10 +152,10 @@ class TranslatorTask(TrainingTask):
         return {"loss/D": float(loss.detach())}
 
     def _g_step(self, batch: tuple[torch.Tensor, torch.Tensor], step: int) -> dict[str, float]:
-        x, y = batch
+        x, y, cond = self._unpack(batch)
         c = self.cfg
         self.opt_g.zero_grad(set_to_none=True)
-        out = self.G_train(x)
+        out = self._generate(self.G_train, x, cond)
         logs: dict[str, float] = {}
         total = out.new_zeros(())
         if c.w_pixel > 0:
@@ -157,13 +168,25 @@ class TranslatorTask(TrainingTask):
             logs["loss/perceptual"] = float(perc.detach())
         if self._gan_on(step):
             # Through the unwrapped D, and gradients only into G: D is stepped in its own phase.
-            adv = g_loss(self.D(out), c.gan_kind)
+            adv = g_loss(self._score(self.D, out, cond), c.gan_kind)
             total = total + c.w_gan * adv
             logs["loss/G_adv"] = float(adv.detach())
         total.backward(inputs=list(self.G.parameters()))
         self.opt_g.step()
         logs["loss/G"] = float(total.detach())
         return logs
+
+    # ---- how a batch meets the networks (a conditional subclass overrides these) --------------
+    def _unpack(self, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(photos, targets, condition or None) of a batch."""
+        x, y = batch
+        return x, y, None
+
+    def _generate(self, net: nn.Module, x: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
+        return net(x)
+
+    def _score(self, net: nn.Module, img: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
+        return net(img)
 
     # ---- validation ---------------------------------------------------------------------------
     def val_dataset(self) -> PairedFolder | None:
@@ -182,14 +205,32 @@ class TranslatorTask(TrainingTask):
         data = self.val_dataset()
         if data is None:
             return {}
+        return {"val/l1": self.val_l1(data, None)}
+
+    @torch.no_grad()
+    def val_l1(self, data: torch.utils.data.Dataset, cond: torch.Tensor | None) -> float:
+        """Mean L1 (on [-1, 1] images) of the EMA generator on ``data``'s (photo, target) items,
+        with the (S,) condition ``cond`` (None: unconditional)."""
         net = self.ema.get("G", self.G)
         was_training = net.training
         net.eval()
         total, n = 0.0, 0
         loader = torch.utils.data.DataLoader(data, batch_size=8, shuffle=False)
         for x, y in loader:
-            out = net(x.to(self.device))
+            x = x.to(self.device)
+            c = None if cond is None else cond.to(self.device).expand(len(x), -1)
+            out = self._generate(net, x, c)
             total += float((out - y.to(self.device)).abs().mean()) * len(x)
             n += len(x)
         net.train(was_training)
-        return {"val/l1": total / max(1, n)}
+        return total / max(1, n)
+
+
+def check_sizes(size: int, crop_size: int | None = None, tone_augment: float = 0.0) -> None:
+    """One-line InputErrors for a --size, --crop-size or --tone-augment the trainer cannot use."""
+    if size % 16:
+        raise InputError(f"--size must be a multiple of 16, got {size}")
+    if crop_size is not None and (crop_size % 16 or not 16 <= crop_size <= size):
+        raise InputError(f"--crop-size must be a multiple of 16 between 16 and --size ({size}), got {crop_size}")
+    if not 0.0 <= tone_augment <= 1.0:
+        raise InputError(f"--tone-augment must be a probability in [0, 1], got {tone_augment}")
