@@ -285,3 +285,45 @@ def test_tiled_scan_finds_what_the_windows_find(portraits):
         assert box_iou(a.box[None], b.box[None])[0, 0] > 0.8
     for truth in g.boxes:
         assert max(box_iou(truth[None], f.box[None])[0, 0] for f in tiled) > 0.5
+
+
+@pytest.mark.data
+def test_tracking_between_scans_skips_the_network_and_follows_a_moving_face(portraits):
+    import cv2
+
+    p = portraits[0]
+    x0, y0, x1, y1 = p.box
+    scale = 120.0 / (x1 - x0)  # a 120 px face
+    face = cv2.resize(p.rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    h, w = face.shape[:2]
+    det = bf.BlazeFaceDetector(min_face=60)
+    if det.landmark_count != 68:
+        pytest.skip("tracking without a network needs dlib's 68-point shape predictor")
+    runs = []
+
+    class CountingSession:  # counts the detector's network calls
+        def __init__(self, session):
+            self.session = session
+
+        def run(self, *a, **k):
+            runs.append(len(frames))
+            return self.session.run(*a, **k)
+
+    det._session = CountingSession(det._session)
+    finder = IntervalFaceFinder(det, every=5, tracker=None)
+    frames, found, truth = [], [], []
+    for i in range(8):
+        dx = 4 * i  # the face moves 4 px a frame to the right
+        rgb = np.full((h + 80, w + 120, 3), 90, np.uint8)
+        rgb[40:40 + h, 20 + dx:20 + dx + w] = face
+        frames.append(rgb)
+        truth.append(np.array([x0 * scale + 20 + dx, y0 * scale + 40]))
+        found.append(finder(rgb, i / 25))
+    assert sorted(set(runs)) == [1, 6]  # the network ran on the full scans of frames 0 and 5 only
+    assert finder.full_scans == 2
+    for fs, (tx, ty) in zip(found, truth):
+        assert len(fs) == 1
+        # The box's corner follows the face (boxes of any backend sit where dlib's would, so
+        # compare the motion, not the absolute place).
+        moved = fs[0].box[:2] - found[0][0].box[:2]
+        assert abs(moved[0] - (tx - truth[0][0])) < 4 and abs(moved[1]) < 4
