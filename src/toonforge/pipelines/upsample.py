@@ -31,6 +31,7 @@ __all__ = ["MIN_SCALE", "UPSAMPLE_MODES", "guided_upsample", "sharp_head"]
 UPSAMPLE_MODES = ("guided", "bilinear")
 BAND_ROWS = 256          # output rows per band of the full-resolution pass (bounds the memory)
 MAX_HEAD_SIDE = 2048     # largest side of a guided head before it is pasted
+GUIDE_PAD = "replicate"  # padding of the full-resolution guide crop of a head (see sharp_head)
 MIN_SCALE = 1.5          # upscaling factor from which frames and heads are guided (below: plain)
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
@@ -137,7 +138,11 @@ def sharp_head(rgb: np.ndarray, landmarks: np.ndarray, head: np.ndarray, aligned
     if scale < MIN_SCALE:
         return head, aligned.inverse
     side = min(MAX_HEAD_SIDE, int(round(s * scale)))
-    big = align_face(rgb, landmarks, side)
+    # The big crop only guides (per pixel) the head's full-resolution pass; where it runs past
+    # the photo, the guided head lands outside the photo and is never pasted, so its padding is
+    # the photo's edge pixels repeated (free) rather than the smooth fill the network's crop
+    # needs (which at a large footprint cost most of a 1024 px portrait's pipeline time).
+    big = align_face(rgb, landmarks, side, pad_mode=GUIDE_PAD)
     guide_low, guide_big = aligned.crop, big.crop
     if warp is not None:
         guide_low = warp(aligned.crop, aligned.landmarks_in_crop)
