@@ -239,7 +239,7 @@ def _window_batches(rgb: np.ndarray, windows: list[Window], side: int):
         yield [win for win, _ in chunk], pixels
 
 
-CANVAS = 1024  # most network input pixels per side of one level tile (bounds the memory)
+CANVAS = 1280  # most network input pixels per side of one level tile (bounds the memory)
 _MULTIPLE = 32  # the free-size graph takes heights and widths in multiples of this
 
 
@@ -264,7 +264,7 @@ def _level_tiles(rgb: np.ndarray, wins: list[Window], side: int):
     """Yield ``(tiles, pixels)``: one level of windows (one side ``t``) as a few large tiles.
 
     The frame is resized once by ``side / t`` and cut into tiles of at most ``CANVAS`` pixels
-    a side, padded with zeros to a multiple of 32, that overlap by 1.25x the largest face the
+    a side, padded with zeros to a multiple of 32, all of one size, that overlap by 1.25x the largest face the
     level answers for (so each such face lies whole in one tile, as in the level's windows).
     This is the level's windows without their overlap: about half the network pixels at
     1024 px, a third at 4K. ``pixels`` is (n, H, W, 3) float32 in [-1, 1], tiles of one size.
@@ -277,11 +277,14 @@ def _level_tiles(rgb: np.ndarray, wins: list[Window], side: int):
     overlap = int(math.ceil(1.25 * wins[0].largest * side / t)) + _MULTIPLE
 
     def spans(length: int) -> tuple[int, list[int]]:
+        """Tile length and starts along one axis: as few tiles as fit, all of one length."""
         padded = _MULTIPLE * math.ceil(length / _MULTIPLE)
         if padded <= CANVAS:
             return padded, [0]
-        step = CANVAS - overlap
-        return CANVAS, [min(i * step, length - CANVAS) for i in range(math.ceil((length - CANVAS) / step) + 1)]
+        n = math.ceil((length - overlap) / (CANVAS - overlap))
+        tile = _MULTIPLE * math.ceil((length + (n - 1) * overlap) / n / _MULTIPLE)  # <= CANVAS
+        step = (length - tile) / (n - 1)  # consecutive tiles overlap by tile - step >= overlap
+        return tile, [round(i * step) for i in range(n)]
 
     tw, xs = spans(lw)
     th, ys = spans(lh)
@@ -293,8 +296,8 @@ def _level_tiles(rgb: np.ndarray, wins: list[Window], side: int):
             part = level[y0:y0 + th, x0:x0 + tw]
             cut[:part.shape[0], :part.shape[1]] = part
             cuts.append(cut)
-    for i in range(0, len(cuts), 4):  # a few tiles per call: memory grows with the batch
-        yield tiles[i:i + 4], np.stack(cuts[i:i + 4]).astype(np.float32) * (1 / 127.5) - 1.0
+    for i in range(0, len(cuts), 2):  # two tiles per call: memory grows with the batch
+        yield tiles[i:i + 2], np.stack(cuts[i:i + 2]).astype(np.float32) * (1 / 127.5) - 1.0
 
 
 @register_detector("blazeface")
