@@ -65,7 +65,9 @@ def draw(image: np.ndarray, truth: np.ndarray, found: list[np.ndarray], hits: np
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--photos", type=int, default=4, help="group photos per frame size")
-    ap.add_argument("--backends", default="blazeface,dlib", help="comma-separated detector names")
+    ap.add_argument("--backends", default="blazeface,dlib",
+                    help="comma-separated detector names; blazeface-windows: BlazeFace scanning each window "
+                         "on its own, as before the tiled levels")
     ap.add_argument("--threads", type=int, default=2, help="ONNX Runtime threads for blazeface")
     ap.add_argument("--sheet", type=Path, default=None, help="write the first 1080p photo with its boxes here")
     ap.add_argument("--seed", type=int, default=1,
@@ -73,8 +75,12 @@ def main() -> None:
     args = ap.parse_args()
     pool = portraits(40)
     rng = np.random.default_rng(args.seed)
-    backends = {name: build_detector(name, min_face=40, threads=args.threads if name == "blazeface" else None)
-                for name in args.backends.split(",")}
+    backends = {}
+    for name in args.backends.split(","):
+        base = name.removesuffix("-windows")  # blazeface-windows: every pyramid window on its own (before tiles)
+        backends[name] = build_detector(base, min_face=40, threads=args.threads if base == "blazeface" else None)
+        if name != base:
+            backends[name]._free_size = False
     rows = []
     for label, (size, sides) in FRAMES.items():
         found_by: dict[str, list[np.ndarray]] = {n: [] for n in backends}

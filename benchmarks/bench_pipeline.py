@@ -107,7 +107,7 @@ def main() -> None:
                                                                               threads=args.threads),
                  "dlib, --min-face 40": build_detector("dlib", min_face=40)}
     print(f"style {args.style}, backend {args.backend}, {args.threads} threads, 1024x1024 photo")
-    shares = {}
+    shares, totals = {}, {}
     for name, det in detectors.items():
         stylizer = Stylizer(args.style, backend=args.backend, threads=args.threads, detector=det)
         total, net, det_net, faces = timed(stylizer, rgb, args.repeats)
@@ -115,10 +115,12 @@ def main() -> None:
         shares[name] = outside / total
         print(f"  {name:34s} total {total * 1e3:7.1f} ms, style networks {net * 1e3:7.1f} ms, detector network "
               f"{det_net * 1e3:6.1f} ms, outside {outside * 1e3:7.1f} ms = {100 * shares[name]:.1f}% "
-              f"({faces} face(s))")
+              f"({100 * (total - net) / total:.1f}% counting the detector's network as outside; {faces} face(s))")
+        totals[name] = total
     ref = shares["before: dlib@512"]
     for name, share in shares.items():
-        print(f"  outside share, {name}: {share / ref:.2f}x of before's")
+        print(f"  outside share, {name}: {share / ref:.2f}x of before's; total time "
+              f"{totals[name] / totals['before: dlib@512']:.2f}x before's")
     frames = group_frames(args.image.parent)
     stylizer = Stylizer(args.style, backend=args.backend, threads=args.threads,
                         detector=build_detector(DEFAULT_DETECTOR, min_face=40, threads=args.threads))

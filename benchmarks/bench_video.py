@@ -14,7 +14,11 @@ others so machine noise hits all alike:
   the default of ``toonforge video``) and landmark tracking between; dlib at --min-face 40 the
   same way;
 * no detection (the full-image network only: separates the detector's cost);
-* copy: no networks, no detection (strength 0): decode + encode alone, the floor.
+* copy: no networks, no detection (strength 0): decode + encode alone, the floor;
+* ``--tree LABEL=PATH`` (repeatable): another source tree's ``src`` (e.g. ``git archive`` of an
+  older commit), run in a worker process with that tree on its ``PYTHONPATH``, with that tree's
+  own defaults of ``toonforge video`` (its default detector and scan interval), interleaved with
+  the rest: the same clip, the same minutes, a different pipeline.
 
 All run the style in ONNX Runtime with ``--threads`` threads.
 """
@@ -22,7 +26,10 @@ All run the style in ONNX Runtime with ``--threads`` threads.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -88,12 +95,50 @@ def main() -> None:
                     help="frames between full face scans, comma-separated (the first is the video default)")
     ap.add_argument("--front-end-only", action="store_true",
                     help="time only the face finding (detection + tracking) per frame, before vs now")
+    ap.add_argument("--tree", action="append", default=[], metavar="LABEL=PATH",
+                    help="also time another tree's src folder with its own video defaults (repeatable)")
+    ap.add_argument("--worker", nargs=2, metavar=("CLIP", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.worker:
+        return worker(args)
     work = Path(tempfile.mkdtemp(prefix="bench-video-"))
     try:
         run_all(args, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def worker(args: argparse.Namespace) -> None:
+    """Run this process's toonforge (from PYTHONPATH) with its video defaults once per 'run' line on stdin."""
+    stylizer = Stylizer(args.style, backend="onnx", threads=args.threads)
+    for line in sys.stdin:
+        if line.strip() != "run":
+            break
+        report = stylize_video(args.worker[0], args.worker[1], stylizer, overwrite=True, batch_size=args.batch_size)
+        print(report.frames_with_faces, flush=True)
+
+
+class TreeWorker:
+    """A worker process running another source tree; calling it stylizes the clip once there."""
+
+    def __init__(self, src: str, clip: Path, out: Path, args: argparse.Namespace) -> None:
+        env = dict(os.environ, PYTHONPATH=str(Path(src).resolve()))
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--style", args.style, "--threads", str(args.threads),
+               "--batch-size", str(args.batch_size), "--worker", str(clip), str(out)]
+        self.proc = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.faces = 0
+
+    def __call__(self) -> None:
+        self.proc.stdin.write("run\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise SystemExit("error: a --tree worker stopped")
+        self.faces = int(line)
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
 
 
 def front_end_only(src: Path, everies: list[int], repeats: int, threads: int) -> None:
@@ -160,7 +205,18 @@ def run_all(args: argparse.Namespace, work: Path) -> None:
 
         return run
 
-    times = time_interleaved({k: job(k) for k in stylizers}, repeats=args.repeats, warmup=1)
+    jobs = {k: job(k) for k in stylizers}
+    trees = {}
+    for spec in args.tree:
+        label, _, path = spec.partition("=")
+        trees[f"tree {label}: its video defaults"] = TreeWorker(path, src, work / f"out-{len(trees)}.mp4", args)
+    jobs.update(trees)
+    try:
+        times = time_interleaved(jobs, repeats=args.repeats, warmup=1)
+    finally:
+        for w in trees.values():
+            w.close()
+    faces.update({k: w.faces for k, w in trees.items()})
     print(f"style {args.style}, 1280x720, {args.frames} frames, face from {what}, {args.threads} threads, "
           f"batch {args.batch_size}, onnxruntime {onnxruntime.__version__}")
     for name, sec in times.items():
@@ -169,6 +225,10 @@ def run_all(args: argparse.Namespace, work: Path) -> None:
     for name, sec in times.items():
         if not name.startswith("before"):
             print(f"  speed-up of '{name}' over before: {ref / sec:.2f}x")
+    default = times[f"onnx + blazeface, scan every {everies[0]}"]
+    for name in trees:
+        print(f"  speed-up of 'onnx + blazeface, scan every {everies[0]}' (this tree) over '{name}': "
+              f"{times[name] / default:.2f}x")
     no_det = times["onnx, no detection"]
     for name in ("before: onnx + dlib@512, every frame", f"onnx + blazeface, scan every {everies[0]}"):
         print(f"  '{name}': faces (detection, landmarks, tracking, head network, paste-back) add "

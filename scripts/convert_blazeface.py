@@ -9,7 +9,8 @@ Writes ``blazeface_short.onnx`` (128x128 input, faces filling a good part of the
 ``blazeface_full.onnx`` (192x192 input, smaller faces), each with the same inputs and outputs
 as the ``.tflite`` original: ``input`` (N, S, S, 3) float32 RGB in [-1, 1], NHWC; ``regressors``
 (N, A, 16) float32 and ``classificators`` (N, A, 1) float32 logits, A anchors (the batch size N
-is free, where the original's is 1). Inside, the graph
+is free, where the original's is 1; the full-range model's height and width are free too, any
+multiples of 32, see ``free_size``). Inside, the graph
 is NCHW (one transpose at the input, and one before each reshape of a head).
 
 The weights of the originals are stored as float16 (and, in the full-range model, as sparse
@@ -215,6 +216,34 @@ def convert(tflite_path: Path) -> onnx.ModelProto:
     return m, interp
 
 
+def free_size(m: onnx.ModelProto) -> onnx.ModelProto:
+    """Make a single-stride (full-range) graph take any input height and width that are multiples of 32.
+
+    The network is convolutional; only the declared input size and the head reshapes (to the
+    192 px anchor count) pin it. With ``height`` and ``width`` free and the reshapes keeping the
+    batch and folding every cell into the anchor axis, one call answers for a whole level of the
+    detector's pyramid (anchors row-major over the (H/4, W/4) grid) instead of many overlapping
+    192 px windows; at 192 x 192 the outputs are those of the fixed graph (the "SAME" paddings
+    of the stride-2 convolutions are the same for every multiple of 32).
+    """
+    dims = m.graph.input[0].type.tensor_type.shape.dim
+    for d, name in ((dims[1], "height"), (dims[2], "width")):
+        d.ClearField("dim_value")
+        d.dim_param = name
+    for out in m.graph.output:
+        d = out.type.tensor_type.shape.dim[1]
+        d.ClearField("dim_value")
+        d.dim_param = "anchors"
+    for i, init in enumerate(m.graph.initializer):
+        if init.name.startswith("r"):  # the head reshapes' target shapes
+            target = numpy_helper.to_array(init).copy()
+            target[:2] = (0, -1)  # keep the batch, fold all cells into the anchors
+            m.graph.initializer[i].CopyFrom(numpy_helper.from_array(target.astype(np.int64), init.name))
+    del m.graph.value_info[:]
+    onnx.checker.check_model(m)
+    return m
+
+
 def check_parity(m: onnx.ModelProto, interp, seed: int = 0) -> float:
     import onnxruntime as ort
 
@@ -237,7 +266,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("folder", type=Path, help="mediapipe/modules/face_detection of an unzipped mediapipe wheel")
     ap.add_argument("-o", "--output", type=Path, required=True, help="folder for the .onnx files and NOTICE")
+    ap.add_argument("--free-size-only", action="store_true",
+                    help="only make the already converted full-range model in OUTPUT take any input size")
     args = ap.parse_args()
+    if args.free_size_only:
+        path = args.output / "blazeface_full.onnx"
+        onnx.save(free_size(onnx.load(str(path))), str(path))
+        return 0
     args.output.mkdir(parents=True, exist_ok=True)
     for onnx_name, tfl in MODELS.items():
         m, interp = convert(args.folder / tfl)
@@ -246,6 +281,8 @@ def main() -> int:
         if diff > 1e-3:
             print(f"error: {onnx_name} does not match LiteRT", file=sys.stderr)
             return 1
+        if onnx_name == "blazeface_full.onnx":  # one anchor stride: any input size works
+            m = free_size(m)
         onnx.save(m, str(args.output / onnx_name))
     (args.output / "NOTICE-blazeface.txt").write_text(NOTICE)
     return 0

@@ -10,7 +10,7 @@ from toonforge.errors import InputError, MissingDependencyError
 from toonforge.face import blazeface as bf
 from toonforge.face.frontend import build_detector, detection_notices
 from toonforge.face.tracking import FaceTracker, IntervalFaceFinder
-from toonforge.face.types import Face
+from toonforge.face.types import Face, box_iou
 from toonforge.face.windows import window_pyramid
 
 # ---- pure logic ------------------------------------------------------------------------------
@@ -166,7 +166,9 @@ def test_a_face_under_min_face_is_reported_not_dropped(portraits):
     from toonforge.evaluation.group_photos import compose_group
     from toonforge.pipelines import Stylizer
 
-    g = compose_group(portraits[:2], [200, 64], (900, 500), seed=2)
+    # 60 px: 0.83 of the minimum, inside the band that is found but reported (0.8-0.9 of it);
+    # 64 px sat at the 0.9 edge, where a 1 % change of the measured side flips the answer.
+    g = compose_group(portraits[:2], [200, 60], (900, 500), seed=2)
     det = build_detector("blazeface", min_face=72)
     faces = det(g.image)
     assert len(faces) == 1 and faces[0].box[2] - faces[0].box[0] > 150
@@ -235,3 +237,93 @@ def test_video_scans_faces_every_n_frames(tmp_path):
     assert det.full == 3 and det.tracked == 7  # frames 0, 4, 8 scanned in full
     with pytest.raises(InputError, match="detect every"):
         stylize_video(tmp_path / "in.mp4", tmp_path / "o2.mp4", Stylizer("filter", detector=det), detect_every=0)
+
+
+# ---- a pyramid level scanned as large tiles (the free-size full-range graph) ------------------
+
+
+@pytest.mark.parametrize("size", [(1024, 1024), (1080, 1920), (2160, 3840)])
+def test_level_tiles_hold_every_face_of_their_band_whole(size):
+    h, w = size
+    det = bf.BlazeFaceDetector(min_face=40, landmarks="5")
+    assert det._free_size  # the shipped full-range graph takes any size
+    rgb = np.zeros((h, w, 3), np.uint8)
+    levels: dict[int, list] = {}
+    for win in det.windows(h, w):
+        levels.setdefault(win.side, []).append(win)
+    tiled = [ws for ws in levels.values() if len(ws) > 1]
+    assert tiled
+    for ws in tiled:
+        batches = list(bf._level_tiles(rgb, ws, det.spec.side))
+        tiles = [t for chunk, _ in batches for t in chunk]
+        pixels = sum(x.shape[0] * x.shape[1] * x.shape[2] for _, x in batches)
+        assert all(x.shape[1] % 32 == 0 and x.shape[2] % 32 == 0 and max(x.shape[1:3]) <= bf.CANVAS
+                   for _, x in batches)
+        assert pixels < len(ws) * det.spec.side ** 2  # fewer network pixels than the windows
+        t = tiles[0]
+        th, tw = batches[0][1].shape[1:3]
+        big = ws[0].largest  # image pixels; a face that large anywhere must fit whole in a tile
+        rng = np.random.default_rng(0)
+        for _ in range(200):
+            x0, y0 = rng.uniform(0, w - big), rng.uniform(0, h - big)
+            inside = [(x0 * t.sx >= c.x0 and (x0 + big) * t.sx <= c.x0 + tw
+                       and y0 * t.sy >= c.y0 and (y0 + big) * t.sy <= c.y0 + th) for c in tiles]
+            assert any(inside), (x0, y0)
+
+
+@pytest.mark.data
+def test_tiled_scan_finds_what_the_windows_find(portraits):
+    from toonforge.evaluation.group_photos import compose_group
+
+    g = compose_group(portraits[:4], [300, 140, 80, 60], (1920, 1080), seed=5)
+    det = bf.BlazeFaceDetector(min_face=40, landmarks="5")
+    tiled = det(g.image)
+    det._free_size = False
+    windowed = det(g.image)
+    assert len(tiled) == len(windowed) == 4
+    for a, b in zip(tiled, windowed):
+        assert box_iou(a.box[None], b.box[None])[0, 0] > 0.8
+    for truth in g.boxes:
+        assert max(box_iou(truth[None], f.box[None])[0, 0] for f in tiled) > 0.5
+
+
+@pytest.mark.data
+def test_tracking_between_scans_skips_the_network_and_follows_a_moving_face(portraits):
+    import cv2
+
+    p = portraits[0]
+    x0, y0, x1, y1 = p.box
+    scale = 120.0 / (x1 - x0)  # a 120 px face
+    face = cv2.resize(p.rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    h, w = face.shape[:2]
+    det = bf.BlazeFaceDetector(min_face=60)
+    if det.landmark_count != 68:
+        pytest.skip("tracking without a network needs dlib's 68-point shape predictor")
+    runs = []
+
+    class CountingSession:  # counts the detector's network calls
+        def __init__(self, session):
+            self.session = session
+
+        def run(self, *a, **k):
+            runs.append(len(frames))
+            return self.session.run(*a, **k)
+
+    det._session = CountingSession(det._session)
+    finder = IntervalFaceFinder(det, every=5, tracker=None)
+    frames, found, truth = [], [], []
+    for i in range(8):
+        dx = 4 * i  # the face moves 4 px a frame to the right
+        rgb = np.full((h + 80, w + 120, 3), 90, np.uint8)
+        rgb[40:40 + h, 20 + dx:20 + dx + w] = face
+        frames.append(rgb)
+        truth.append(np.array([x0 * scale + 20 + dx, y0 * scale + 40]))
+        found.append(finder(rgb, i / 25))
+    assert sorted(set(runs)) == [1, 6]  # the network ran on the full scans of frames 0 and 5 only
+    assert finder.full_scans == 2
+    for fs, (tx, ty) in zip(found, truth):
+        assert len(fs) == 1
+        # The box's corner follows the face (boxes of any backend sit where dlib's would, so
+        # compare the motion, not the absolute place).
+        moved = fs[0].box[:2] - found[0][0].box[:2]
+        assert abs(moved[0] - (tx - truth[0][0])) < 4 and abs(moved[1]) < 4

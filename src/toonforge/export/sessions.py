@@ -29,6 +29,11 @@ def open_session(path: str | Path, device: str = "cpu", threads: int | None = No
     if threads:
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
+    # No busy-waiting worker threads after a run: the pipelines do their pre- and
+    # post-processing, face finding (the video reader thread) and encoding (the writer) between
+    # network calls, and on a small CPU spinning workers take those threads' cores. On the
+    # 2-core machine a 720p video ran 1.3-1.9x faster without spinning (benchmarks/bench_video.py).
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     providers = ["CPUExecutionProvider"]
     if device.startswith("cuda"):
         if "CUDAExecutionProvider" not in ort.get_available_providers():

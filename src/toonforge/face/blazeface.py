@@ -101,6 +101,12 @@ def ssd_anchors(side: int, strides: tuple[int, ...], per_layer: int) -> np.ndarr
     Returns:
         ``(A, 2)`` float32 ``x, y`` in [0, 1]; A = 896 (short range) or 2304 (full range).
     """
+    return ssd_anchors_px(side, side, strides, per_layer) / np.float32(side)
+
+
+def ssd_anchors_px(height: int, width: int, strides: tuple[int, ...], per_layer: int) -> np.ndarray:
+    """Anchor centres for an input of ``height`` x ``width`` pixels (multiples of the largest
+    stride), in input pixels, row-major over each feature map: ``(A, 2)`` float32 ``x, y``."""
     out = []
     i = 0
     while i < len(strides):
@@ -108,9 +114,10 @@ def ssd_anchors(side: int, strides: tuple[int, ...], per_layer: int) -> np.ndarr
         while j < len(strides) and strides[j] == strides[i]:
             j += 1
         n = per_layer * (j - i)
-        cells = math.ceil(side / strides[i])
-        ys, xs = np.mgrid[0:cells, 0:cells]
-        centres = np.stack([(xs + 0.5) / cells, (ys + 0.5) / cells], -1).reshape(-1, 1, 2)
+        rows, cols = math.ceil(height / strides[i]), math.ceil(width / strides[i])
+        ys, xs = np.mgrid[0:rows, 0:cols]
+        cell_y, cell_x = height / rows, width / cols
+        centres = np.stack([(xs + 0.5) * cell_x, (ys + 0.5) * cell_y], -1).reshape(-1, 1, 2)
         out.append(np.repeat(centres, n, axis=1).reshape(-1, 2))
         i = j
     return np.concatenate(out).astype(np.float32)
@@ -232,6 +239,67 @@ def _window_batches(rgb: np.ndarray, windows: list[Window], side: int):
         yield [win for win, _ in chunk], pixels
 
 
+CANVAS = 1280  # most network input pixels per side of one level tile (bounds the memory)
+_MULTIPLE = 32  # the free-size graph takes heights and widths in multiples of this
+
+
+@dataclass(frozen=True)
+class _Tile:
+    """A piece of one pyramid level, run through the network whole (any size, see free_size).
+
+    ``x0, y0``: its top-left corner in pixels of the level image (the frame resized by ``sx``
+    horizontally and ``sy`` vertically, network pixels per image pixel); ``smallest`` and
+    ``largest``: the face sides (image pixels) the level answers for.
+    """
+
+    x0: int
+    y0: int
+    sx: float
+    sy: float
+    smallest: float
+    largest: float
+
+
+def _level_tiles(rgb: np.ndarray, wins: list[Window], side: int):
+    """Yield ``(tiles, pixels)``: one level of windows (one side ``t``) as a few large tiles.
+
+    The frame is resized once by ``side / t`` and cut into tiles of at most ``CANVAS`` pixels
+    a side, padded with zeros to a multiple of 32, all of one size, that overlap by 1.25x the largest face the
+    level answers for (so each such face lies whole in one tile, as in the level's windows).
+    This is the level's windows without their overlap: about half the network pixels at
+    1024 px, a third at 4K. ``pixels`` is (n, H, W, 3) float32 in [-1, 1], tiles of one size.
+    """
+    h, w = rgb.shape[:2]
+    t = wins[0].side
+    lw, lh = max(1, round(w * side / t)), max(1, round(h * side / t))
+    level = _resize(rgb, (lw, lh))
+    sx, sy = lw / w, lh / h
+    overlap = int(math.ceil(1.25 * wins[0].largest * side / t)) + _MULTIPLE
+
+    def spans(length: int) -> tuple[int, list[int]]:
+        """Tile length and starts along one axis: as few tiles as fit, all of one length."""
+        padded = _MULTIPLE * math.ceil(length / _MULTIPLE)
+        if padded <= CANVAS:
+            return padded, [0]
+        n = math.ceil((length - overlap) / (CANVAS - overlap))
+        tile = _MULTIPLE * math.ceil((length + (n - 1) * overlap) / n / _MULTIPLE)  # <= CANVAS
+        step = (length - tile) / (n - 1)  # consecutive tiles overlap by tile - step >= overlap
+        return tile, [round(i * step) for i in range(n)]
+
+    tw, xs = spans(lw)
+    th, ys = spans(lh)
+    tiles, cuts = [], []
+    for y0 in ys:
+        for x0 in xs:
+            tiles.append(_Tile(x0, y0, sx, sy, wins[0].smallest, wins[0].largest))
+            cut = np.zeros((th, tw, 3), np.uint8)
+            part = level[y0:y0 + th, x0:x0 + tw]
+            cut[:part.shape[0], :part.shape[1]] = part
+            cuts.append(cut)
+    for i in range(0, len(cuts), 2):  # two tiles per call: memory grows with the batch
+        yield tiles[i:i + 2], np.stack(cuts[i:i + 2]).astype(np.float32) * (1 / 127.5) - 1.0
+
+
 @register_detector("blazeface")
 class BlazeFaceDetector:
     """MediaPipe BlazeFace on a window pyramid, with optional dlib 68-point landmarks.
@@ -251,22 +319,34 @@ class BlazeFaceDetector:
         threads: ONNX Runtime intra-op threads (None: its default).
         max_windows: a bound on the windows scanned per frame; a larger frame with a small
             ``min_face`` raises InputError naming the smallest ``min_face`` that fits.
+        tile_threshold: least face score kept from a pyramid level scanned as large tiles
+            (the free-size full-range graph): a face there is seen once, not in several
+            overlapping windows whose best score counts, so its score runs lower. On the
+            composed group photos (seeds 0 and 1, 24 frames) 0.4 found every face of 60 px and
+            up with no box on no face down to 0.4; 0.65 lost one 90 px face per seed.
     """
 
     def __init__(self, model: str = "full", min_face: int = 40, threshold: float = 0.65,
-                 landmarks: str = "auto", threads: int | None = None, max_windows: int = 400) -> None:
+                 landmarks: str = "auto", threads: int | None = None, max_windows: int = 400,
+                 tile_threshold: float = 0.4) -> None:
         if model not in MODELS:
             raise InputError(f"unknown BlazeFace model {model!r}; use one of {', '.join(MODELS)}")
         if landmarks not in ("auto", "5", "68"):
             raise InputError(f"landmarks must be 'auto', '5' or '68', got {landmarks!r}")
         if not 8 <= int(min_face) <= 4096:
             raise InputError(f"min face must be in 8..4096 pixels, got {min_face}")
-        if not 0.0 < threshold < 1.0:
-            raise InputError(f"threshold must be in (0, 1), got {threshold}")
+        if not 0.0 < threshold < 1.0 or not 0.0 < tile_threshold < 1.0:
+            raise InputError(f"thresholds must be in (0, 1), got {threshold} and {tile_threshold}")
+        self.tile_threshold = float(tile_threshold)
         self.model, self.spec = model, MODELS[model]
         self.min_face, self.threshold, self.max_windows = int(min_face), float(threshold), int(max_windows)
         self._session = _session(model, threads)
         self._anchors = ssd_anchors(self.spec.side, self.spec.strides, self.spec.anchors_per_layer)
+        self._anchor_cache: dict[tuple[int, int], np.ndarray] = {}
+        # A graph whose height and width are free (scripts/convert_blazeface.py, free_size)
+        # scans each pyramid level as a few large tiles instead of many overlapping windows.
+        dims = self._session.get_inputs()[0].shape
+        self._free_size = len(self.spec.strides) == 1 and not all(isinstance(d, int) for d in dims[1:3])
         self._predictor = None
         if landmarks != "5":
             try:
@@ -296,29 +376,62 @@ class BlazeFaceDetector:
 
     def detect_raw(self, rgb: np.ndarray, windows: list[Window] | None = None
                    ) -> list[tuple[np.ndarray, np.ndarray, float]]:
-        """Merged detections ``(box (4,), keypoints (6, 2), score)`` in image pixels, best first."""
+        """Merged detections ``(box (4,), keypoints (6, 2), score)`` in image pixels, best first.
+
+        Without ``windows`` the whole pyramid is scanned; with a model that takes any input
+        size (the full-range one), each level of several windows is run as a few large tiles
+        (:func:`_level_tiles`), the single windows (the whole frame) as they are.
+        """
+        tiled = windows is None and self._free_size
         wins = windows if windows is not None else self.windows(*rgb.shape[:2])
         side = self.spec.side
-        boxes, kps, scores = [], [], []
-        for chunk, x in _window_batches(rgb, wins, side):
+        found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+        def keep(b, k, s, smallest, largest, to_image) -> None:
+            # Each level answers for its own band of sizes (with some slack); the others are
+            # found better elsewhere. ``to_image`` maps (N, 2) network units to image edge
+            # coordinates; minus 0.5 gives pixel centres.
+            box = np.concatenate([to_image(b[:, :2]), to_image(b[:, 2:])], 1)
+            size = face_sides(box)
+            ok = (size >= 0.7 * smallest) & (size <= 1.3 * largest)
+            found.append((box[ok] - 0.5, to_image(k[ok].reshape(-1, 2)).reshape(-1, 6, 2) - 0.5, s[ok]))
+
+        levels: dict[int, list[Window]] = {}
+        for win in wins:
+            levels.setdefault(win.side, []).append(win)
+        singles = [w for ws in levels.values() for w in ws] if not tiled else \
+            [ws[0] for ws in levels.values() if len(ws) == 1]
+        for chunk, x in _window_batches(rgb, singles, side):
             reg, cls = self._session.run(["regressors", "classificators"], {"input": x})
             for win, r, c in zip(chunk, reg, cls):
-                b, k, s = decode(r, c, self._anchors, side, self.threshold)
-                if not len(s):
-                    continue
-                b = _unshrink(b, side)
-                size = face_sides(b) * win.side
-                # Each level answers for its own band of sizes (with some slack); the others
-                # are found better elsewhere.
-                ok = (size >= 0.7 * win.smallest) & (size <= 1.3 * win.largest)
-                offset = np.array([win.x0, win.y0], np.float32)
-                # Input units (0..1 edge to edge) -> image edge coordinates -> pixel centres.
-                boxes.append(b[ok] * win.side + np.tile(offset, 2) - 0.5)
-                kps.append(k[ok] * win.side + offset - 0.5)
-                scores.append(s[ok])
-        if not boxes:
+                b, k, sc = decode(r, c, self._anchors, side, self.threshold)
+                if len(sc):
+                    off = np.array([win.x0, win.y0], np.float32)
+                    keep(_unshrink(b, side), k, sc, win.smallest, win.largest,
+                         lambda u, win=win, off=off: u * win.side + off)
+        for ws in (ws for ws in levels.values() if tiled and len(ws) > 1):
+            for chunk, x in _level_tiles(rgb, ws, side):
+                reg, cls = self._session.run(["regressors", "classificators"], {"input": x})
+                anchors = self._anchors_px(x.shape[1], x.shape[2])
+                for tile, r, c in zip(chunk, reg, cls):
+                    b, k, sc = decode(r, c, anchors, 1, self.tile_threshold)  # in tile pixels
+                    if len(sc):
+                        scale = np.array([tile.sx, tile.sy], np.float32)
+                        off = np.array([tile.x0, tile.y0], np.float32)
+                        keep(_unshrink(b, 1), k, sc, tile.smallest, tile.largest,
+                             lambda u, scale=scale, off=off: (u + off) / scale)
+        if not found:
             return []
-        return weighted_nms(np.concatenate(boxes), np.concatenate(kps), np.concatenate(scores))
+        boxes, kps, scores = (np.concatenate(parts) for parts in zip(*found))
+        if not len(scores):
+            return []
+        return weighted_nms(boxes, kps, scores)
+
+    def _anchors_px(self, height: int, width: int) -> np.ndarray:
+        key = (height, width)
+        if key not in self._anchor_cache:
+            self._anchor_cache[key] = ssd_anchors_px(height, width, self.spec.strides, self.spec.anchors_per_layer)
+        return self._anchor_cache[key]
 
     def __call__(self, rgb: np.ndarray) -> list[Face]:
         """Detect faces.

@@ -31,6 +31,7 @@ __all__ = ["MIN_SCALE", "UPSAMPLE_MODES", "guided_upsample", "sharp_head"]
 UPSAMPLE_MODES = ("guided", "bilinear")
 BAND_ROWS = 256          # output rows per band of the full-resolution pass (bounds the memory)
 MAX_HEAD_SIDE = 2048     # largest side of a guided head before it is pasted
+GUIDE_PAD = "replicate"  # padding of the full-resolution guide crop of a head (see sharp_head)
 MIN_SCALE = 1.5          # upscaling factor from which frames and heads are guided (below: plain)
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
@@ -66,13 +67,15 @@ def _coefficients(low_out: np.ndarray, low_guide: np.ndarray, radius: int,
     return a, c
 
 
-def _row_weights(out_rows: int, in_rows: int, start: int, stop: int):
-    """Bilinear (pixel-centre) source rows and weights for output rows ``start..stop``."""
-    pos = (np.arange(start, stop, dtype=np.float64) + 0.5) * (in_rows / out_rows) - 0.5
-    pos = np.clip(pos, 0.0, in_rows - 1)
-    lo = np.floor(pos).astype(np.int64)
-    hi = np.minimum(lo + 1, in_rows - 1)
-    return lo, hi, (pos - lo).astype(np.float32)[:, None, None]
+def _band_map(out_size: tuple[int, int], in_size: tuple[int, int], start: int) -> np.ndarray:
+    """Affine (2, 3), output pixel of a band starting at row ``start`` -> low-resolution pixel.
+
+    Bilinear resizing in pixel-centre coordinates (``u = (x + 0.5) * in / out - 0.5``), as
+    ``cv2.resize`` does, so each band is one ``cv2.warpAffine`` (edges clamped) of the maps.
+    ``out_size`` and ``in_size`` are (width, height).
+    """
+    fx, fy = in_size[0] / out_size[0], in_size[1] / out_size[1]
+    return np.array([[fx, 0.0, 0.5 * fx - 0.5], [0.0, fy, (start + 0.5) * fy - 0.5]])
 
 
 def guided_upsample(low_out: np.ndarray, low_guide: np.ndarray, guide: np.ndarray, *,
@@ -97,13 +100,13 @@ def guided_upsample(low_out: np.ndarray, low_guide: np.ndarray, guide: np.ndarra
     big_h, big_w = guide.shape[:2]
     a, b = _coefficients(low_out, low_guide, radius, eps)  # out = a * Y + b, Y on 0-255
     out = np.empty((big_h, big_w, 3), np.uint8)
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
     for start in range(0, big_h, BAND_ROWS):
         stop = min(start + BAND_ROWS, big_h)
-        lo, hi, t = _row_weights(big_h, h, start, stop)
+        to_low = _band_map((big_w, big_h), (w, h), start)
         size = (big_w, stop - start)
-        # Bilinear: vertically here, horizontally by cv2.resize (which keeps the row count).
-        band_a = cv2.resize(a[lo] * (1.0 - t) + a[hi] * t, size, interpolation=cv2.INTER_LINEAR)
-        band_b = cv2.resize(b[lo] * (1.0 - t) + b[hi] * t, size, interpolation=cv2.INTER_LINEAR)
+        band_a = cv2.warpAffine(a, to_low, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
+        band_b = cv2.warpAffine(b, to_low, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
         grey = cv2.cvtColor(guide[start:stop], cv2.COLOR_RGB2GRAY)
         y = cv2.cvtColor(grey, cv2.COLOR_GRAY2RGB).astype(np.float32)
         # a * Y + b, rounded and saturated to uint8 by OpenCV.
@@ -135,7 +138,11 @@ def sharp_head(rgb: np.ndarray, landmarks: np.ndarray, head: np.ndarray, aligned
     if scale < MIN_SCALE:
         return head, aligned.inverse
     side = min(MAX_HEAD_SIDE, int(round(s * scale)))
-    big = align_face(rgb, landmarks, side)
+    # The big crop only guides (per pixel) the head's full-resolution pass; where it runs past
+    # the photo, the guided head lands outside the photo and is never pasted, so its padding is
+    # the photo's edge pixels repeated (free) rather than the smooth fill the network's crop
+    # needs (which at a large footprint cost most of a 1024 px portrait's pipeline time).
+    big = align_face(rgb, landmarks, side, pad_mode=GUIDE_PAD)
     guide_low, guide_big = aligned.crop, big.crop
     if warp is not None:
         guide_low = warp(aligned.crop, aligned.landmarks_in_crop)
