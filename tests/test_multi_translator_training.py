@@ -202,10 +202,19 @@ def test_bad_styles_are_one_line_errors(tmp_path, capsys, styles, msg):
     assert code == 2 and err[-1].startswith("error: ") and msg in err[-1] and "Traceback" not in "".join(err)
 
 
-def test_output_is_refused_with_styles_for_now(tmp_path, capsys):
-    root = make_multi_pairs(tmp_path / "pairs", n=2)
+def test_output_writes_a_multi_style_folder_that_stylizes(tmp_path, capsys):
+    from toonforge.pipelines import Stylizer
+    from toonforge.styles.registry import load_style
+    from toonforge.training.export_style import installed_settings
+
+    root = make_multi_pairs(tmp_path / "pairs", n=4)
     code = main(["train-translator", "--photos", str(root / "photos"), "--targets", str(root), "--styles", "dark,light",
-                 "--tier", "tiny", "--size", "32", "--steps", "1", "--runs", str(tmp_path / "runs"),
-                 "-o", str(tmp_path / "style")])
-    assert code == 2 and "generator.safetensors" in capsys.readouterr().err
-    assert not (tmp_path / "style").exists()
+                 "--tier", "tiny", "--size", "32", "--steps", "2", "--runs", str(tmp_path / "runs"), "--quiet",
+                 "--head-resolution", "32", "--batch-size", "2", "-o", str(tmp_path / "style")])
+    assert code == 0 and "multi-style folder written" in capsys.readouterr().out
+    style = load_style(tmp_path / "style")
+    assert [e.name for e in style.config.styles] == STYLES and (tmp_path / "style" / "head.onnx").is_file()
+    photo = np.asarray(Image.open(root / "photos" / "000.png").convert("RGB"))
+    dark, light = (Stylizer(tmp_path / "style", detector=None, mix={s: 1.0})(photo).image for s in STYLES)
+    assert dark.shape == photo.shape and not np.array_equal(dark, light)
+    assert installed_settings(["anime", "dark"]) == {"anime": "anime", "dark": {}}

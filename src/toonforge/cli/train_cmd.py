@@ -66,7 +66,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of weights, data order and augmentation")
     p.add_argument("--quiet", action="store_true", help="no progress bar (the result lines are still printed)")
     p.add_argument("-o", "--output", dest="style_out", type=Path, default=None,
-                   help="write a style folder from the EMA generator when training ends")
+                   help="write a style folder from the EMA generator when training ends (with --styles a "
+                   "multi-style folder; a style named like an installed one takes that style's own "
+                   "post-processing: keep_colours, reshape, skin cleanup)")
     p.add_argument("--style-name", default=None, help="name of that style (default: folder name)")
     p.add_argument("--head-resolution", type=int, default=256, help="recorded in the style's config")
     p.add_argument("--full-resolution", type=int, default=512, help="recorded in the style's config")
@@ -86,9 +88,6 @@ def run(args: argparse.Namespace) -> int:
     from ..training.loop import LoopConfig, train
     from ..training.translator_task import TranslatorTask, TranslatorTrainConfig
 
-    if args.styles is not None and args.style_out is not None:
-        raise InputError("-o/--output is not available with --styles yet (no multi-style style folder writer); "
-                         "the generator is saved as RUN/generator.safetensors")
     if args.style_out is not None and args.style_out.exists():
         raise InputError(f"{args.style_out} already exists; choose a new -o/--output")
     for folder in (args.inputs, args.targets):
@@ -124,7 +123,16 @@ def run(args: argparse.Namespace) -> int:
         from ..training.multi_translator_task import save_generator
 
         print(f"generator (EMA, styles {','.join(task.styles)}): {save_generator(task, result.run_dir, result.step)}")
-    if args.style_out is not None and result.step >= args.steps:
+    if args.style_out is not None and result.step >= args.steps and args.styles is not None:
+        from ..training.export_style import installed_settings, write_multi_style
+
+        path = write_multi_style(
+            task.ema.get("G", task.G), args.style_out, installed_settings(task.styles),
+            name=args.style_name or args.style_out.name,
+            head_resolution=args.head_resolution, full_resolution=args.full_resolution,
+        )
+        print(f"multi-style folder written to {path}")
+    elif args.style_out is not None and result.step >= args.steps:
         from ..training.export_style import write_translator_style
 
         path = write_translator_style(

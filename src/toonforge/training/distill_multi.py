@@ -10,12 +10,15 @@ The steps of :mod:`.distill`, with one pair set per teacher:
    as its styles, on the shared loop (``WORK/runs``; a rerun resumes); the EMA generator is
    ``RUN/generator.safetensors``, a ``translator-multi`` model file.
 
-Writing the student as a style folder at ``-o`` and the per-teacher evaluation wait for the
-multi-style style format; until then the run ends after training, naming the model file.
+4. **style**: the EMA student becomes a multi-style folder at ``-o`` (built in ``WORK/staging``,
+   then moved), each style keeping its teacher's post-processing (keep_colours, reshape, skin
+   cleanup). The per-teacher evaluation is not run here: ``toonforge eval --style OUT@NAME``
+   measures each style of it.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -75,10 +78,17 @@ def distill_many(cfg: DistillConfig, teachers: list[str], command: str = "") -> 
     if result.step < cfg.steps:
         _say(cfg, f"stopped at step {result.step}/{cfg.steps}; rerun the same command to continue")
         return DistillResult(None, work, result.step, total, generator=generator)
-    print(f"trained the {len(names)}-style student ({', '.join(names)}): {generator}; writing it as a style "
-          f"folder at {out} and the per-teacher evaluation need the multi-style style format, not here yet",
-          flush=True)
-    return DistillResult(None, work, result.step, total, generator=generator)
+    from .export_style import write_multi_style
+
+    staging = _fresh_dir(work / "staging") / out.name
+    write_multi_style(task.ema.get("G", task.G), staging, {n: str(s.path) for n, s in zip(names, styles)},
+                      name=out.name, head_resolution=cfg.size,
+                      description=f"translator-multi/{cfg.tier} distilled from {', '.join(names)}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(staging, out)
+    _say(cfg, f"wrote the {len(names)}-style student ({', '.join(names)}) to {out}; measure each style with "
+              f"`toonforge eval --style {out}@{names[0]} ...`")
+    return DistillResult(out, work, result.step, total, generator=generator)
 
 
 def merge_photos(src: Path, dst: Path, teacher: str) -> None:

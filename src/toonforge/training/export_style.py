@@ -89,6 +89,15 @@ def _entry(value: Any, name: str) -> StyleEntry:
                    reshape_source=entry.reshape_source if reshaping else None)
 
 
+def installed_settings(names: Sequence[str]) -> dict[str, Any]:
+    """For each of ``names``: the installed single style of that name (its settings are copied by
+    :func:`write_multi_style`), or no settings (``{}``) where none is installed or it is multi-style."""
+    from ..styles.registry import available_styles
+
+    known = available_styles()
+    return {n: n if n in known and load_style(n).config.styles is None else {} for n in names}
+
+
 def write_multi_style(model, out: Path, styles_settings: Mapping[str, Any] | Sequence[Any], *,
                       name: str = "multi", head_resolution: int = 256, full_resolution: int = 512,
                       description: str = "", card: str = "", overwrite: bool = False) -> Path:
