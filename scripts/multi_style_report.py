@@ -22,7 +22,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 
 from toonforge.evaluation.runner import _slug
 from toonforge.io.images import list_images, load_image
@@ -84,7 +83,7 @@ def main() -> None:
                           "single-style students", extra)
         multi = run_eval(multi_args, args.photos, Path(refs), args.output / f"multi-{i}",
                          f"multi-style model {Path(args.multi).name}", extra)
-        for n, s_arg, m_arg in zip(names, single_args, multi_args):
+        for n, s_arg in zip(names, single_args):
             s_row = row_of(single, Path(s_arg).name if "/" in s_arg else s_arg)
             m_row = next(r for r in multi["rows"] if r["name"].endswith(f"@{n}"))
             to_student = fd_between_folders(args.output / f"multi-{i}" / "outputs" / _slug(m_row["name"]),
