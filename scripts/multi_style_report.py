@@ -22,7 +22,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 from toonforge.evaluation.runner import _slug
 from toonforge.io.images import list_images, load_image
 

@@ -321,7 +321,7 @@ def test_tracking_between_scans_skips_the_network_and_follows_a_moving_face(port
         found.append(finder(rgb, i / 25))
     assert sorted(set(runs)) == [1, 6]  # the network ran on the full scans of frames 0 and 5 only
     assert finder.full_scans == 2
-    for fs, (tx, ty) in zip(found, truth):
+    for fs, (tx, _ty) in zip(found, truth):
         assert len(fs) == 1
         # The box's corner follows the face (boxes of any backend sit where dlib's would, so
         # compare the motion, not the absolute place).
