@@ -227,7 +227,8 @@ def test_build_demo_without_launching(registry, tmp_path, face_image):
     assert {"input-image", "output-image", "style", "strength", "head-only", "run-image", "run-video"} <= set(by_id)
     choices = [c[1] if isinstance(c, tuple) else c for c in by_id["style"].choices]
     assert registry in choices and "classic" in choices and by_id["style"].value == "classic"
-    assert "mix" not in by_id  # the style-mix slider shows only with a multi-style model installed
+    # the style-mix slider: the shipped multi-style model's first two styles
+    assert "mix" in by_id and "classic ↔ sketch" in by_id["mix"].label
     assert set(by_id["input-image"].sources) == {"upload", "webcam"}
     bad = tmp_path / "photo.jpg"
     bad.write_text("not a picture")

@@ -155,16 +155,40 @@ def test_bad_mixes_are_one_line_errors(folder, tmp_path, mix):
 
 
 def test_mix_with_a_single_style_or_no_multi_model_is_one_line(tmp_path, monkeypatch):
+    import toonforge.styles.registry as registry
+
     img, _ = synthetic_face(64, seed=5)
     save_image(tmp_path / "p.png", img)
-    monkeypatch.setenv("TOONFORGE_STYLES", str(tmp_path / "none"))
-    for extra, words in [(["--style", "classic"], "single-style"), ([], "toonforge distill")]:
+    shipped = registry.available_styles()
+    without_multi = {k: v for k, v in shipped.items() if k != "multi"}
+    cases = [(["--style", "classic"], "single-style", shipped),
+             ([], "toonforge distill", without_multi),  # --mix alone, no multi-style model installed
+             ([], "has: classic, sketch", shipped)]  # the shipped multi has no anime: its styles are named
+    for extra, words, installed in cases:
+        monkeypatch.setattr(registry, "available_styles", lambda installed=installed: installed)
         err = io.StringIO()
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
             code = main(["stylize", str(tmp_path / "p.png"), "-o", str(tmp_path / "o.png"), "--mix", "anime=1",
                          "--detector", "none", "--quiet", *extra])
         lines = err.getvalue().strip().splitlines()
         assert code == 2 and len(lines) == 1 and words in lines[0], lines
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_the_shipped_multi_model_is_its_styles_students_distilled(tmp_path):
+    """The shipped four-style model: each one-hot mix stays close to that style's own student on a
+    face, closer than to any other style's student; a 50/50 mix lies between its two styles."""
+    img, face = synthetic_face(256, seed=3)
+    multi = Stylizer("multi", detector=None, threads=1)
+    assert [e.name for e in multi.style.config.styles] == ["classic", "sketch", "colour-sketch", "cartoon"]
+    outs = {s: multi.mixed({s: 1.0})(img, faces=[face]).image.astype(np.float32) for s in ("classic", "sketch")}
+    students = {s: Stylizer(s, detector=None, threads=1)(img, faces=[face]).image.astype(np.float32)
+                for s in ("classic", "sketch")}
+    for s, other in (("classic", "sketch"), ("sketch", "classic")):
+        assert np.abs(outs[s] - students[s]).mean() < np.abs(outs[s] - students[other]).mean()
+    half = multi.mixed({"classic": 0.5, "sketch": 0.5})(img, faces=[face]).image.astype(np.float32)
+    gap = np.abs(outs["classic"] - outs["sketch"]).mean()
+    assert np.abs(half - outs["classic"]).mean() < gap and np.abs(half - outs["sketch"]).mean() < gap
 
 
 def test_listed_names_resolve_and_are_listed(folder, tmp_path, monkeypatch):
@@ -244,7 +268,8 @@ def test_app_mix_slider_and_handlers(folder, tmp_path, monkeypatch):
 
     monkeypatch.setenv("TOONFORGE_STYLES", str(folder[1].parent))
     handlers = AppHandlers(StylizerCache(detector=FixedDetector([])), work_dir=tmp_path / "work")
-    assert handlers.mix_pair() == ("mymulti", "a", "b") and {"mymulti", "a", "c"} <= set(handlers.style_names())
+    # the slider takes the first multi-style model by name: the shipped one before mymulti
+    assert handlers.mix_pair() == ("multi", "classic", "sketch") and {"mymulti", "a", "c"} <= set(handlers.style_names())
     img, _ = synthetic_face(64, seed=8)
     got = handlers.stylize_image(img, "mymulti", mix="a=0.5,b=0.5").image
     want = Stylizer(folder[1], detector=None, mix="a=1,b=1")(img).image
@@ -256,7 +281,7 @@ def test_app_mix_slider_and_handlers(folder, tmp_path, monkeypatch):
 
     demo = build_demo(examples=[], concurrency=1, handlers=handlers)
     by_id = {b.elem_id: b for b in demo.blocks.values() if getattr(b, "elem_id", None)}
-    assert isinstance(by_id["mix"], gr.Slider) and "a ↔ b" in by_id["mix"].label
+    assert isinstance(by_id["mix"], gr.Slider) and "classic ↔ sketch" in by_id["mix"].label
 
 
 def test_an_output_inside_the_multi_style_folder_is_refused(folder, tmp_path, monkeypatch):
