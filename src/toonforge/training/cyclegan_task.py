@@ -22,9 +22,8 @@ from ..losses.adversarial import d_loss, g_loss
 from ..metrics.features import FeatureExtractor
 from ..models.factory import create_model
 from .augment import AugmentConfig
-from .stage2_common import SnapshotHooks, Stage2Snapshots, build_validator, unpaired_split
+from .stage2_common import SnapshotHooks, Stage2Snapshots, build_validator, train_folders, unpaired_split
 from .task import Phase, TrainingTask
-from .unpaired_data import UnpairedFolders
 
 __all__ = ["CycleGANConfig", "CycleGANTask", "ImagePool", "cycle_generator_losses"]
 
@@ -163,9 +162,7 @@ class CycleGANTask(SnapshotHooks, TrainingTask):
         return {"G": self.opt_g, "D": self.opt_d}
 
     def dataset(self) -> torch.utils.data.Dataset:
-        c, s = self.cfg, self.split
-        return UnpairedFolders(c.photos, c.styles, c.size, c.augment, c.seed,
-                               photo_names=s.photo_train, style_names=s.style_train)
+        return train_folders(self.cfg, self.split)
 
     def phases(self) -> list[Phase]:
         return [Phase("G", self._g_step), Phase("D", self._d_step)]

@@ -62,9 +62,9 @@ from ..metrics.features import FeatureExtractor
 from ..models.factory import create_model
 from .ada import augment
 from .augment import AugmentConfig
-from .stage2_common import SnapshotHooks, Stage2Snapshots, build_validator, unpaired_split
+from .stage2_common import SnapshotHooks, Stage2Snapshots, build_validator, train_folders, unpaired_split
 from .task import Phase, TrainingTask
-from .unpaired_data import DomainFolder, UnpairedFolders
+from .unpaired_data import DomainFolder
 
 __all__ = ["DCTNetConfig", "DCTNetTask", "default_calibration_dir", "geometry_expansion", "sample_calibration"]
 
@@ -232,9 +232,8 @@ class DCTNetTask(SnapshotHooks, TrainingTask):
         return {"D_projected"}
 
     def dataset(self) -> torch.utils.data.Dataset:
-        c, s = self.cfg, self.split
-        data = UnpairedFolders(c.photos, c.styles, c.size, c.augment, c.seed,
-                               photo_names=s.photo_train, style_names=s.style_train)
+        c = self.cfg
+        data = train_folders(c, self.split)
         if self.calibration:
             sampled = DomainFolder(c.calibration_dir, c.size, self.calibration, "calibration")
             data.styles = _UnionDomain([data.styles, sampled])  # type: ignore[assignment]

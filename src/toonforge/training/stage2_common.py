@@ -29,7 +29,7 @@ from ..errors import InputError
 from ..metrics.features import FeatureExtractor
 from ..models.generator_file import GENERATOR_FILE, save_generator_file
 from .translation_eval import TranslationValidator
-from .unpaired_data import DomainFolder, split_domain
+from .unpaired_data import DomainFolder, UnpairedFolders, split_domain
 
 __all__ = ["BEST_GENERATOR_FILE", "SnapshotHooks", "Stage2Snapshots", "UnpairedSplit", "build_validator",
            "unpaired_split"]
@@ -62,6 +62,14 @@ def unpaired_split(photos: PathLike, styles: PathLike, val_fraction: float, seed
     if not photo_train or not style_train:
         raise InputError("no training photos or style images left after the validation split")
     return UnpairedSplit(photo_train, photo_val, style_train, style_val)
+
+
+def train_folders(cfg: Any, split: UnpairedSplit, **extra: Any) -> UnpairedFolders:
+    """The training side of ``split`` as the unpaired dataset every stage-2 task draws from: the
+    config's ``photos``, ``styles``, ``size``, ``augment`` and ``seed``; ``extra`` goes to
+    :class:`~.unpaired_data.UnpairedFolders` (e.g. ``mask_dir``)."""
+    return UnpairedFolders(cfg.photos, cfg.styles, cfg.size, cfg.augment, cfg.seed,
+                           photo_names=split.photo_train, style_names=split.style_train, **extra)
 
 
 def build_validator(photos: PathLike, styles: PathLike, split: UnpairedSplit, size: int, *,

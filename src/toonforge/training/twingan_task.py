@@ -39,9 +39,8 @@ from ..metrics.features import FeatureExtractor
 from ..models.factory import create_model
 from ..models.twingan import NORM_KINDS, resolutions
 from .augment import AugmentConfig
-from .stage2_common import SnapshotHooks, Stage2Snapshots, build_validator, unpaired_split
+from .stage2_common import SnapshotHooks, Stage2Snapshots, build_validator, train_folders, unpaired_split
 from .task import Phase, TrainingTask
-from .unpaired_data import UnpairedFolders
 
 __all__ = ["TwinGANConfig", "TwinGANTask", "resolution_at"]
 
@@ -150,9 +149,7 @@ class TwinGANTask(SnapshotHooks, TrainingTask):
         return {"G": self.opt_g, "D": self.opt_d}
 
     def dataset(self) -> torch.utils.data.Dataset:
-        c, s = self.cfg, self.split
-        return UnpairedFolders(c.photos, c.styles, c.size, c.augment, c.seed,
-                               photo_names=s.photo_train, style_names=s.style_train)
+        return train_folders(self.cfg, self.split)
 
     def phases(self) -> list[Phase]:
         return [Phase("G", self._g_step), Phase("D", self._d_step)]

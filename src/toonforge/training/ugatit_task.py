@@ -37,9 +37,8 @@ from ..metrics.features import FeatureExtractor
 from ..models.factory import create_model
 from ..models.ugatit import clip_rho, min_input_size
 from .augment import AugmentConfig
-from .stage2_common import SnapshotHooks, Stage2Snapshots, build_validator, unpaired_split
+from .stage2_common import SnapshotHooks, Stage2Snapshots, build_validator, train_folders, unpaired_split
 from .task import Phase, TrainingTask
-from .unpaired_data import UnpairedFolders
 
 __all__ = ["BACKGROUNDS", "UGATITTask", "UGATITTrainConfig"]
 
@@ -139,9 +138,7 @@ class UGATITTask(SnapshotHooks, TrainingTask):
         return {"G": self.opt_g, "D": self.opt_d}
 
     def dataset(self) -> torch.utils.data.Dataset:
-        c = self.cfg
-        return UnpairedFolders(c.photos, c.styles, c.size, c.augment, c.seed, photo_names=self.split.photo_train,
-                               style_names=self.split.style_train, mask_dir=c.masks)
+        return train_folders(self.cfg, self.split, mask_dir=self.cfg.masks)
 
     def phases(self) -> list[Phase]:
         return [Phase("D", self._d_step), Phase("G", self._g_step)]
