@@ -127,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
         from ..training.export_style import installed_settings, write_multi_style
 
         path = write_multi_style(
-            task.ema.get("G", task.G), args.style_out, installed_settings(task.styles),
+            task.generator(), args.style_out, installed_settings(task.styles),
             name=args.style_name or args.style_out.name,
             head_resolution=args.head_resolution, full_resolution=args.full_resolution,
         )

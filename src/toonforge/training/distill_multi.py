@@ -81,7 +81,7 @@ def distill_many(cfg: DistillConfig, teachers: list[str], command: str = "") -> 
     from .export_style import write_multi_style
 
     staging = _fresh_dir(work / "staging") / out.name
-    write_multi_style(task.ema.get("G", task.G), staging, {n: str(s.path) for n, s in zip(names, styles)},
+    write_multi_style(task.generator(), staging, {n: str(s.path) for n, s in zip(names, styles)},
                       name=out.name, head_resolution=cfg.size,
                       description=f"translator-multi/{cfg.tier} distilled from {', '.join(names)}")
     out.parent.mkdir(parents=True, exist_ok=True)

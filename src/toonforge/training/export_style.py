@@ -30,7 +30,7 @@ def write_translator_style(task, result, out: Path, *, name: str, head_resolutio
     The card records the data folders and pair counts, steps, wall time, the last training
     losses and the held-out L1; ``head.onnx`` is exported and checked (max abs diff <= 1e-3).
     """
-    net = task.ema.get("G", task.G).cpu().eval()
+    net = task.generator().cpu().eval()
     cfg = task.cfg
     config = StyleConfig(
         name=name, kind="network", description=description or f"translator/{cfg.tier} trained on pairs",

@@ -176,6 +176,6 @@ def save_generator(task: MultiTranslatorTask, run_dir: Path, step: int) -> Path:
     """Write the EMA generator (the plain one if there is no EMA) to ``run_dir/generator.safetensors``."""
     from ..models.model_file import save_model
 
-    net = task.ema.get("G", task.G)
+    net = task.generator()
     info = {"styles": task.styles, "tier": task.cfg.tier, "step": step, "size": task.cfg.size}
     return save_model(Path(run_dir) / GENERATOR_FILE, net, info)

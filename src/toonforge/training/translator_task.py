@@ -207,11 +207,15 @@ class TranslatorTask(TrainingTask):
             return {}
         return {"val/l1": self.val_l1(data, None)}
 
+    def generator(self) -> nn.Module:
+        """The generator a run ships: its EMA copy, or the trained one where there is no EMA."""
+        return self.ema.get("G", self.G)
+
     @torch.no_grad()
     def val_l1(self, data: torch.utils.data.Dataset, cond: torch.Tensor | None) -> float:
         """Mean L1 (on [-1, 1] images) of the EMA generator on ``data``'s (photo, target) items,
         with the (S,) condition ``cond`` (None: unconditional)."""
-        net = self.ema.get("G", self.G)
+        net = self.generator()
         was_training = net.training
         net.eval()
         total, n = 0.0, 0
