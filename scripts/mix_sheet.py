@@ -46,12 +46,9 @@ def main() -> None:
     x0, x1 = args.x.split(",")
     rgb = load_image(args.photo).rgb
     base = Stylizer(args.multi, threads=2)
-    grid, names = [], None
-    for row in mixes(x0, x1, args.y, *args.steps):
-        grid.append([base.mixed(m)(rgb).image for m in row])
-        names = names or [f"{x1} share {i / max(1, len(row) - 1):.2f}" for i in range(len(row))]
-    rows = len(grid)
-    print(f"rows: {args.y} mixed in at " + ", ".join(f"{s:.2f}" for s in np.linspace(0, 1, rows, endpoint=False)))
+    grid = [[base.mixed(m)(rgb).image for m in row] for row in mixes(x0, x1, args.y, *args.steps)]
+    names = [f"{x1} share {t:.2f}" for t in np.linspace(0.0, 1.0, args.steps[0])]
+    print(f"rows: {args.y} mixed in at " + ", ".join(f"{s:.2f}" for s in np.linspace(0, 1, len(grid), endpoint=False)))
     save_image(args.output, contact_sheet(names, grid, tile=args.tile), overwrite=args.overwrite)
     print(f"wrote {args.output}")
 
