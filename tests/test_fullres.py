@@ -9,7 +9,7 @@ import pytest
 from conftest import FixedDetector
 from toonforge.face.types import Face
 from toonforge.metrics.sharpness import laplacian_sharpness
-from toonforge.pipelines import Stylizer, upsample
+from toonforge.pipelines import Stylizer, compose
 from toonforge.pipelines.upsample import guided_upsample
 
 
@@ -51,7 +51,7 @@ def test_bands_change_nothing(monkeypatch):
     small = cv2.resize(photo, (61, 79), interpolation=cv2.INTER_AREA)
     low = tone_curve(small)
     whole = guided_upsample(low, small, photo)
-    monkeypatch.setattr(upsample, "BAND_ROWS", 7)
+    monkeypatch.setattr(compose, "BAND_ROWS", 7)
     assert np.array_equal(guided_upsample(low, small, photo), whole)
     with pytest.raises(ValueError, match="same"):
         guided_upsample(low[:10], small, photo)
@@ -75,27 +75,3 @@ def test_stylizer_output_and_pasted_head_are_sharp_at_one_to_one(tiny_style, sma
     assert laplacian_sharpness(frame_g) > 1.5 * laplacian_sharpness(frame_p)
     st.upsample = "guided"
     assert np.array_equal(st(photo, strength=0.0).image, photo)
-
-
-@pytest.mark.data
-def test_guide_padding_of_a_head_past_the_edge_never_shows(monkeypatch):
-    """The full-resolution guide crop is padded by edge repetition (cheap); the smooth fill gives
-    the same photo, because a guided head's padded part lands outside the photo."""
-    from conftest import shared_data
-    from toonforge.face.frontend import build_detector
-    from toonforge.io.images import load_image
-
-    photo = load_image(shared_data("faces/scut") / "AF1554.jpg").rgb
-    rgb = cv2.resize(photo, (1024, 1024), interpolation=cv2.INTER_CUBIC)  # the face's crop runs past the edges
-    faces = build_detector("dlib", min_face=200)(rgb)
-    from toonforge.face.align import ffhq_quad
-
-    quad = ffhq_quad(faces[0].landmarks)
-    assert quad.min() < 0 or quad.max() > 1024  # the crop does run past the photo
-    stylizer = Stylizer("classic", backend="onnx", detector=None)
-    assert upsample.GUIDE_PAD == "replicate"
-    cheap = stylizer(rgb, faces=faces).image
-    monkeypatch.setattr(upsample, "GUIDE_PAD", "smooth")
-    smooth = stylizer(rgb, faces=faces).image
-    diff = np.abs(cheap.astype(int) - smooth)
-    assert diff.max() <= 1  # rounding at the photo's outermost pixels

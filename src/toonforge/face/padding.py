@@ -37,18 +37,45 @@ def wide_blur(img: np.ndarray, sigma: float) -> np.ndarray:
 
 
 def _smooth_extension(img: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """(s, s, 3) float32: the photo's colours extended into ``~valid`` by normalized convolution."""
+    """(s, s, 3) float32: the photo's colours extended into ``~valid`` by normalized convolution.
+
+    From coarse to fine (Gaussian sigma s/2, s/4, ... down to about 1 pixel), each estimate is
+    the mask-weighted mean of the photo around each pixel where enough photo pixels are near,
+    and the coarser estimate elsewhere. A level of sigma ``g`` is computed on a grid shrunk by
+    ``g / 2`` (the blur is as wide there in its own pixels), and the estimate is carried from
+    grid to grid, so only the finest level works at the crop's size.
+    """
     s = img.shape[0]
     w = valid.astype(np.float32)
     weighted = img * w[:, :, None]
-    est = np.broadcast_to(np.median(img[valid], axis=0), img.shape).astype(np.float32)
+    inside = img[valid]
+    est = np.median(inside[:: max(1, len(inside) // 20000)], axis=0).astype(np.float32)[None, None, :]
+    sigmas = []
     sigma = s / 2.0
     while sigma >= max(1.0, 0.005 * s):
-        support = wide_blur(w, sigma)
-        mean = wide_blur(weighted, sigma) / np.maximum(support, 1e-6)[:, :, None]
-        share = np.clip((support - 0.02) / 0.2, 0.0, 1.0)[:, :, None]  # enough photo pixels near?
-        est = est + share * (mean - est)
+        sigmas.append(sigma)
         sigma /= 2.0
+    # The shrunk (mask, weighted photo) pairs, each area-averaged from the next finer one.
+    grids = {}
+    finer = (w, weighted)
+    for sigma in reversed(sigmas):
+        factor = max(1.0, sigma / 2.0)
+        side = s if factor <= 1.5 else max(1, round(s / factor))
+        if side != finer[0].shape[0]:
+            finer = tuple(cv2.resize(x, (side, side), interpolation=cv2.INTER_AREA) for x in finer)
+        grids[sigma] = (side, *finer, sigma * side / s if side != s else sigma)
+    for sigma in sigmas:
+        side, low_w, low_weighted, g = grids[sigma]
+        support = cv2.GaussianBlur(low_w, (0, 0), g, borderType=cv2.BORDER_REFLECT_101)
+        mean = cv2.GaussianBlur(low_weighted, (0, 0), g, borderType=cv2.BORDER_REFLECT_101) \
+            / np.maximum(support, 1e-6)[:, :, None]
+        share = np.clip((support - 0.02) / 0.2, 0.0, 1.0)[:, :, None]  # enough photo pixels near?
+        if est.shape[0] != side:
+            est = np.broadcast_to(est, (side, side, 3)) if est.shape[0] == 1 else \
+                cv2.resize(est, (side, side), interpolation=cv2.INTER_LINEAR)
+        est = est + share * (mean - est)
+    if est.shape[0] != s:
+        est = cv2.resize(np.ascontiguousarray(est), (s, s), interpolation=cv2.INTER_LINEAR)
     return est
 
 

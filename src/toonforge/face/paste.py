@@ -7,7 +7,7 @@ import math
 import cv2
 import numpy as np
 
-__all__ = ["feather_mask", "paste_back", "smoothstep"]
+__all__ = ["feather_mask", "footprint", "paste_back", "shrink_to_footprint", "smoothstep"]
 
 
 def smoothstep(t: np.ndarray) -> np.ndarray:
@@ -57,6 +57,48 @@ def feather_mask(size: int, *, margin: float = 0.06, blur: float = 0.04,
     return mask.astype(np.float32)
 
 
+def shrink_to_footprint(crop: np.ndarray, mask: np.ndarray,
+                        inverse: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A crop much larger than its footprint in the photo, shrunk with area averaging first so
+    that the bilinear warp into the photo does not alias.
+
+    Args:
+        crop: ``(s, s, C)`` (any dtype OpenCV resizes) square crop.
+        mask: ``(s, s)`` float32 paste weights.
+        inverse: ``(2, 3)`` crop pixel -> photo pixel affine.
+
+    Returns:
+        ``(crop, mask, inverse)``: unchanged (``inverse`` as float64) when the crop is at most
+        4/3 its footprint's side, else shrunk to about the footprint with the matching affine.
+    """
+    inv = np.asarray(inverse, dtype=np.float64).reshape(2, 3)
+    s = crop.shape[0]
+    scale = math.sqrt(abs(np.linalg.det(inv[:, :2])))  # photo pixels per crop pixel
+    if scale >= 0.75:
+        return crop, mask, inv
+    small = max(2, math.ceil(s * scale))
+    f = small / s
+    crop = cv2.resize(crop, (small, small), interpolation=cv2.INTER_AREA)
+    mask = cv2.resize(mask, (small, small), interpolation=cv2.INTER_AREA)
+    to_small = np.array([[f, 0.0, 0.5 * f - 0.5], [0.0, f, 0.5 * f - 0.5], [0, 0, 1.0]])
+    return crop, mask, (np.vstack([inv, [0.0, 0.0, 1.0]]) @ np.linalg.inv(to_small))[:2]
+
+
+def footprint(side: int, inverse: np.ndarray, width: int, height: int) -> tuple[int, int, int, int]:
+    """``(x0, y0, x1, y1)``: the photo pixels a ``side``-pixel square crop can touch through its
+    crop -> photo affine ``inverse`` (with a pixel's margin for interpolation), clipped to a
+    ``width x height`` photo; empty (``x1 <= x0`` or ``y1 <= y0``) when the crop misses it."""
+    inv = np.asarray(inverse, dtype=np.float64)
+    s = side
+    corners = np.array([[-0.5, -0.5], [s - 0.5, -0.5], [-0.5, s - 0.5], [s - 0.5, s - 0.5]])
+    pts = corners @ inv[:, :2].T + inv[:, 2]
+    x0 = int(np.clip(math.floor(pts[:, 0].min()) - 1, 0, width))
+    y0 = int(np.clip(math.floor(pts[:, 1].min()) - 1, 0, height))
+    x1 = int(np.clip(math.ceil(pts[:, 0].max()) + 2, 0, width))
+    y1 = int(np.clip(math.ceil(pts[:, 1].max()) + 2, 0, height))
+    return x0, y0, x1, y1
+
+
 def paste_back(background: np.ndarray, crop: np.ndarray, inverse: np.ndarray,
                mask: np.ndarray | None = None) -> np.ndarray:
     """Warp a square crop back into the photo and blend it in.
@@ -82,29 +124,11 @@ def paste_back(background: np.ndarray, crop: np.ndarray, inverse: np.ndarray,
         mask = feather_mask(s)
     if mask.shape != (s, s):
         raise ValueError(f"mask must have shape {(s, s)}, got {mask.shape}")
-    inv = np.asarray(inverse, dtype=np.float64).reshape(2, 3)
-    mask = np.asarray(mask, dtype=np.float32)
-
-    # A crop much larger than its footprint in the photo is shrunk with area averaging
-    # first, so the bilinear warp does not alias.
-    scale = math.sqrt(abs(np.linalg.det(inv[:, :2])))  # photo pixels per crop pixel
-    if scale < 0.75:
-        small = max(2, math.ceil(s * scale))
-        f = small / s
-        crop = cv2.resize(crop, (small, small), interpolation=cv2.INTER_AREA)
-        mask = cv2.resize(mask, (small, small), interpolation=cv2.INTER_AREA)
-        to_small = np.array([[f, 0.0, 0.5 * f - 0.5], [0.0, f, 0.5 * f - 0.5], [0, 0, 1.0]])
-        inv = (np.vstack([inv, [0.0, 0.0, 1.0]]) @ np.linalg.inv(to_small))[:2]
-        s = small
+    crop, mask, inv = shrink_to_footprint(crop, np.asarray(mask, dtype=np.float32), inverse)
 
     # Only the photo region under the crop is touched.
     h, w = background.shape[:2]
-    corners = np.array([[-0.5, -0.5], [s - 0.5, -0.5], [-0.5, s - 0.5], [s - 0.5, s - 0.5]])
-    pts = corners @ inv[:, :2].T + inv[:, 2]
-    x0 = int(np.clip(math.floor(pts[:, 0].min()) - 1, 0, w))
-    y0 = int(np.clip(math.floor(pts[:, 1].min()) - 1, 0, h))
-    x1 = int(np.clip(math.ceil(pts[:, 0].max()) + 2, 0, w))
-    y1 = int(np.clip(math.ceil(pts[:, 1].max()) + 2, 0, h))
+    x0, y0, x1, y1 = footprint(crop.shape[0], inv, w, h)
     out = background.copy()
     if x1 <= x0 or y1 <= y0:
         return out

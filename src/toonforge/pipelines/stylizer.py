@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..export.runtime import Runner
-from ..face.align import align_face, alignment_matrix
+from ..face.align import AlignedFace, align_face, alignment_matrix
 from ..face.detector import FaceDetector, create_detector
 from ..face.frontend import DEFAULT_DETECTOR, detection_notices
 from ..face.padding import crop_alpha
@@ -34,8 +34,9 @@ from ..styles.registry import load_style
 from ..styles.style import Style
 from .backends import BACKENDS, make_runner, pick_backend
 from .colour import face_weight, keep_colours
+from .compose import compose, frame_layer, head_layer
 from .tensors import blend, from_network, pad_to_multiple, to_network
-from .upsample import MIN_SCALE, guided_upsample, sharp_head
+from .upsample import MIN_SCALE, is_guided_head
 
 __all__ = ["BACKENDS", "Stylizer", "StylizeResult"]
 HEAD_CHUNK = 16  # most head crops per network call
@@ -301,31 +302,48 @@ class Stylizer:
         if head_only:
             return [StylizeResult(None, None, [blend(b, h, strength) for b, h in zip(bs, hs)], fs, ns)
                     for bs, hs, fs, ns in zip(bases, heads, faces, notices)]
-        fulls = self._full_frames(frames) if strength > 0 else frames
+        lows = self._full_frames(frames) if strength > 0 else [None] * len(frames)
+        maps = maps if reshaping else [[None] * len(al) for al in aligned]
         results = []
-        warp = (lambda crop, lm: warp_crop(crop, reshape_maps(lm, crop.shape[0], spec))) if reshaping else None
-        for rgb, out, al, bs, hs, fs, ns in zip(frames, fulls, aligned, bases, heads, faces, notices):
+        for rgb, low, al, bs, hs, ms, fs, ns in zip(frames, lows, aligned, bases, heads, maps, faces, notices):
             base = rgb
-            for f, a, b, h in zip(fs, al, bs, hs):
-                big, inv = sharp_head(rgb, f.landmarks, h, a, warp) if self.upsample == "guided" \
-                    else (h, a.inverse)
-                out = paste_back(out, big, inv, self._mask(big.shape[0]))
-                if warped_base:
+            out = self._compose(rgb, low, al, hs, ms) if low is not None else rgb
+            if warped_base:
+                for b, a in zip(bs, al):
                     base = paste_back(base, b, a.inverse, self._mask(res))
             # Blending the finished frame (not each part) keeps strength 0 an exact identity.
             out = blend(base, out, strength)
             results.append(StylizeResult(out, None, [blend(b, h, strength) for b, h in zip(bs, hs)], fs, ns))
         return results
 
-    def _full_frames(self, frames: list[np.ndarray]) -> list[np.ndarray]:
-        """Same-size frames through the full-image network at its working resolution, together."""
+    def _compose(self, rgb: np.ndarray, low: tuple[np.ndarray, np.ndarray | None], aligned: list[AlignedFace],
+                 heads: list[np.ndarray], maps: list) -> np.ndarray:
+        """The frame (its stylization ``low`` = (output, guide or None) at the working resolution)
+        with every stylized head pasted, at the photo's size, in one pass (:mod:`.compose`).
+
+        A head is guided when its footprint is at least ``MIN_SCALE`` times its crop (else plain
+        bilinear); ``maps`` are the heads' reshape maps (None: not reshaped), which move the
+        guide with the reshaped features."""
+        h, w = rgb.shape[:2]
+        mask = self._mask(self.head_resolution)
+        layers = []
+        for a, head, m in zip(aligned, heads, maps):
+            if self.upsample == "guided" and is_guided_head(a):
+                guide = a.crop if m is None else warp_crop(a.crop, m)
+                layers.append(head_layer(head, guide, a.inverse, mask, m))
+            else:
+                layers.append(head_layer(head, None, a.inverse, mask))
+        return compose(rgb, frame_layer(low[0], low[1], (w, h)), layers)
+
+    def _full_frames(self, frames: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        """Same-size frames through the full-image network at its working resolution, together.
+
+        Returns, per frame, the stylization at that resolution and the photo it saw when the
+        upscale to the frame is guided (else None: plain bilinear, or no upscale at all)."""
         h, w = frames[0].shape[:2]
         work = self.style.config.full_resolution
         small_size = scaled_size(w, h, work)
         smalls = [resize_rgb(rgb, small_size) for rgb in frames] if work < max(h, w) else frames
         styl = self._translate("full", smalls)
-        if styl[0].shape[:2] != (h, w) and self.upsample == "guided" and max(h, w) >= MIN_SCALE * work:
-            styl = [guided_upsample(s, small, rgb) for s, small, rgb in zip(styl, smalls, frames)]
-        elif styl[0].shape[:2] != (h, w):
-            styl = [resize_rgb(s, (w, h), fast_upscale=True) for s in styl]
-        return styl
+        guided = styl[0].shape[:2] != (h, w) and self.upsample == "guided" and max(h, w) >= MIN_SCALE * work
+        return [(s, small if guided else None) for s, small in zip(styl, smalls)]
