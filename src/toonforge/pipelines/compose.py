@@ -32,13 +32,7 @@ from ..face.paste import footprint, shrink_to_footprint
 __all__ = ["BAND_ROWS", "Layer", "coefficients", "compose", "frame_layer", "head_layer"]
 
 BAND_ROWS = 256  # output rows per band of the full-resolution pass (bounds the memory)
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 _FLAGS = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-
-
-def _luma(rgb: np.ndarray) -> np.ndarray:
-    """(H, W, 3) uint8 -> (H, W) float32 BT.601 luminance in [0, 1]."""
-    return (rgb.astype(np.float32) @ _LUMA) * (1.0 / 255.0)
 
 
 def _box(x: np.ndarray, r: int) -> np.ndarray:
@@ -50,30 +44,34 @@ def coefficients(low_out: np.ndarray, low_guide: np.ndarray, radius: int = 2,
                  eps: float = 1e-4) -> tuple[np.ndarray, np.ndarray]:
     """Guided-filter coefficient maps ``(a, b)`` of a stylization on its photo, each (h, w, 3) float32.
 
-    ``a`` is the window-mean slope of the stylization on the photo's luminance ``Y`` (0-255
-    scale in, 0-255 out); ``b = low_out - a * Y`` keeps everything ``a * Y`` does not explain
-    (the style's own strokes and colours), so ``a * Y + b`` reproduces ``low_out`` exactly at
-    the low resolution and, with the full-resolution ``Y``, adds the photo's finer detail
-    where the style follows the photo.
+    ``a`` is the window-mean slope of the stylization on the photo's luminance ``Y`` (BT.601
+    grey, rounded to 0-255 as the full-resolution pass reads it); ``b = low_out - a * Y``
+    keeps everything ``a * Y`` does not explain (the style's own strokes and colours), so
+    ``a * Y + b`` reproduces ``low_out`` exactly at the low resolution and, with the
+    full-resolution ``Y``, adds the photo's finer detail where the style follows the photo.
 
     Args:
         low_out, low_guide: ``(h, w, 3)`` uint8, the stylization and the photo it was made from.
         radius: window radius in low-resolution pixels.
-        eps: regularization on the [0, 1] luminance scale; larger = smoother (fewer photo
-            details brought back where the style does not follow the photo).
+        eps: regularization of ``Y``'s variance on the [0, 1] scale; larger = smoother (fewer
+            photo details brought back where the style does not follow the photo).
     """
     if low_out.shape != low_guide.shape or low_out.ndim != 3 or low_out.shape[2] != 3:
         raise ValueError(f"low_out and low_guide must be the same (h, w, 3), got {low_out.shape} "
                          f"and {low_guide.shape}")
-    y = _luma(low_guide)
-    p = low_out.astype(np.float32) * (1.0 / 255.0)
+    y = cv2.cvtColor(low_guide, cv2.COLOR_RGB2GRAY).astype(np.float32)  # 0-255, as compose reads it
+    p = low_out.astype(np.float32)
+    y3 = y[:, :, None]
     mean_y = _box(y, radius)
-    mean_p = _box(p, radius)
-    cov = _box(p * y[:, :, None], radius) - mean_p * mean_y[:, :, None]
-    var = _box(y * y, radius) - mean_y * mean_y
-    a = _box(cov / (var + eps)[:, :, None], radius)
-    b = (p - a * y[:, :, None]) * 255.0
-    return a, b
+    cov = _box(p * y3, radius)
+    cov -= _box(p, radius) * mean_y[:, :, None]
+    var = _box(y * y, radius)
+    var -= mean_y * mean_y
+    var += np.float32(eps * 255.0 * 255.0)
+    cov /= var[:, :, None]
+    a = _box(cov, radius)
+    p -= a * y3  # b, in place
+    return a, p
 
 
 @dataclass(eq=False)
