@@ -37,11 +37,13 @@ def test_a_plain_head_is_pasted_as_paste_back_pastes_it(scene):
     inv = rotation(1.2, 0.3, 150, 20)  # a 64 px crop over ~77 px of the photo
     head = np.clip(crop_of(photo, inv, 64).astype(int) * [1.1, 0.8, 0.6], 0, 255).astype(np.uint8)
     mask = feather_mask(64)
-    base = frame_layer(low, small, (320, 240))
-    one_pass = compose(photo, base, [head_layer(head, None, inv, mask)])
-    pasted = paste_back(compose(photo, base), head, inv, mask)
+    def base():  # compose uses its base layer up
+        return frame_layer(low, small, (320, 240))
+
+    one_pass = compose(photo, base(), [head_layer(head, None, inv, mask)])
+    pasted = paste_back(compose(photo, base()), head, inv, mask)
     assert np.abs(one_pass.astype(int) - pasted).max() <= 2  # float blend vs uint8 warps
-    assert np.abs(one_pass.astype(int) - compose(photo, base)).max() > 30  # the head is there
+    assert np.abs(one_pass.astype(int) - compose(photo, base())).max() > 30  # the head is there
 
 
 def test_a_guided_head_matches_guiding_it_in_its_own_crop(scene):
@@ -51,8 +53,10 @@ def test_a_guided_head_matches_guiding_it_in_its_own_crop(scene):
     crop = crop_of(photo, inv, 64)
     head = tone_curve(crop)[:, :, ::-1].copy()  # a different 'style' on the head
     mask = feather_mask(64)
-    base = frame_layer(low, small, (320, 240))
-    one_pass = compose(photo, base, [head_layer(head, crop, inv, mask)]).astype(int)
+    def base():  # compose uses its base layer up
+        return frame_layer(low, small, (320, 240))
+
+    one_pass = compose(photo, base(), [head_layer(head, crop, inv, mask)]).astype(int)
     # Reference: the head guided up in its own 160 px crop of the photo, then pasted.
     big = crop_of(photo, inv @ np.diag([1 / 2.5, 1 / 2.5, 1.0]), 160)
     to_big = np.hstack([inv[:, :2] / 2.5, inv[:, 2:]])
@@ -74,10 +78,12 @@ def test_heads_blended_on_the_base_grid_match_full_resolution(scene, monkeypatch
     inv = rotation(2.5, 0.1, 90, 30)  # coarser than the base grid (2 photo px per base px)
     crop = crop_of(photo, inv, 64)
     layer = head_layer(tone_curve(crop)[:, :, ::-1].copy(), crop, inv, feather_mask(64))
-    base = frame_layer(low, small, (320, 240))
-    on_grid = compose(photo, base, [layer]).astype(int)
-    monkeypatch.setattr(comp, "_onto_base", lambda base, heads: (base, heads))
-    full = compose(photo, base, [layer]).astype(int)
+    def base():  # compose uses its base layer up
+        return frame_layer(low, small, (320, 240))
+
+    on_grid = compose(photo, base(), [layer]).astype(int)
+    monkeypatch.setattr(comp, "_onto_base", lambda b, heads: (b, heads))
+    full = compose(photo, base(), [layer]).astype(int)
     diff = np.abs(on_grid - full)
     assert 0 < diff.mean() < 0.6 and diff.max() <= 16
 
@@ -90,10 +96,12 @@ def test_bands_change_nothing_with_heads(scene, monkeypatch):
     maps = (np.broadcast_to(grid[None, :] + 1.5, (64, 64)).copy(), np.broadcast_to(grid[:, None], (64, 64)).copy())
     layers = [head_layer(tone_curve(crop), crop, inv_a, feather_mask(64), maps),
               head_layer(crop, None, inv_b, feather_mask(64))]
-    base = frame_layer(low, small, (320, 240))
-    whole = compose(photo, base, layers)
+    def base():  # compose uses its base layer up
+        return frame_layer(low, small, (320, 240))
+
+    whole = compose(photo, base(), layers)
     monkeypatch.setattr(comp, "BAND_ROWS", 7)
-    assert np.array_equal(compose(photo, base, layers), whole)
+    assert np.array_equal(compose(photo, base(), layers), whole)
 
 
 def test_a_reshaped_head_reads_the_photo_through_its_warp(scene):
@@ -106,13 +114,15 @@ def test_a_reshaped_head_reads_the_photo_through_its_warp(scene):
     mask = np.ones((64, 64), np.float32)
     grid = np.arange(64, dtype=np.float32)
     maps = (np.broadcast_to(grid[None, :] + 1.5, (64, 64)).copy(), np.broadcast_to(grid[:, None], (64, 64)).copy())
-    base = frame_layer(low, None, (320, 240))
-    warped = compose(photo, base, [head_layer(head, crop, inv, mask, maps)]).astype(int)
+    def base():  # compose uses its base layer up
+        return frame_layer(low, None, (320, 240))
+
+    warped = compose(photo, base(), [head_layer(head, crop, inv, mask, maps)]).astype(int)
     moved = np.concatenate([photo[:, 3:], photo[:, -3:]], axis=1)  # moved(x) = photo(x + 3)
-    plain = compose(moved, base, [head_layer(head, crop, inv, mask)]).astype(int)
+    plain = compose(moved, base(), [head_layer(head, crop, inv, mask)]).astype(int)
     inside = (slice(50, 150), slice(110, 210))
     assert np.abs(warped[inside] - plain[inside]).max() <= 1
-    assert np.abs(warped[inside] - compose(photo, base, [head_layer(head, crop, inv, mask)])[inside]).mean() > 2
+    assert np.abs(warped[inside] - compose(photo, base(), [head_layer(head, crop, inv, mask)])[inside]).mean() > 2
     identity = (np.broadcast_to(grid[None, :], (64, 64)).copy(), np.broadcast_to(grid[:, None], (64, 64)).copy())
-    assert np.array_equal(compose(photo, base, [head_layer(head, crop, inv, mask, identity)]),
-                          compose(photo, base, [head_layer(head, crop, inv, mask)]))
+    assert np.array_equal(compose(photo, base(), [head_layer(head, crop, inv, mask, identity)]),
+                          compose(photo, base(), [head_layer(head, crop, inv, mask)]))

@@ -193,14 +193,14 @@ def _onto_base(base: Layer, heads: list[Layer]) -> tuple[Layer, list[Layer]]:
     Blending there and interpolating once equals blending at full resolution up to the second
     bilinear interpolation of the head's maps, which onto a grid at least as fine as the
     head's own smooths nothing visible; it saves warping and blending each large head at
-    full resolution (most of the pass on a portrait)."""
+    full resolution (most of the pass on a portrait). The base's maps are blended into in place."""
     base_scale = _scale(base.to_photo)
     coarse = [layer for layer in heads if _scale(layer.to_photo) >= base_scale]
     if not coarse:
         return base, heads
     guided = base.a is not None or any(layer.a is not None for layer in coarse)
-    a = (base.a.copy() if base.a is not None else np.zeros_like(base.b)) if guided else None
-    b = base.b.copy()
+    a = (base.a if base.a is not None else np.zeros_like(base.b)) if guided else None
+    b = base.b
     to_base = invert_affine(base.to_photo)
     h, w = b.shape[:2]
     for layer in coarse:
@@ -223,7 +223,9 @@ def _placed(layers: list[Layer], width: int, height: int) -> list[tuple[Layer, n
 
 def compose(photo: np.ndarray, base: Layer, heads: list[Layer] = ()) -> np.ndarray:
     """The output ``(H, W, 3)`` uint8: ``base`` with every head layer pasted over it (in order),
-    applied to the luminance of ``photo`` ``(H, W, 3)`` uint8, one band of rows at a time."""
+    applied to the luminance of ``photo`` ``(H, W, 3)`` uint8, one band of rows at a time.
+
+    ``base`` is used up: heads no finer than its grid are blended into its maps in place."""
     big_h, big_w = photo.shape[:2]
     out = np.empty((big_h, big_w, 3), np.uint8)
     # The reshaped heads read the luminance through their warp, wherever they are blended.
