@@ -67,8 +67,8 @@ def main() -> None:
     ap.add_argument("--photos", type=int, default=4, help="group photos per frame size")
     ap.add_argument("--backends", default="blazeface,dlib",
                     help="comma-separated detector names; blazeface-windows: BlazeFace scanning each window "
-                         "on its own, as before the tiled levels; blazeface-nolook: the tiled scan as it was before the "
-                         "second look at weak detections (no look; faces counted from 0.9 --min-face)")
+                         "on its own, as before the tiled levels; blazeface-nolook: the tiled scan as it was before "
+                         "the second look at weak detections (no look; faces counted from 0.9 --min-face)")
     ap.add_argument("--threads", type=int, default=2, help="ONNX Runtime threads for blazeface")
     ap.add_argument("--sheet", type=Path, default=None, help="write the first 1080p photo with its boxes here")
     ap.add_argument("--seed", type=int, default=1,
@@ -92,7 +92,13 @@ def main() -> None:
         truth_sides = []
         for k in range(args.photos):
             chosen = [pool[i] for i in rng.choice(len(pool), len(sides), replace=False)]
-            g = compose_group(chosen, sides, size, seed=100 * args.seed + 100 + k)
+            for attempt in range(5):  # some draws of places leave no room for a face: draw again
+                try:
+                    g = compose_group(chosen, sides, size, seed=100 * args.seed + 100 + k + 1000 * attempt)
+                    break
+                except ValueError:
+                    if attempt == 4:
+                        raise
             truth_sides.append(g.sides)
             for name, det in backends.items():
                 det(g.image[:64, :64].copy())  # warm-up outside the clock

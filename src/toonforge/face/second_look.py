@@ -98,7 +98,7 @@ def confirm(candidate: Detection, seen: list[Detection], threshold: float) -> De
         candidate's box (the same face, not a neighbour caught at the window's edge), with the
         zoomed view's box, keypoints and score; None when there is none.
     """
-    for box, kp, score in seen:
-        if score >= threshold and _inside(_centres(box[None]), candidate[0])[0]:
-            return box, kp, score
+    for det in seen:
+        if det[2] >= threshold and _inside(_centres(det[0][None]), candidate[0])[0]:
+            return det
     return None
