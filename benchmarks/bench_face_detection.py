@@ -67,7 +67,8 @@ def main() -> None:
     ap.add_argument("--photos", type=int, default=4, help="group photos per frame size")
     ap.add_argument("--backends", default="blazeface,dlib",
                     help="comma-separated detector names; blazeface-windows: BlazeFace scanning each window "
-                         "on its own, as before the tiled levels")
+                         "on its own, as before the tiled levels; blazeface-nolook: the tiled scan as it was before "
+                         "the second look at weak detections (no look; faces counted from 0.9 --min-face)")
     ap.add_argument("--threads", type=int, default=2, help="ONNX Runtime threads for blazeface")
     ap.add_argument("--sheet", type=Path, default=None, help="write the first 1080p photo with its boxes here")
     ap.add_argument("--seed", type=int, default=1,
@@ -77,10 +78,12 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     backends = {}
     for name in args.backends.split(","):
-        base = name.removesuffix("-windows")  # blazeface-windows: every pyramid window on its own (before tiles)
+        base = name.removesuffix("-windows").removesuffix("-nolook")
         backends[name] = build_detector(base, min_face=40, threads=args.threads if base == "blazeface" else None)
-        if name != base:
+        if name.endswith("-windows"):  # every pyramid window on its own (before the tiles)
             backends[name]._free_size = False
+        if name.endswith("-nolook"):  # the default before the second look: none, faces counted from 0.9 min
+            backends[name].look_floor, backends[name].size_tolerance = None, 0.9
     rows = []
     for label, (size, sides) in FRAMES.items():
         found_by: dict[str, list[np.ndarray]] = {n: [] for n in backends}
@@ -89,7 +92,13 @@ def main() -> None:
         truth_sides = []
         for k in range(args.photos):
             chosen = [pool[i] for i in rng.choice(len(pool), len(sides), replace=False)]
-            g = compose_group(chosen, sides, size, seed=100 * args.seed + 100 + k)
+            for attempt in range(5):  # some draws of places leave no room for a face: draw again
+                try:
+                    g = compose_group(chosen, sides, size, seed=100 * args.seed + 100 + k + 1000 * attempt)
+                    break
+                except ValueError:
+                    if attempt == 4:
+                        raise
             truth_sides.append(g.sides)
             for name, det in backends.items():
                 det(g.image[:64, :64].copy())  # warm-up outside the clock

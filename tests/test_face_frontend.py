@@ -166,9 +166,9 @@ def test_a_face_under_min_face_is_reported_not_dropped(portraits):
     from toonforge.evaluation.group_photos import compose_group
     from toonforge.pipelines import Stylizer
 
-    # 60 px: 0.83 of the minimum, inside the band that is found but reported (0.8-0.9 of it);
-    # 64 px sat at the 0.9 edge, where a 1 % change of the measured side flips the answer.
-    g = compose_group(portraits[:2], [200, 60], (900, 500), seed=2)
+    # 50 px: 0.69 of the minimum, under the 0.8 from which a face counts as min_face wide, and
+    # still found (levels keep boxes down to 0.56 of it): reported, not stylized.
+    g = compose_group(portraits[:2], [200, 50], (900, 500), seed=2)
     det = build_detector("blazeface", min_face=72)
     faces = det(g.image)
     assert len(faces) == 1 and faces[0].box[2] - faces[0].box[0] > 150

@@ -33,7 +33,8 @@ import numpy as np
 
 from toonforge.errors import InputError, MissingDependencyError
 from toonforge.face.detector import register_detector
-from toonforge.face.types import Face
+from toonforge.face.second_look import confirm, look_candidates, zoom_window
+from toonforge.face.types import Face, box_iou
 from toonforge.face.windows import Window, window_pyramid
 
 __all__ = ["MODELS", "BlazeFaceDetector", "decode", "dlib_box", "five_from_keypoints", "ssd_anchors",
@@ -61,10 +62,13 @@ MODELS = {
 _SESSIONS: dict[tuple[str, int | None], Any] = {}
 _LOCK = threading.Lock()
 _BATCH = 16  # windows per network call
-# A small face's measured side scatters by about 10 % (see _unshrink), so a face measured at
-# 0.9 min_face or more counts as min_face wide; windows reach down to 0.8 min_face, so faces
-# between those are found and reported as too small.
-SIZE_TOLERANCE = 0.9
+# A face's measured side (its dlib-like box, see dlib_box) scatters about the true one (dlib's
+# box of the same portrait): over 142 faces of 40-800 px in the composed group photos (seeds 0
+# and 1) measured / true was 0.95 in the median, 0.82-0.89 at the 10th percentile at every size
+# (0.81 at 40 px), so a face measured at 0.8 min_face or more counts as min_face wide (at 0.9 a
+# quarter of the 40 px faces were found but counted too small). Faces found under that (levels
+# keep boxes down to 0.7 of the smallest face they answer for, 0.56 min_face) are reported.
+SIZE_TOLERANCE = 0.8
 
 
 def model_path(name: str) -> Path:
@@ -161,8 +165,6 @@ def weighted_nms(boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray,
         ``(box (4,), keypoints (P, 2), score)`` per cluster, best first; score = the best
         member's.
     """
-    from toonforge.face.types import box_iou
-
     order = np.argsort(-scores)
     boxes, keypoints, scores = boxes[order], keypoints[order], scores[order]
     alive = np.ones(len(scores), bool)
@@ -212,13 +214,13 @@ def _resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
 
 
-def _window_batches(rgb: np.ndarray, windows: list[Window], side: int):
-    """Yield ``(windows, pixels, scales)`` batches: pixels (n, side, side, 3) float32 in [-1, 1].
+def _window_batches(rgb: np.ndarray, windows: list[Window], side: int, each_alone: bool = False):
+    """Yield ``(windows, pixels)`` batches: pixels (n, side, side, 3) float32 in [-1, 1].
 
     Windows of one side that tile the frame (a pyramid level) are cut from the frame resized
-    once for that level; a window alone at its side (the whole frame, or a tracked face) is cut
+    once for that level; a window alone at its side (the whole frame, or a tracked face), or
+    every window with ``each_alone`` (a few scattered windows: the second look), is cut
     first and resized alone. Pixels past the image's edge are zero (MediaPipe's letterbox).
-    ``scales[i]`` is network pixels per image pixel of window i.
     """
     h, w = rgb.shape[:2]
     levels: dict[int, list[Window]] = {}
@@ -227,8 +229,8 @@ def _window_batches(rgb: np.ndarray, windows: list[Window], side: int):
     cuts: list[tuple[Window, np.ndarray]] = []
     for t, wins in levels.items():
         scale = side / t
-        if len(wins) == 1:
-            cuts.append((wins[0], _resize(_cut(rgb, wins[0].x0, wins[0].y0, t), (side, side))))
+        if len(wins) == 1 or each_alone:
+            cuts.extend((win, _resize(_cut(rgb, win.x0, win.y0, t), (side, side))) for win in wins)
             continue
         level = _resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))))
         for win in wins:
@@ -239,6 +241,7 @@ def _window_batches(rgb: np.ndarray, windows: list[Window], side: int):
         yield [win for win, _ in chunk], pixels
 
 
+LOOK_SIDE = 128  # network input side of a second-look window (free-size graph; else the model's side)
 CANVAS = 1280  # most network input pixels per side of one level tile (bounds the memory)
 _MULTIPLE = 32  # the free-size graph takes heights and widths in multiples of this
 
@@ -300,6 +303,29 @@ def _level_tiles(rgb: np.ndarray, wins: list[Window], side: int):
         yield tiles[i:i + 2], np.stack(cuts[i:i + 2]).astype(np.float32) * (1 / 127.5) - 1.0
 
 
+Detections = tuple[np.ndarray, np.ndarray, np.ndarray]  # boxes (K, 4), keypoints (K, 6, 2), scores (K,)
+
+
+def _to_image(b: np.ndarray, k: np.ndarray, s: np.ndarray, smallest: float, largest: float, to_image
+              ) -> Detections:
+    """Decoded boxes ``b`` and keypoints ``k`` (network units) in image pixels, those of faces
+    from 0.7 ``smallest`` to 1.3 ``largest`` only: each level answers for its own band of sizes
+    (with some slack); the others are found better elsewhere. ``to_image`` maps (N, 2) network
+    units to image edge coordinates; minus 0.5 gives pixel centres."""
+    box = np.concatenate([to_image(b[:, :2]), to_image(b[:, 2:])], 1)
+    size = face_sides(box)
+    ok = (size >= 0.7 * smallest) & (size <= 1.3 * largest)
+    return box[ok] - 0.5, to_image(k[ok].reshape(-1, 2)).reshape(-1, 6, 2) - 0.5, s[ok]
+
+
+def _merged(parts: list[Detections]) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """All of ``parts`` merged by :func:`weighted_nms`, best first ([] when there is none)."""
+    if not parts:
+        return []
+    boxes, kps, scores = (np.concatenate(p) for p in zip(*parts))
+    return weighted_nms(boxes, kps, scores) if len(scores) else []
+
+
 @register_detector("blazeface")
 class BlazeFaceDetector:
     """MediaPipe BlazeFace on a window pyramid, with optional dlib 68-point landmarks.
@@ -308,7 +334,7 @@ class BlazeFaceDetector:
         model: "full" (192 px input, finds faces down to a tenth of a window) or "short"
             (128 px, a fifth; faster per window but needs more windows for small faces).
         min_face: smallest face side (pixels of the input image) to report, give or take
-            the 10 % a small face's measured side varies (``SIZE_TOLERANCE``); faces found
+            the 20 % a face's measured side varies (``SIZE_TOLERANCE``); faces found
             below it are kept in :attr:`last_below_min` instead.
         threshold: least face score (0..1) kept. On the composed group photos of
             ``benchmarks/bench_face_detection.py`` (seed 0), 0.5 kept 5 boxes on no face and 0.65
@@ -324,11 +350,27 @@ class BlazeFaceDetector:
             overlapping windows whose best score counts, so its score runs lower. On the
             composed group photos (seeds 0 and 1, 24 frames) 0.4 found every face of 60 px and
             up with no box on no face down to 0.4; 0.65 lost one 90 px face per seed.
+        look_floor: detections of the full scan scoring from this up to their keep threshold
+            get a second look (``face/second_look.py``): each is scored again in a zoomed
+            window of its own and kept when that window finds the face with ``threshold``.
+            None: no second look. On seeds 0 and 1, 0.1 found 20 of 24 faces of 40 px (14
+            without the look, 18 without it but with ``size_tolerance`` 0.8), 0.05 and 0.03
+            the same or one more at 2-4x the look's windows, none a box on no face.
+            With the look windows at 128 px (``LOOK_SIDE``; 192 found 20, 96 found 20) 21.
+        look_limit: at most this many second-look windows per frame (the best-scored weak
+            detections; seeds 0 and 1 had 5 a 1080p frame and 15 a 4K one at floor 0.1,
+            before ``look_below``).
+        look_below: only weak detections of faces under this many ``min_face`` get the look:
+            on seeds 0 and 1 all confirmed candidates were under 1.0 (3 of 8; none of 108
+            larger ones), and the tiles find larger faces with confidence.
+        size_tolerance: a face measured at this fraction of ``min_face`` or more counts as
+            ``min_face`` wide (``SIZE_TOLERANCE``).
     """
 
     def __init__(self, model: str = "full", min_face: int = 40, threshold: float = 0.65,
                  landmarks: str = "auto", threads: int | None = None, max_windows: int = 400,
-                 tile_threshold: float = 0.4) -> None:
+                 tile_threshold: float = 0.4, look_floor: float | None = 0.1, look_limit: int = 32,
+                 size_tolerance: float = SIZE_TOLERANCE, look_below: float = 1.25) -> None:
         if model not in MODELS:
             raise InputError(f"unknown BlazeFace model {model!r}; use one of {', '.join(MODELS)}")
         if landmarks not in ("auto", "5", "68"):
@@ -337,7 +379,14 @@ class BlazeFaceDetector:
             raise InputError(f"min face must be in 8..4096 pixels, got {min_face}")
         if not 0.0 < threshold < 1.0 or not 0.0 < tile_threshold < 1.0:
             raise InputError(f"thresholds must be in (0, 1), got {threshold} and {tile_threshold}")
+        if look_floor is not None and not 0.0 < look_floor < 1.0:
+            raise InputError(f"look_floor must be in (0, 1) or None, got {look_floor}")
         self.tile_threshold = float(tile_threshold)
+        self.look_floor = None if look_floor is None else float(look_floor)
+        self.look_limit = int(look_limit)
+        self.size_tolerance = float(size_tolerance)
+        self.look_side = LOOK_SIDE
+        self.look_below = float(look_below)
         self.model, self.spec = model, MODELS[model]
         self.min_face, self.threshold, self.max_windows = int(min_face), float(threshold), int(max_windows)
         self._session = _session(model, threads)
@@ -384,48 +433,77 @@ class BlazeFaceDetector:
         """
         tiled = windows is None and self._free_size
         wins = windows if windows is not None else self.windows(*rgb.shape[:2])
-        side = self.spec.side
-        found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        look = windows is None and self.look_floor is not None
+        found: list[Detections] = []
+        weak: list[Detections] = []  # scored under the keep threshold: for the second look
 
-        def keep(b, k, s, smallest, largest, to_image) -> None:
-            # Each level answers for its own band of sizes (with some slack); the others are
-            # found better elsewhere. ``to_image`` maps (N, 2) network units to image edge
-            # coordinates; minus 0.5 gives pixel centres.
-            box = np.concatenate([to_image(b[:, :2]), to_image(b[:, 2:])], 1)
-            size = face_sides(box)
-            ok = (size >= 0.7 * smallest) & (size <= 1.3 * largest)
-            found.append((box[ok] - 0.5, to_image(k[ok].reshape(-1, 2)).reshape(-1, 6, 2) - 0.5, s[ok]))
+        def keep(dets: Detections, threshold: float) -> None:
+            m = dets[2] >= threshold
+            found.append(tuple(d[m] for d in dets))
+            weak.append(tuple(d[~m] for d in dets))
+
+        def floor(threshold: float) -> float:  # the least score decoded
+            return min(self.look_floor, threshold) if look else threshold
 
         levels: dict[int, list[Window]] = {}
         for win in wins:
             levels.setdefault(win.side, []).append(win)
         singles = [w for ws in levels.values() for w in ws] if not tiled else \
             [ws[0] for ws in levels.values() if len(ws) == 1]
-        for chunk, x in _window_batches(rgb, singles, side):
-            reg, cls = self._session.run(["regressors", "classificators"], {"input": x})
-            for win, r, c in zip(chunk, reg, cls):
-                b, k, sc = decode(r, c, self._anchors, side, self.threshold)
-                if len(sc):
-                    off = np.array([win.x0, win.y0], np.float32)
-                    keep(_unshrink(b, side), k, sc, win.smallest, win.largest,
-                         lambda u, win=win, off=off: u * win.side + off)
+        for _, dets in self._scan_windows(rgb, singles, floor(self.threshold)):
+            keep(dets, self.threshold)
         for ws in (ws for ws in levels.values() if tiled and len(ws) > 1):
-            for chunk, x in _level_tiles(rgb, ws, side):
+            for chunk, x in _level_tiles(rgb, ws, self.spec.side):
                 reg, cls = self._session.run(["regressors", "classificators"], {"input": x})
                 anchors = self._anchors_px(x.shape[1], x.shape[2])
                 for tile, r, c in zip(chunk, reg, cls):
-                    b, k, sc = decode(r, c, anchors, 1, self.tile_threshold)  # in tile pixels
+                    b, k, sc = decode(r, c, anchors, 1, floor(self.tile_threshold))  # in tile pixels
                     if len(sc):
                         scale = np.array([tile.sx, tile.sy], np.float32)
                         off = np.array([tile.x0, tile.y0], np.float32)
-                        keep(_unshrink(b, 1), k, sc, tile.smallest, tile.largest,
-                             lambda u, scale=scale, off=off: (u + off) / scale)
-        if not found:
+                        keep(_to_image(_unshrink(b, 1), k, sc, tile.smallest, tile.largest,
+                                       lambda u, scale=scale, off=off: (u + off) / scale), self.tile_threshold)
+        strong = _merged(found)
+        if look:
+            strong = sorted(strong + self._second_look(rgb, weak, strong), key=lambda d: -d[2])
+        return strong
+
+    def _scan_windows(self, rgb: np.ndarray, wins: list[Window], threshold: float, each_alone: bool = False,
+                      side: int | None = None):
+        """Yield ``(window, (boxes, keypoints, scores))`` for each of ``wins`` (each resized to
+        ``side`` pixels, by default the model's input; another side needs the free-size graph)
+        with detections scoring ``threshold`` or more, in image pixels (:func:`_to_image`)."""
+        side = side or self.spec.side
+        anchors = self._anchors if side == self.spec.side else self._anchors_px(side, side) / np.float32(side)
+        for chunk, x in _window_batches(rgb, wins, side, each_alone):
+            reg, cls = self._session.run(["regressors", "classificators"], {"input": x})
+            for win, r, c in zip(chunk, reg, cls):
+                b, k, sc = decode(r, c, anchors, side, threshold)
+                if len(sc):
+                    off = np.array([win.x0, win.y0], np.float32)
+                    yield win, _to_image(_unshrink(b, side), k, sc, win.smallest, win.largest,
+                                         lambda u, win=win, off=off: u * win.side + off)
+
+    def _second_look(self, rgb: np.ndarray, weak: list[Detections], strong: list) -> list:
+        """The weak detections (of faces under ``look_below`` min_face) that a zoomed window of
+        their own confirms (``face/second_look.py``), as that window saw them; ``strong``: the
+        merged detections kept already. All the windows go through the network together."""
+        small = [tuple(d[m] for d in part) for part in weak
+                 for m in [face_sides(part[0]) < self.look_below * self.min_face]]
+        candidates = look_candidates(_merged(small), strong, self.look_limit)
+        if not candidates:
             return []
-        boxes, kps, scores = (np.concatenate(parts) for parts in zip(*found))
-        if not len(scores):
-            return []
-        return weighted_nms(boxes, kps, scores)
+        windows = [zoom_window(c[0]) for c in candidates]
+        seen: dict[int, list[Detections]] = {}
+        side = self.look_side if self._free_size else None
+        for win, dets in self._scan_windows(rgb, windows, self.threshold, each_alone=True, side=side):
+            seen.setdefault(id(win), []).append(dets)
+        out = []
+        for cand, win in zip(candidates, windows):
+            got = confirm(cand, _merged(seen.get(id(win), [])), self.threshold)
+            if got is not None and not any(box_iou(got[0][None], d[0][None])[0, 0] > 0.3 for d in out):
+                out.append(got)
+        return out
 
     def _anchors_px(self, height: int, width: int) -> np.ndarray:
         key = (height, width)
@@ -481,7 +559,7 @@ class BlazeFaceDetector:
         faces, small = [], []
         for blaze_box, kp, score in raw:
             box = dlib_box(blaze_box)
-            if box[2] - box[0] < SIZE_TOLERANCE * self.min_face:
+            if box[2] - box[0] < self.size_tolerance * self.min_face:
                 small.append(Face(box=box, landmarks=five_from_keypoints(kp), score=score))
                 continue
             faces.append(Face(box=box, landmarks=self._landmarks(rgb, box, kp), score=score))
