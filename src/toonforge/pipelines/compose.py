@@ -60,17 +60,18 @@ def coefficients(low_out: np.ndarray, low_guide: np.ndarray, radius: int = 2,
         raise ValueError(f"low_out and low_guide must be the same (h, w, 3), got {low_out.shape} "
                          f"and {low_guide.shape}")
     y = cv2.cvtColor(low_guide, cv2.COLOR_RGB2GRAY).astype(np.float32)  # 0-255, as compose reads it
-    p = low_out.astype(np.float32)
-    y3 = y[:, :, None]
+    p = low_out.astype(np.float32, order="C")
+    # OpenCV's per-element operations on three-channel copies: numpy broadcasting a
+    # (h, w, 1) array over (h, w, 3) runs several times slower.
+    y3 = cv2.merge([y, y, y])
     mean_y = _box(y, radius)
-    cov = _box(p * y3, radius)
-    cov -= _box(p, radius) * mean_y[:, :, None]
-    var = _box(y * y, radius)
-    var -= mean_y * mean_y
+    cov = _box(cv2.multiply(p, y3), radius)
+    cov -= cv2.multiply(_box(p, radius), cv2.merge([mean_y, mean_y, mean_y]))
+    var = _box(cv2.multiply(y, y), radius)
+    var -= cv2.multiply(mean_y, mean_y)
     var += np.float32(eps * 255.0 * 255.0)
-    cov /= var[:, :, None]
-    a = _box(cov, radius)
-    p -= a * y3  # b, in place
+    a = _box(cv2.divide(cov, cv2.merge([var, var, var])), radius)
+    p -= cv2.multiply(a, y3)  # b, in place
     return a, p
 
 
@@ -109,7 +110,7 @@ def frame_layer(low_out: np.ndarray, low_guide: np.ndarray | None, size: tuple[i
     is None, plain bilinear."""
     h, w = low_out.shape[:2]
     if low_guide is None:
-        return Layer(None, low_out.astype(np.float32), _resize_affine((w, h), size))
+        return Layer(None, low_out.astype(np.float32, order="C"), _resize_affine((w, h), size))
     a, b = coefficients(low_out, low_guide)
     return Layer(a, b, _resize_affine((w, h), size))
 
@@ -124,7 +125,7 @@ def head_layer(head: np.ndarray, guide: np.ndarray | None, inverse: np.ndarray, 
     of the crop); ``guide`` must be the reshaped crop then, and the photo's luminance is read
     through the same warp at full resolution."""
     if guide is None:
-        b, mask, inverse = shrink_to_footprint(head.astype(np.float32), mask, inverse)
+        b, mask, inverse = shrink_to_footprint(head.astype(np.float32, order="C"), mask, inverse)
         return Layer(None, b, np.asarray(inverse, np.float64), mask)
     a, b = coefficients(head, guide)
     inverse = np.asarray(inverse, np.float64)
