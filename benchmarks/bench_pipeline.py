@@ -96,7 +96,14 @@ def main() -> None:
     ap.add_argument("--backend", choices=["torch", "onnx"], default="onnx")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=10)
+    ap.add_argument("--default-allocator", action="store_true",
+                    help="leave glibc's allocator as it is (toonforge's commands raise its thresholds: "
+                         "toonforge/allocator.py)")
     args = ap.parse_args()
+    if not args.default_allocator:
+        from toonforge.allocator import reuse_freed_memory
+
+        reuse_freed_memory()  # as the toonforge command line does
     from toonforge.face.frontend import DEFAULT_DETECTOR, build_detector
 
     rgb = cv2.resize(load_image(args.image).rgb, (1024, 1024), interpolation=cv2.INTER_CUBIC)

@@ -98,9 +98,16 @@ def main() -> None:
     ap.add_argument("--tree", action="append", default=[], metavar="LABEL=PATH",
                     help="also time another tree's src folder with its own video defaults (repeatable)")
     ap.add_argument("--worker", nargs=2, metavar=("CLIP", "OUT"), help=argparse.SUPPRESS)
+    ap.add_argument("--default-allocator", action="store_true",
+                    help="leave glibc's allocator as it is (toonforge's commands raise its thresholds: "
+                         "toonforge/allocator.py)")
     args = ap.parse_args()
     if args.worker:
         return worker(args)
+    if not args.default_allocator:
+        from toonforge.allocator import reuse_freed_memory
+
+        reuse_freed_memory()  # as the toonforge command line does
     work = Path(tempfile.mkdtemp(prefix="bench-video-"))
     try:
         run_all(args, work)

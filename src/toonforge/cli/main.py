@@ -126,6 +126,9 @@ def _style_folder(name: str) -> Path | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    from ..allocator import reuse_freed_memory
+
+    reuse_freed_memory()  # frame-sized buffers reused, not page-faulted anew (see allocator.py)
     try:
         parser = build_parser(command_of(argv), load_all=False)
         args = parser.parse_args(argv)
