@@ -47,9 +47,10 @@ def _smooth_extension(img: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """
     s = img.shape[0]
     w = valid.astype(np.float32)
-    weighted = img * w[:, :, None]
+    weighted = cv2.multiply(img, _three(w))
     inside = img[valid]
-    est = np.median(inside[:: max(1, len(inside) // 20000)], axis=0).astype(np.float32)[None, None, :]
+    median = np.median(inside[:: max(1, len(inside) // 20000)], axis=0).astype(np.float32)
+    est = None
     sigmas = []
     sigma = s / 2.0
     while sigma >= max(1.0, 0.005 * s):
@@ -64,19 +65,31 @@ def _smooth_extension(img: np.ndarray, valid: np.ndarray) -> np.ndarray:
         if side != finer[0].shape[0]:
             finer = tuple(cv2.resize(x, (side, side), interpolation=cv2.INTER_AREA) for x in finer)
         grids[sigma] = (side, *finer, sigma * side / s if side != s else sigma)
+    # OpenCV's per-element operations on three-channel copies (numpy broadcasting a (n, n, 1)
+    # array over (n, n, 3) runs several times slower).
     for sigma in sigmas:
         side, low_w, low_weighted, g = grids[sigma]
         support = cv2.GaussianBlur(low_w, (0, 0), g, borderType=cv2.BORDER_REFLECT_101)
-        mean = cv2.GaussianBlur(low_weighted, (0, 0), g, borderType=cv2.BORDER_REFLECT_101) \
-            / np.maximum(support, 1e-6)[:, :, None]
-        share = np.clip((support - 0.02) / 0.2, 0.0, 1.0)[:, :, None]  # enough photo pixels near?
-        if est.shape[0] != side:
-            est = np.broadcast_to(est, (side, side, 3)) if est.shape[0] == 1 else \
-                cv2.resize(est, (side, side), interpolation=cv2.INTER_LINEAR)
-        est = est + share * (mean - est)
+        mean = cv2.divide(cv2.GaussianBlur(low_weighted, (0, 0), g, borderType=cv2.BORDER_REFLECT_101),
+                          _three(np.maximum(support, 1e-6)))
+        share = _three(np.clip((support - 0.02) / 0.2, 0.0, 1.0))  # enough photo pixels near?
+        if est is None:  # the coarsest level starts from the photo's median colour
+            est = np.empty((side, side, 3), np.float32)
+            est[:] = median
+        elif est.shape[0] != side:
+            est = cv2.resize(est, (side, side), interpolation=cv2.INTER_LINEAR)
+        est += cv2.multiply(share, cv2.subtract(mean, est))
+    if est is None:
+        est = np.empty((s, s, 3), np.float32)
+        est[:] = median
     if est.shape[0] != s:
-        est = cv2.resize(np.ascontiguousarray(est), (s, s), interpolation=cv2.INTER_LINEAR)
+        est = cv2.resize(est, (s, s), interpolation=cv2.INTER_LINEAR)
     return est
+
+
+def _three(x: np.ndarray) -> np.ndarray:
+    """(n, m) float32 -> (n, m, 3), the plane repeated."""
+    return cv2.merge([x, x, x])
 
 
 def fill_padding(crop: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -97,10 +110,12 @@ def fill_padding(crop: np.ndarray, valid: np.ndarray) -> np.ndarray:
     fill = _smooth_extension(img, valid)
     outside = cv2.distanceTransform((~valid).astype(np.uint8), cv2.DIST_L2, 5)
     t = np.clip(outside / max(SEAM * s, 1.0), 0.0, 1.0)
-    t = (t * t * (3.0 - 2.0 * t))[:, :, None]  # smoothstep: mirror at the edge, the fill beyond
+    t = t * t * (3.0 - 2.0 * t)  # smoothstep: mirror at the edge, the fill beyond
     near = wide_blur(img, max(0.5, 0.004 * s))
-    out = np.where(valid[:, :, None], img, near * (1.0 - t) + fill * t)
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    blend = near + cv2.multiply(_three(t), cv2.subtract(fill, near))  # convex: never below 0
+    out = cv2.convertScaleAbs(blend)  # rounded half to even and saturated, like np.rint + clip
+    cv2.copyTo(crop, valid.view(np.uint8), out)  # the photo's own pixels, untouched
+    return out
 
 
 def crop_alpha(alpha: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
