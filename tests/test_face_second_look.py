@@ -36,7 +36,8 @@ def test_zoom_window_is_centred_and_confirm_needs_score_and_place():
     assert win.side == round(ZOOM * 40) and (win.x0 + win.side / 2, win.y0 + win.side / 2) == (120, 220)
     assert win.smallest < 0.89 * 40 < win.largest
     cand = _det([100, 200, 140, 240], 0.2)
-    here, low, beside = _det([102, 198, 144, 242], 0.8), _det([102, 198, 144, 242], 0.5), _det([150, 200, 190, 240], 0.9)
+    here, low = _det([102, 198, 144, 242], 0.8), _det([102, 198, 144, 242], 0.5)
+    beside = _det([150, 200, 190, 240], 0.9)
     assert confirm(cand, [beside, here], 0.65) is here  # the neighbour's centre is outside the candidate
     assert confirm(cand, [beside, low], 0.65) is None
 

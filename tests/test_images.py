@@ -16,6 +16,7 @@ from toonforge.errors import InputError
 from toonforge.io.images import (
     IMAGE_EXTENSIONS,
     LoadedImage,
+    halve,
     list_images,
     load_image,
     load_image_bytes,
@@ -265,3 +266,21 @@ def test_resize_rgb() -> None:
     assert resize_rgb(rgb, (120, 80)).shape == (80, 120, 3)
     flat = np.full((10, 10, 3), 77, np.uint8)
     assert np.all(resize_rgb(flat, (3, 3)) == 77) and np.all(resize_rgb(flat, (31, 17)) == 77)
+
+
+def test_halve_averages_2x2_blocks_and_replicates_odd_edges() -> None:
+    rng = np.random.default_rng(2)
+    img = rng.integers(0, 256, (7, 10, 3), dtype=np.uint8)
+    out = halve(img, 1)
+    assert out.shape == (4, 5, 3)
+    blocks = img[:6].reshape(3, 2, 5, 2, 3).astype(np.float64).mean(axis=(1, 3))
+    assert np.abs(out[:3].astype(np.float64) - blocks).max() <= 0.5  # rounded means
+    last = img[6].reshape(5, 2, 3).astype(np.float64).mean(axis=1)  # the odd row, doubled
+    assert np.abs(out[3].astype(np.float64) - last).max() <= 0.5
+    # twice = a quarter, sides rounded up; zero times = the image itself
+    assert halve(img, 2).shape == (2, 3, 3) and halve(img, 0) is img
+    # the pixel-centre map x_out = (x_in + 0.5) / 4 - 0.5: a bright 4x4 block at (8, 12) lands on (2, 3)
+    spot = np.zeros((32, 32), np.uint8)
+    spot[8:12, 12:16] = 200
+    q = halve(spot, 2)
+    assert q.shape == (8, 8) and q[2, 3] == 200 and q.sum() == 200

@@ -19,6 +19,7 @@ import numpy as np
 
 from toonforge.face.padding import fill_padding, wide_blur
 from toonforge.face.types import five_points_f64
+from toonforge.io.images import halve
 
 __all__ = [
     "PAD_MODES",
@@ -174,11 +175,17 @@ def align_face(rgb: np.ndarray, landmarks: np.ndarray, size: int, *,
     y1 = int(np.clip(math.ceil(quad[:, 1].max()) + margin + 1, y0 + 1, h))
     roi = rgb[y0:y1, x0:x1]
     roi_to_crop = _to3(matrix) @ np.array([[1.0, 0.0, x0], [0.0, 1.0, y0], [0.0, 0.0, 1.0]])
-    if pre > 1.0:
-        small = (max(1, round(roi.shape[1] / pre)), max(1, round(roi.shape[0] / pre)))
-        roi_to_small = _scale3(small[0] / roi.shape[1], small[1] / roi.shape[0])
-        roi = cv2.resize(roi, small, interpolation=cv2.INTER_AREA)
-        roi_to_crop = roi_to_crop @ np.linalg.inv(roi_to_small)
+    if pre > 1.0:  # exact halvings (cheap), then an area resize by what is left if over 1.25
+        times = int(math.floor(math.log2(pre)))
+        if times:
+            roi = halve(roi, times)
+            roi_to_crop = roi_to_crop @ np.linalg.inv(_scale3(0.5 ** times, 0.5 ** times))
+        rest = pre / 2 ** times
+        if rest > 1.25:
+            small = (max(1, round(roi.shape[1] / rest)), max(1, round(roi.shape[0] / rest)))
+            roi_to_small = _scale3(small[0] / roi.shape[1], small[1] / roi.shape[0])
+            roi = cv2.resize(roi, small, interpolation=cv2.INTER_AREA)
+            roi_to_crop = roi_to_crop @ np.linalg.inv(roi_to_small)
 
     work = size * ss
     to_work = (_scale3(ss, ss) @ roi_to_crop)[:2]

@@ -294,6 +294,22 @@ def resize_rgb(rgb: np.ndarray, size: tuple[int, int], *, fast_upscale: bool = F
     return cv2.resize(rgb, (w, h), interpolation=interp)
 
 
+def halve(image: np.ndarray, times: int = 1) -> np.ndarray:
+    """``image`` shrunk ``times`` times by 2x2 averaging: ``(H, W[, C])`` -> about ``(H / 2**times, ...)``.
+
+    Each halving takes OpenCV's exact-factor area path, a fraction of the cost of a free-factor
+    area resize of the same image. An odd side is first extended by its last row or column, so
+    every output pixel averages a 2x2 block and, in pixel-centre coordinates, the map is
+    exactly ``x_out = (x_in + 0.5) / 2**times - 0.5`` (the output sides are rounded up).
+    """
+    for _ in range(times):
+        h, w = image.shape[:2]
+        if h % 2 or w % 2:
+            image = cv2.copyMakeBorder(image, 0, h % 2, 0, w % 2, cv2.BORDER_REPLICATE)
+        image = cv2.resize(image, ((w + 1) // 2, (h + 1) // 2), interpolation=cv2.INTER_AREA)
+    return image
+
+
 def square_resize(rgb: np.ndarray, size: int) -> np.ndarray:
     """Centre-crop (H, W, 3) uint8 to a square, then resize to (size, size, 3) uint8.
 
