@@ -227,6 +227,14 @@ def _resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(halve(image, times), size, interpolation=cv2.INTER_LINEAR)
 
 
+def _network_input(cuts: list[np.ndarray]) -> np.ndarray:
+    """Same-size uint8 (h, w, 3) cuts -> (n, h, w, 3) float32 in [-1, 1], scaled in place."""
+    x = np.stack(cuts).astype(np.float32)
+    x *= np.float32(1 / 127.5)
+    x -= np.float32(1.0)
+    return x
+
+
 def _window_batches(rgb: np.ndarray, windows: list[Window], side: int, each_alone: bool = False):
     """Yield ``(windows, pixels)`` batches: pixels (n, side, side, 3) float32 in [-1, 1].
 
@@ -250,7 +258,7 @@ def _window_batches(rgb: np.ndarray, windows: list[Window], side: int, each_alon
             cuts.append((win, _cut(level, round(win.x0 * scale), round(win.y0 * scale), side)))
     for i in range(0, len(cuts), _BATCH):
         chunk = cuts[i:i + _BATCH]
-        pixels = np.stack([c for _, c in chunk]).astype(np.float32) * (1 / 127.5) - 1.0
+        pixels = _network_input([c for _, c in chunk])
         yield [win for win, _ in chunk], pixels
 
 
@@ -313,7 +321,7 @@ def _level_tiles(rgb: np.ndarray, wins: list[Window], side: int):
             cut[:part.shape[0], :part.shape[1]] = part
             cuts.append(cut)
     for i in range(0, len(cuts), 2):  # two tiles per call: memory grows with the batch
-        yield tiles[i:i + 2], np.stack(cuts[i:i + 2]).astype(np.float32) * (1 / 127.5) - 1.0
+        yield tiles[i:i + 2], _network_input(cuts[i:i + 2])
 
 
 Detections = tuple[np.ndarray, np.ndarray, np.ndarray]  # boxes (K, 4), keypoints (K, 6, 2), scores (K,)
