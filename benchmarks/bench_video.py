@@ -117,6 +117,13 @@ def main() -> None:
 
 def worker(args: argparse.Namespace) -> None:
     """Run this process's toonforge (from PYTHONPATH) with its video defaults once per 'run' line on stdin."""
+    try:  # as that tree's command line does (trees from before the allocator module lack it)
+        from toonforge.allocator import reuse_freed_memory
+    except ImportError:
+        pass
+    else:
+        if not args.default_allocator:
+            reuse_freed_memory()
     stylizer = Stylizer(args.style, backend="onnx", threads=args.threads)
     for line in sys.stdin:
         if line.strip() != "run":
@@ -131,7 +138,8 @@ class TreeWorker:
     def __init__(self, src: str, clip: Path, out: Path, args: argparse.Namespace) -> None:
         env = dict(os.environ, PYTHONPATH=str(Path(src).resolve()))
         cmd = [sys.executable, str(Path(__file__).resolve()), "--style", args.style, "--threads", str(args.threads),
-               "--batch-size", str(args.batch_size), "--worker", str(clip), str(out)]
+               "--batch-size", str(args.batch_size), "--worker", str(clip), str(out)] \
+            + (["--default-allocator"] if args.default_allocator else [])
         self.proc = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.faces = 0
 

@@ -423,9 +423,6 @@ class BlazeFaceDetector:
                 from toonforge.face.dlib_backend import default_predictor_path, shared_predictor
 
                 self._predictor = shared_predictor(default_predictor_path())
-                import dlib
-
-                self._rect = dlib.rectangle
             except MissingDependencyError:
                 if landmarks == "68":
                     raise
@@ -591,9 +588,9 @@ class BlazeFaceDetector:
     def _landmarks(self, rgb: np.ndarray, box: np.ndarray, kp: np.ndarray) -> np.ndarray:
         if self._predictor is None:
             return five_from_keypoints(kp)
-        r = self._rect(*(int(round(v)) for v in box))
-        shape = self._predictor(np.ascontiguousarray(rgb), r)
-        return np.array([(p.x, p.y) for p in shape.parts()], np.float32)
+        from toonforge.face.dlib_backend import shape_near
+
+        return shape_near(self._predictor, rgb, tuple(int(round(v)) for v in box))
 
 
 def five_from_keypoints(kp: np.ndarray) -> np.ndarray:

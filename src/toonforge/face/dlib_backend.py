@@ -75,6 +75,24 @@ def _shared_hog_detector() -> Any:
         return _DETECTOR[0]
 
 
+def shape_near(predictor: Any, image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """dlib's 68 (or the model's) landmarks of the face in integer ``box`` (x0, y0, x1, y1) of
+    ``image`` (H, W, 3) uint8: (N, 2) float32 pixels of ``image``.
+
+    The predictor runs on a copy of the part of the image within one box side of the box
+    (the pixels it samples lie near the box; off the image it reads zeros either way), because
+    dlib copies the whole image it is handed: the same points in half the time on a 720p frame.
+    """
+    x0, y0, x1, y1 = box
+    h, w = image.shape[:2]
+    side = max(x1 - x0, y1 - y0, 1)
+    cx0, cy0 = min(max(x0 - side, 0), w), min(max(y0 - side, 0), h)
+    cx1, cy1 = max(min(x1 + side, w), cx0), max(min(y1 + side, h), cy0)
+    part = np.ascontiguousarray(image[cy0:cy1, cx0:cx1])
+    rect = import_dlib().rectangle(x0 - cx0, y0 - cy0, x1 - cx0, y1 - cy0)
+    return np.array([(p.x + cx0, p.y + cy0) for p in predictor(part, rect).parts()], np.float32)
+
+
 def track_by_landmarks(predictor: Any, rgb: np.ndarray, faces: list[Face]) -> list[Face]:
     """Follow faces with 68 landmarks into the next frame with the shape predictor alone (no detection).
 
@@ -85,16 +103,13 @@ def track_by_landmarks(predictor: Any, rgb: np.ndarray, faces: list[Face]) -> li
 
     Returns faces with ``box`` (4,) and ``landmarks`` (68, 2) float32 in pixels of ``rgb``.
     """
-    dlib = import_dlib()
-    image = np.ascontiguousarray(rgb)
-    h, w = image.shape[:2]
+    h, w = rgb.shape[:2]
     out: list[Face] = []
     for f in faces:
         if f.landmarks.shape != (68, 2):
             continue
         def shape_in(box: np.ndarray) -> np.ndarray:
-            rect = dlib.rectangle(*(int(round(v)) for v in box))
-            return np.array([(p.x, p.y) for p in predictor(image, rect).parts()], np.float32)
+            return shape_near(predictor, rgb, tuple(int(round(v)) for v in box))
 
         moved = shape_in(f.box).mean(axis=0) - f.landmarks.mean(axis=0)
         box = f.box.astype(np.float64) + np.tile(moved, 2)
@@ -187,9 +202,8 @@ class DlibDetector:
             y0 = (rect.top() + 0.5) / sy - 0.5 + origin[1]
             x1 = (rect.right() + 0.5) / sx - 0.5 + origin[0]
             y1 = (rect.bottom() + 0.5) / sy - 0.5 + origin[1]
-            full_rect = self._dlib.rectangle(math.floor(x0), math.floor(y0), math.ceil(x1), math.ceil(y1))
-            shape = self._predictor(image, full_rect)
-            landmarks = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
+            landmarks = shape_near(self._predictor, image,
+                                   (math.floor(x0), math.floor(y0), math.ceil(x1), math.ceil(y1)))
             if landmarks.shape != (68, 2):
                 raise InputError(f"the landmark model gives {len(landmarks)} points; "
                                  "a 68-point (iBUG 300-W) model is needed")
