@@ -128,3 +128,20 @@ def test_missing_model_file(tmp_path: Path) -> None:
     pytest.importorskip("dlib", reason="dlib (dlib-bin) is not installed")
     with pytest.raises(MissingDependencyError, match="landmark model not found"):
         create_detector("dlib", predictor_path=tmp_path / "missing.dat")
+
+
+def test_shape_near_gives_the_points_of_the_whole_image() -> None:
+    pytest.importorskip("dlib", reason="dlib (dlib-bin) is not installed")
+    import cv2
+
+    from toonforge.face.dlib_backend import default_predictor_path, shape_near, shared_predictor
+
+    predictor = shared_predictor(default_predictor_path())
+    import dlib
+
+    rng = np.random.default_rng(4)
+    image = cv2.resize(rng.integers(0, 256, (24, 40, 3), dtype=np.uint8), (800, 480), interpolation=cv2.INTER_CUBIC)
+    for box in [(300, 150, 420, 270), (-30, 400, 90, 520), (700, -20, 830, 110), (10, 10, 470, 470)]:
+        whole = np.array([(p.x, p.y) for p in predictor(image, dlib.rectangle(*box)).parts()], np.float32)
+        near = shape_near(predictor, image, box)
+        assert near.shape == (68, 2) and np.array_equal(near, whole), box
