@@ -281,7 +281,12 @@ def resize_rgb(rgb: np.ndarray, size: tuple[int, int], *, fast_upscale: bool = F
     """Resize an image to ``size = (width, height)``.
 
     Area averaging when the pixel count shrinks (no aliasing), bicubic when it grows
-    (bilinear with ``fast_upscale``: about 3x cheaper, fine for smooth stylized images).
+    (bilinear with ``fast_upscale``: about 3x cheaper, fine for smooth stylized images). A
+    shrink by 2x or more first halves (:func:`halve`, exact 2x2 means, while both sides divide
+    evenly and stay at least the target), then area-averages the rest: as free of aliasing,
+    though not the same weights (0.25 levels apart on average from a one-step area resize on a
+    portrait at 1280x720 -> 512x288), and 1.8x faster there (OpenCV's free-factor area
+    resize is slow).
     Input ``(H, W)`` or ``(H, W, C)`` ``uint8``; output has the same dtype and channels.
     """
     w, h = int(size[0]), int(size[1])
@@ -290,6 +295,14 @@ def resize_rgb(rgb: np.ndarray, size: tuple[int, int], *, fast_upscale: bool = F
     if (rgb.shape[1], rgb.shape[0]) == (w, h):
         return rgb.copy()
     shrinking = w * h < rgb.shape[0] * rgb.shape[1]
+    if shrinking:
+        times = 0
+        while rgb.shape[1] >= 2 ** (times + 1) * w and rgb.shape[0] >= 2 ** (times + 1) * h \
+                and (rgb.shape[1] % 2 ** (times + 1), rgb.shape[0] % 2 ** (times + 1)) == (0, 0):
+            times += 1
+        rgb = halve(rgb, times)
+        if (rgb.shape[1], rgb.shape[0]) == (w, h):
+            return rgb
     interp = cv2.INTER_AREA if shrinking else (cv2.INTER_LINEAR if fast_upscale else cv2.INTER_CUBIC)
     return cv2.resize(rgb, (w, h), interpolation=interp)
 
