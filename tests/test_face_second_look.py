@@ -90,3 +90,13 @@ def test_default_detector_finds_40_to_48_px_faces_in_a_1080p_group_photo(portrai
         side = truth[2] - truth[0]
         assert np.abs((boxes[j, :2] + boxes[j, 2:]) / 2 - (truth[:2] + truth[2:]) / 2).max() < 0.15 * side
         assert 0.75 * side < boxes[j, 2] - boxes[j, 0] < 1.3 * side
+
+
+def test_parts_of_a_larger_face_are_dropped():
+    big = _det([1000, 1000, 1800, 1800], 0.9)  # an 800 px face
+    mouth = _det([1300, 1500, 1460, 1660], 0.6)  # its lower half scored as a face
+    beside = _det([1900, 1100, 2060, 1260], 0.7)  # a face next to it: kept
+    near_twin = _det([1500, 1100, 1950, 1550], 0.8)  # overlapping but not half its width: kept
+    out = bf.without_parts([big, near_twin, beside, mouth])
+    assert [d[2] for d in out] == [0.9, 0.8, 0.7]
+    assert bf.without_parts([mouth]) == [mouth] and bf.without_parts([]) == []

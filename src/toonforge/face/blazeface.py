@@ -347,6 +347,30 @@ def _merged(parts: list[Detections]) -> list[tuple[np.ndarray, np.ndarray, float
     return weighted_nms(boxes, kps, scores) if len(scores) else []
 
 
+PART_RATIO = 2.0  # a detection this many times smaller than a face it sits in is part of it
+
+
+def without_parts(dets: list) -> list:
+    """``dets`` (``(box (4,), keypoints, score)``, best first) less those that are part of a
+    larger face: a box whose centre lies inside a box ``PART_RATIO`` or more times as wide.
+
+    In a tile of a 4K level the lower half of an 800 px face (its nose and mouth) can score as
+    a face of its own; stylized, it would be pasted over the real face's head. Two faces are
+    never nested that way (a face's box holds that face only)."""
+    if len(dets) < 2:
+        return dets
+    boxes = np.stack([d[0] for d in dets])
+    widths = boxes[:, 2] - boxes[:, 0]
+    centres = (boxes[:, :2] + boxes[:, 2:]) / 2
+    keep = []
+    for i, d in enumerate(dets):
+        inside = (boxes[:, 0] <= centres[i, 0]) & (centres[i, 0] <= boxes[:, 2]) \
+            & (boxes[:, 1] <= centres[i, 1]) & (centres[i, 1] <= boxes[:, 3])
+        if not (inside & (widths >= PART_RATIO * widths[i])).any():
+            keep.append(d)
+    return keep
+
+
 @register_detector("blazeface")
 class BlazeFaceDetector:
     """MediaPipe BlazeFace on a window pyramid, with optional dlib 68-point landmarks.
@@ -381,9 +405,13 @@ class BlazeFaceDetector:
         look_limit: at most this many second-look windows per frame (the best-scored weak
             detections; seeds 0 and 1 had 5 a 1080p frame and 15 a 4K one at floor 0.1,
             before ``look_below``).
-        look_below: only weak detections of faces under this many ``min_face`` get the look:
-            on seeds 0 and 1 all confirmed candidates were under 1.0 (3 of 8; none of 108
-            larger ones), and the tiles find larger faces with confidence.
+        look_below: only weak detections of faces under this many ``min_face`` get the look
+            (None: of every size). On seeds 0 and 1 all confirmed candidates were under 1.0
+            (3 of 8; none of 108 larger ones), so 1.25 was the default; seeds 2 and 3 then
+            showed the gap it left: faces of about 270-400 px in a 1080p frame are above the
+            tiles' largest and only 14-20 % of the whole-frame window, where one 340 px face
+            scored 0.47 and was lost (3 of 4 such misses of 140 px and up, seeds 2 and 3; the
+            zoomed window finds them). The default is None.
         size_tolerance: a face measured at this fraction of ``min_face`` or more counts as
             ``min_face`` wide (``SIZE_TOLERANCE``).
     """
@@ -391,7 +419,7 @@ class BlazeFaceDetector:
     def __init__(self, model: str = "full", min_face: int = 40, threshold: float = 0.65,
                  landmarks: str = "auto", threads: int | None = None, max_windows: int = 400,
                  tile_threshold: float = 0.4, look_floor: float | None = 0.1, look_limit: int = 32,
-                 size_tolerance: float = SIZE_TOLERANCE, look_below: float = 1.25) -> None:
+                 size_tolerance: float = SIZE_TOLERANCE, look_below: float | None = None) -> None:
         if model not in MODELS:
             raise InputError(f"unknown BlazeFace model {model!r}; use one of {', '.join(MODELS)}")
         if landmarks not in ("auto", "5", "68"):
@@ -407,7 +435,7 @@ class BlazeFaceDetector:
         self.look_limit = int(look_limit)
         self.size_tolerance = float(size_tolerance)
         self.look_side = LOOK_SIDE
-        self.look_below = float(look_below)
+        self.look_below = None if look_below is None else float(look_below)
         self.model, self.spec = model, MODELS[model]
         self.min_face, self.threshold, self.max_windows = int(min_face), float(threshold), int(max_windows)
         self._session = _session(model, threads)
@@ -484,7 +512,7 @@ class BlazeFaceDetector:
         strong = _merged(found)
         if look:
             strong = sorted(strong + self._second_look(rgb, weak, strong), key=lambda d: -d[2])
-        return strong
+        return without_parts(strong)
 
     def _scan_windows(self, rgb: np.ndarray, wins: list[Window], threshold: float, each_alone: bool = False,
                       side: int | None = None):
@@ -503,12 +531,14 @@ class BlazeFaceDetector:
                                          lambda u, win=win, off=off: u * win.side + off)
 
     def _second_look(self, rgb: np.ndarray, weak: list[Detections], strong: list) -> list:
-        """The weak detections (of faces under ``look_below`` min_face) that a zoomed window of
-        their own confirms (``face/second_look.py``), as that window saw them; ``strong``: the
-        merged detections kept already. All the windows go through the network together."""
-        small = [tuple(d[m] for d in part) for part in weak
-                 for m in [face_sides(part[0]) < self.look_below * self.min_face]]
-        candidates = look_candidates(_merged(small), strong, self.look_limit)
+        """The weak detections (of faces under ``look_below`` min_face, or all) that a zoomed
+        window of their own confirms (``face/second_look.py``), as that window saw them;
+        ``strong``: the merged detections kept already. All the windows go through the network
+        together."""
+        if self.look_below is not None:
+            weak = [tuple(d[m] for d in part) for part in weak
+                    for m in [face_sides(part[0]) < self.look_below * self.min_face]]
+        candidates = look_candidates(_merged(weak), strong, self.look_limit)
         if not candidates:
             return []
         windows = [zoom_window(c[0]) for c in candidates]
