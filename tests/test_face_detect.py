@@ -145,3 +145,36 @@ def test_shape_near_gives_the_points_of_the_whole_image() -> None:
         whole = np.array([(p.x, p.y) for p in predictor(image, dlib.rectangle(*box)).parts()], np.float32)
         near = shape_near(predictor, image, box)
         assert near.shape == (68, 2) and np.array_equal(near, whole), box
+
+
+def test_tracking_runs_the_predictor_once_for_a_settled_face_and_twice_for_a_moving_one() -> None:
+    pytest.importorskip("dlib", reason="dlib (dlib-bin) is not installed")
+    import cv2
+
+    from toonforge.face.dlib_backend import (
+        SETTLED,
+        default_predictor_path,
+        shape_near,
+        shared_predictor,
+        track_by_landmarks,
+    )
+    from toonforge.face.types import Face
+
+    predictor = shared_predictor(default_predictor_path())
+    calls = []
+
+    def counting(image, rect):
+        calls.append(rect)
+        return predictor(image, rect)
+
+    rng = np.random.default_rng(5)
+    image = cv2.resize(rng.integers(0, 256, (24, 40, 3), dtype=np.uint8), (800, 480), interpolation=cv2.INTER_CUBIC)
+    box = np.array([300.0, 150.0, 420.0, 270.0])
+    here = shape_near(predictor, image, (300, 150, 420, 270))
+    settled = Face(box=box, landmarks=here + np.float32(0.3 * SETTLED * 120), score=1.0)  # moved by a hair
+    far = Face(box=box, landmarks=here + np.float32(0.2 * 120), score=1.0)  # a fifth of the side away
+    out = track_by_landmarks(counting, image, [settled])
+    assert len(calls) == 1 and np.array_equal(out[0].landmarks, here)
+    calls.clear()
+    out = track_by_landmarks(counting, image, [far])
+    assert len(calls) == 2 and len(out) == 1
