@@ -14,6 +14,7 @@ temporary folder only; nothing here ships it (it needs the ``onnx`` package: ``p
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -81,11 +82,16 @@ def main() -> None:
         def get_next(self):
             return next(self.items, None)
 
+    here = os.getcwd()
     with tempfile.TemporaryDirectory(prefix="int8-head-") as tmp:
         pre, q8 = Path(tmp) / "pre.onnx", Path(tmp) / "head-int8.onnx"
-        quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
-        quantize_static(str(pre), str(q8), Crops(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+        os.chdir(tmp)  # the quantization tools leave temporary files in the working folder
+        try:
+            quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
+            quantize_static(str(pre), str(q8), Crops(), quant_format=QuantFormat.QDQ, per_channel=True,
+                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+        finally:
+            os.chdir(here)
         int8_session = open_session(q8, threads=args.threads)
         batch = to_network(test[:8], vr)
         times = {"float": [], "int8": []}
