@@ -36,7 +36,7 @@ from toonforge.face.detector import register_detector
 from toonforge.face.second_look import confirm, look_candidates, zoom_window
 from toonforge.face.types import Face, box_iou
 from toonforge.face.windows import Window, window_pyramid
-from toonforge.io.images import halve
+from toonforge.io.images import halve, halvings
 
 __all__ = ["MODELS", "BlazeFaceDetector", "decode", "dlib_box", "five_from_keypoints", "ssd_anchors",
            "weighted_nms"]
@@ -218,13 +218,9 @@ def _resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     scikit-image's anti-aliasing rule, found the same faces on the recall benchmark's seeds
     0-3, so there is none.)
     """
-    w, h = size
     if (image.shape[1], image.shape[0]) == size:
         return image
-    times = 0
-    while image.shape[1] >= 2 ** (times + 1) * w and image.shape[0] >= 2 ** (times + 1) * h:
-        times += 1
-    return cv2.resize(halve(image, times), size, interpolation=cv2.INTER_LINEAR)
+    return cv2.resize(halve(image, halvings(image.shape, size)), size, interpolation=cv2.INTER_LINEAR)
 
 
 def _network_input(cuts: list[np.ndarray]) -> np.ndarray:

@@ -296,15 +296,23 @@ def resize_rgb(rgb: np.ndarray, size: tuple[int, int], *, fast_upscale: bool = F
         return rgb.copy()
     shrinking = w * h < rgb.shape[0] * rgb.shape[1]
     if shrinking:
-        times = 0
-        while rgb.shape[1] >= 2 ** (times + 1) * w and rgb.shape[0] >= 2 ** (times + 1) * h \
-                and (rgb.shape[1] % 2 ** (times + 1), rgb.shape[0] % 2 ** (times + 1)) == (0, 0):
-            times += 1
-        rgb = halve(rgb, times)
+        rgb = halve(rgb, halvings(rgb.shape, (w, h), even=True))
         if (rgb.shape[1], rgb.shape[0]) == (w, h):
             return rgb
     interp = cv2.INTER_AREA if shrinking else (cv2.INTER_LINEAR if fast_upscale else cv2.INTER_CUBIC)
     return cv2.resize(rgb, (w, h), interpolation=interp)
+
+
+def halvings(shape: tuple[int, ...], size: tuple[int, int], *, even: bool = False) -> int:
+    """How many times an image of ``shape`` (H, W[, C]) can be halved and stay at least
+    ``size`` = (width, height); with ``even``, only while both sides divide evenly (no edge
+    row or column replicated by :func:`halve`)."""
+    h, w = shape[:2]
+    times = 0
+    while w >= 2 ** (times + 1) * size[0] and h >= 2 ** (times + 1) * size[1] \
+            and (not even or (w % 2 ** (times + 1), h % 2 ** (times + 1)) == (0, 0)):
+        times += 1
+    return times
 
 
 def halve(image: np.ndarray, times: int = 1) -> np.ndarray:
