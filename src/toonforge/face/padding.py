@@ -43,13 +43,14 @@ def _smooth_extension(img: np.ndarray, valid: np.ndarray, median: np.ndarray) ->
     the mask-weighted mean of the photo around each pixel where enough photo pixels are near,
     and the coarser estimate elsewhere. A level of sigma ``g`` is computed on a grid shrunk by
     ``g / 2``, at least 2 (the blur is as wide there in its own pixels), and the estimate is
-    carried from grid to grid; only the last step, to the crop's size, works on all its pixels. ``median``: the photo
-    pixels' median colour, (3,) float32: the estimate where no level reaches.
+    carried from grid to grid; only the last step, to the crop's size, works on all its
+    pixels. ``median``: the photo pixels' median colour, (3,) float32: the estimate where no
+    level reaches.
     """
     s = img.shape[0]
     w = valid.astype(np.float32)
     weighted = cv2.multiply(img, _three(w))
-    est = None
+    est = np.asarray(median).reshape(1, 1, 3).astype(np.float32)  # one pixel, resized up level by level
     sigmas = []
     sigma = s / 2.0
     while sigma >= max(1.0, 0.005 * s):
@@ -72,15 +73,9 @@ def _smooth_extension(img: np.ndarray, valid: np.ndarray, median: np.ndarray) ->
         mean = cv2.divide(cv2.GaussianBlur(low_weighted, (0, 0), g, borderType=cv2.BORDER_REFLECT_101),
                           _three(np.maximum(support, 1e-6)))
         share = _three(np.clip((support - 0.02) / 0.2, 0.0, 1.0))  # enough photo pixels near?
-        if est is None:  # the coarsest level starts from the photo's median colour
-            est = np.empty((side, side, 3), np.float32)
-            est[:] = median
-        elif est.shape[0] != side:
+        if est.shape[0] != side:  # the coarsest level starts from the median colour everywhere
             est = cv2.resize(est, (side, side), interpolation=cv2.INTER_LINEAR)
         est += cv2.multiply(share, cv2.subtract(mean, est))
-    if est is None:
-        est = np.empty((s, s, 3), np.float32)
-        est[:] = median
     if est.shape[0] != s:
         est = cv2.resize(est, (s, s), interpolation=cv2.INTER_LINEAR)
     return est
