@@ -26,6 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_style_args(p)
     p.add_argument("--strength", type=_strength, default=1.0, help="0 = input, 1 = full style (default 1)")
     add_keep_colours_arg(p)
+    p.add_argument("--still-networks", action="store_true",
+                   help="run the style's own networks even where it names a lighter video student "
+                        "(classic -> classic-lite, about 1.4x the frames per second)")
     p.add_argument("--head-only", action="store_true",
                    help="write a square video of the largest face's stylized, aligned crop")
     p.add_argument("--size", dest="head_size", type=_positive("head size", 16, 4096), default=None,
@@ -50,12 +53,13 @@ def run(args: argparse.Namespace) -> int:
     from ..face.frontend import build_detector
     from ..io.video import check_output, probe_video
     from ..pipelines.stylizer import Stylizer
-    from ..pipelines.video import stylize_video
+    from ..pipelines.video import stylize_video, video_style
 
     # Cheap checks first, so bad input fails before any model loads.
     style, mix = style_and_mix(args)
     info = probe_video(args.input)
     check_output(args.output, src=args.input, overwrite=args.overwrite)
+    style, student_note = video_style(style, still=args.still_networks, mix=mix)
     detector = build_detector(args.detector, min_face=args.min_face, threads=args.threads)
     stylizer = Stylizer(style, backend=args.backend, device=args.device, detector=detector,
                         threads=args.threads, mix=mix)
@@ -73,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     if not args.quiet:
-        for notice in report.notices:
+        for notice in ([student_note] if student_note else []) + report.notices:
             print(f"{args.input}: {notice}", file=sys.stderr)
     audio = "audio copied" if report.audio_copied else ("audio re-encoded" if info.has_audio else "no audio")
     print(f"wrote {report.path}: {report.frames} frames at {float(report.fps):.3f} fps, "

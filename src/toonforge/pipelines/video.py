@@ -16,6 +16,10 @@ An exception in any stage stops the others, deletes the temporary output and is 
 caller; so does Ctrl-C. The output keeps the input's frame rate, frame count, rotation tag and
 audio; see :mod:`toonforge.io.video` for orientation, even sizes and atomic writing.
 
+A style may name a lighter student of itself for video (``video_style`` in its config, e.g.
+``classic`` -> ``classic-lite``, distilled from it); :func:`video_style` picks it, as ``toonforge
+video`` does unless told ``--still-networks``.
+
 Head-only mode writes a square video: each frame is the aligned, stylized crop of the largest
 tracked face at ``head_size``. A frame with no tracked face (before the first face, or once a
 track is lost for more than the tracker's ``max_missing`` frames) shows the centre square of the
@@ -41,9 +45,11 @@ from ..face.tracking import FaceTracker, IntervalFaceFinder
 from ..face.types import Face
 from ..io.images import resize_rgb
 from ..io.video import VideoWriter, check_output, iter_media, probe_video
+from ..styles.registry import load_style
+from ..styles.style import Style
 from .stylizer import Stylizer
 
-__all__ = ["VideoReport", "stylize_video"]
+__all__ = ["VideoReport", "stylize_video", "video_style"]
 
 _END = object()  # end-of-stream marker in the queues
 _POLL = 0.1  # seconds between checks of the stop flag while a queue is full or empty
@@ -68,6 +74,28 @@ class VideoReport:
     frames_with_faces: int
     audio_copied: bool
     notices: list[str] = field(default_factory=list)
+
+
+def video_style(style: str | Path | Style, *, still: bool = False,
+                mix: object = None) -> tuple[Style, str | None]:
+    """The style to run on a video for ``style``: the video student its config names
+    (``video_style``), or ``style`` itself when ``still`` is set, when a ``mix`` of a
+    multi-style model is asked for, or when it names none.
+
+    Returns the loaded style and a one-line remark when the student runs (else None).
+    InputError when the named student cannot be loaded.
+    """
+    own = style if isinstance(style, Style) else load_style(style)
+    name = own.config.video_style
+    if still or mix is not None or name is None:
+        return own, None
+    try:
+        student = load_style(name)
+    except InputError as exc:
+        raise InputError(f"style {own.name!r} names the video student {name!r}, which cannot be loaded "
+                         f"({exc}); pass --still-networks to run {own.name!r} itself") from None
+    return student, (f"ran {student.name!r}, the video student of {own.name!r} "
+                     f"(--still-networks: {own.name!r} itself)")
 
 
 class _Stages:

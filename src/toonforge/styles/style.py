@@ -15,8 +15,9 @@
       "clean_skin": null,             # or 7: close ink strokes under 7 px on skin (face.skin)
       "keep_colours": 0.0,            # default share of the photo's coarse colours kept (pipelines.colour)
       "keep_colours_lift": 0.0,       # L* the style adds to every face's kept lightness
-      "keep_colours_chroma": 1.0      # share of keep_colours applied to chroma (0: lightness only)
-    }
+      "keep_colours_chroma": 1.0,     # share of keep_colours applied to chroma (0: lightness only)
+      "video_style": null             # or "classic-lite": a lighter student style (a registry name)
+    }                                 # that ``toonforge video`` runs instead (pipelines.video)
 
 A multi-style model (head model ``translator-multi``) adds ``"styles"``: its styles in order, each
 with its own post-processing settings (:mod:`.multi`); a mix of them is chosen at run time.
@@ -95,6 +96,7 @@ class StyleConfig:
     keep_colours_lift: float = 0.0
     keep_colours_chroma: float = 1.0
     styles: list[StyleEntry] | None = None  # a multi-style model's styles, in its order (styles.multi)
+    video_style: str | None = None  # the registry name of this style's video student, if any
 
     @classmethod
     def from_dict(cls, d: Any, source: str) -> StyleConfig:
@@ -130,6 +132,11 @@ class StyleConfig:
             from .multi import parse_entries
 
             styles = parse_entries(d["styles"], head, source)
+        video_style = d.get("video_style")
+        if video_style is not None and not (isinstance(video_style, str) and video_style.strip()
+                                            and "/" not in video_style and "\\" not in video_style
+                                            and video_style != d["name"]):
+            raise InputError(f"bad style config {source}: video_style must name another style, got {video_style!r}")
         return cls(
             name=str(d["name"]),
             kind=kind,
@@ -140,6 +147,7 @@ class StyleConfig:
             value_range=(float(value_range[0]), float(value_range[1])),
             extra=dict(d.get("extra", {})),
             styles=styles,
+            video_style=video_style,
             **post_settings(d, source),
         )
 
@@ -147,6 +155,8 @@ class StyleConfig:
         d = asdict(self)
         d["value_range"] = list(self.value_range)
         d["reshape"] = self.reshape.to_dict() if self.reshape else None
+        if self.video_style is None:  # configs without a video student keep their earlier keys
+            del d["video_style"]
         if self.styles is None:  # a single-style config keeps its earlier keys
             del d["styles"]
         else:
