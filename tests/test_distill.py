@@ -55,6 +55,9 @@ def test_distill_end_to_end(tmp_path, capsys):
     from toonforge.training.checkpoint import seed_all
 
     teacher = _teacher(tmp_path)
+    raw = json.loads((teacher / "config.json").read_text())  # post-processing the student must keep
+    (teacher / "config.json").write_text(json.dumps({**raw, "keep_colours": 0.4, "keep_colours_lift": 3.0,
+                                                     "keep_colours_chroma": 0.5, "clean_skin": 5}))
     photos = _photos(tmp_path / "photos")
     args = ["distill", str(teacher), "--photos", str(photos), "-o", str(tmp_path / "student"), "--tier", "tiny",
             "--size", "32", "--crop", "full", "--detector", "none", "--steps", "30", "--batch-size", "4",
@@ -66,6 +69,8 @@ def test_distill_end_to_end(tmp_path, capsys):
     assert main(args) == 0
     student = Style.load(tmp_path / "student")
     assert (tmp_path / "student" / "head.onnx").is_file() and student.spec("head").config["tier"] == "tiny"
+    c = student.config
+    assert (c.keep_colours, c.keep_colours_lift, c.keep_colours_chroma, c.clean_skin) == (0.4, 3.0, 0.5, 5)
     split = json.loads((tmp_path / "work" / "split.json").read_text())
     held = [photos / f"{s}.png" for s in split["heldout"]]
     assert held and not set(split["heldout"]) & set(split["train"])

@@ -26,11 +26,12 @@ import json
 import os
 import shutil
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from ..errors import InputError
 from ..io.files import atomic_write_text, file_sha256
+from ..styles.post import PostSettings
 
 CROP_KINDS = ("aligned", "full")
 
@@ -321,7 +322,8 @@ def distill(cfg: DistillConfig, command: str = "") -> DistillResult:
     write_translator_style(task, result, staging, name=name, head_resolution=cfg.size,
                            full_resolution=teacher.config.full_resolution, description=description)
     student = Style.load(staging)
-    student.config.reshape, student.config.clean_skin = teacher.config.reshape, teacher.config.clean_skin
+    for f in fields(PostSettings):  # the teacher's post-processing: reshape, skin cleanup, kept colours
+        setattr(student.config, f.name, getattr(teacher.config, f.name))
     atomic_write_text(staging / "config.json", json.dumps(student.config.to_dict(), indent=2) + "\n")
     card = [(staging / "card.md").read_text(encoding="utf-8").rstrip("\n"), "", "## Distillation",
             f"- Teacher: style `{teacher.name}` from `{teacher.path}` (files SHA-256 {record['teacher_digest']}); "
