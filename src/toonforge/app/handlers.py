@@ -93,12 +93,15 @@ class AppHandlers:
                 return name, styles[0].name, styles[1].name
         return None
 
-    def _stylizer(self, style: str | None, mix: str | None = None) -> Stylizer:
-        # Only registry names: a request must not make the server load an arbitrary path.
+    def _style_name(self, style: str | None) -> str:
+        """``style`` if it is a registry name; a request must not make the server load an arbitrary path."""
         names = self.style_names()
         if not style or style not in names:
             raise InputError(f"unknown style {style!r}; available: {', '.join(names) or 'none'}")
-        stylizer = self.cache.get(style, self.backend)
+        return style
+
+    def _stylizer(self, style: str | None, mix: str | None = None) -> Stylizer:
+        stylizer = self.cache.get(self._style_name(style), self.backend)
         return stylizer if mix is None else stylizer.mixed(mix)
 
     @staticmethod
@@ -183,12 +186,13 @@ class AppHandlers:
         if src.stat().st_size == 0:
             raise InputError(f"cannot read {src.name}: file is empty")
         value = self._strength(strength)
-        stylizer = self._stylizer(style, mix)
         try:
-            from ..pipelines.video import stylize_video
+            from ..pipelines.video import stylize_video, video_style
         except ImportError:
             raise MissingDependencyError("video stylization is not available in this installation "
                                          "(toonforge.pipelines.video is missing)") from None
+        student, remark = video_style(self._style_name(style), mix=mix)  # its video student, as the CLI runs
+        stylizer = self._stylizer(student.name if remark else style, mix)
         self._prune()
         out_dir = Path(tempfile.mkdtemp(prefix="request-", dir=self.work_dir))
         dst = out_dir / f"{src.stem}-{style}.mp4"
@@ -199,8 +203,8 @@ class AppHandlers:
             raise InputError(str(exc).replace(str(src), src.name)) from None
         notices = getattr(report, "notices", None)
         frames = getattr(report, "frames", None)
-        return VideoOutcome(Path(getattr(report, "path", dst)),
-                            [str(n) for n in notices] if isinstance(notices, (list, tuple)) else [],
+        notices = [str(n) for n in notices] if isinstance(notices, (list, tuple)) else []
+        return VideoOutcome(Path(getattr(report, "path", dst)), ([remark] if remark else []) + notices,
                             frames if isinstance(frames, int) else None)
 
     def _prune(self) -> None:

@@ -60,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
     info = probe_video(args.input)
     check_output(args.output, src=args.input, overwrite=args.overwrite)
     style, student_note = video_style(style, still=args.still_networks, mix=mix)
+    if student_note:
+        student_note += " (--still-networks: the style's own networks)"
     detector = build_detector(args.detector, min_face=args.min_face, threads=args.threads)
     stylizer = Stylizer(style, backend=args.backend, device=args.device, detector=detector,
                         threads=args.threads, mix=mix)

@@ -94,8 +94,7 @@ def video_style(style: str | Path | Style, *, still: bool = False,
     except InputError as exc:
         raise InputError(f"style {own.name!r} names the video student {name!r}, which cannot be loaded "
                          f"({exc}); pass --still-networks to run {own.name!r} itself") from None
-    return student, (f"ran {student.name!r}, the video student of {own.name!r} "
-                     f"(--still-networks: {own.name!r} itself)")
+    return student, f"ran {student.name!r}, the video student of {own.name!r}"
 
 
 class _Stages:
