@@ -42,7 +42,7 @@ import onnxruntime
 from toonforge.io.images import load_image
 from toonforge.metrics.speed import time_interleaved
 from toonforge.pipelines import Stylizer
-from toonforge.pipelines.video import stylize_video, video_style
+from toonforge.pipelines.video import stylize_video
 
 DEFAULT_PHOTO = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces" / "scut" / "AF1554.jpg"
 
@@ -200,6 +200,7 @@ def run_all(args: argparse.Namespace, work: Path) -> None:
         return
 
     from toonforge.face.frontend import build_detector
+    from toonforge.pipelines.video import video_style  # (a --tree worker may run a tree without it)
 
     # "before": what `toonforge video` did until the face front end changed (dlib HOG on a copy
     # shrunk to 512 px, i.e. faces of ~250 px and up in a 1280-wide frame, on every frame).
