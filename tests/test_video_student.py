@@ -1,0 +1,118 @@
+"""Video students: a style's ``video_style`` (config), :func:`video_style`, ``toonforge video``'s
+choice of networks and ``--still-networks``, and the shipped ``classic`` -> ``classic-lite``."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from test_video import make_clip
+from toonforge.cli.main import main
+from toonforge.errors import InputError
+from toonforge.io.video import read_frames
+from toonforge.pipelines.video import video_style
+from toonforge.styles.registry import load_style
+from toonforge.styles.style import StyleConfig
+
+
+def _style(root, name, seed, video=None):
+    from toonforge.models.factory import create_model
+    from toonforge.styles.style import NetSpec, save_style
+
+    torch.manual_seed(seed)
+    net = create_model("translator", tier="tiny")
+    cfg = StyleConfig(name=name, head=NetSpec("translator", dict(net.config), 64), full_resolution=128,
+                      video_style=video)
+    return save_style(root / name, cfg, {"head": net}, f"# {name}\n\nUntrained test style.\n")
+
+
+@pytest.fixture
+def styles_root(tmp_path, monkeypatch):
+    root = tmp_path / "styles"
+    root.mkdir()
+    _style(root, "teacher", 0, video="pupil")
+    _style(root, "pupil", 1)
+    monkeypatch.setenv("TOONFORGE_STYLES", str(root))
+    return root
+
+
+def test_config_video_style_is_checked_and_round_trips():
+    base = {"name": "a", "head": {"model": "translator", "resolution": 64}}
+    cfg = StyleConfig.from_dict({**base, "video_style": "a-lite"}, "test")
+    assert cfg.video_style == "a-lite" and cfg.to_dict()["video_style"] == "a-lite"
+    plain = StyleConfig.from_dict(base, "test")
+    assert plain.video_style is None and "video_style" not in plain.to_dict()  # earlier configs unchanged
+    for bad in ("a", "", "  ", "../b", "x\\y", 3, ["b"]):
+        with pytest.raises(InputError, match="video_style must name another style"):
+            StyleConfig.from_dict({**base, "video_style": bad}, "test")
+
+
+def test_video_style_picks_the_student_unless_told_otherwise(styles_root):
+    style, note = video_style("teacher")
+    assert style.name == "pupil" and note == "ran 'pupil', the video student of 'teacher'"
+    assert video_style("teacher", still=True)[0].name == "teacher"
+    assert video_style("teacher", mix={"x": 1.0})[0].name == "teacher"
+    style, note = video_style("pupil")  # a style without a student runs itself
+    assert style.name == "pupil" and note is None
+    assert video_style(load_style("teacher"))[0].name == "pupil"  # a loaded style works too
+
+
+def test_a_missing_student_is_one_clear_error(styles_root):
+    raw = json.loads((styles_root / "teacher" / "config.json").read_text())
+    raw["video_style"] = "nobody"
+    (styles_root / "teacher" / "config.json").write_text(json.dumps(raw))
+    with pytest.raises(InputError, match="names the video student 'nobody'.*--still-networks"):
+        video_style("teacher")
+
+
+def test_video_command_runs_the_student_and_still_networks_the_style(styles_root, tmp_path, capsys):
+    src = tmp_path / "in.mp4"
+    make_clip(src, w=64, h=48, n=4, audio=None)
+    outs = {}
+    for label, extra in (("student", []), ("still", ["--still-networks"]), ("pupil", None)):
+        dst = tmp_path / f"{label}.mp4"
+        style = ["--style", "pupil"] if extra is None else ["--style", "teacher", *extra]
+        code = main(["video", str(src), "-o", str(dst), *style, "--detector", "none"])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        assert ("video student of 'teacher'" in err) == (label == "student")
+        outs[label] = np.stack(list(read_frames(dst))).astype(int)
+    assert np.array_equal(outs["student"], outs["pupil"])  # the student's networks ran
+    assert np.abs(outs["student"] - outs["still"]).mean() > 1.0  # and --still-networks ran the style's own
+
+
+def test_the_app_runs_the_student_on_videos_too(styles_root, tmp_path):
+    from toonforge.app.handlers import AppHandlers
+    from toonforge.pipelines.stylizer_cache import StylizerCache
+
+    src = tmp_path / "in.mp4"
+    make_clip(src, w=64, h=48, n=3, audio=None)
+    h = AppHandlers(StylizerCache(detector=None), work_dir=tmp_path / "work")
+    outcome = h.stylize_video(str(src), "teacher")
+    assert outcome.notices[:1] == ["ran 'pupil', the video student of 'teacher'"] and outcome.frames == 3
+    assert h.cache.builds == 1 and h.cache.get("pupil", h.backend) is not None and h.cache.builds == 1
+    code = main(["video", str(src), "-o", str(tmp_path / "cli.mp4"), "--style", "teacher", "--detector", "none",
+                 "--quiet"])
+    assert code == 0
+    assert np.array_equal(np.stack(list(read_frames(outcome.path))), np.stack(list(read_frames(tmp_path / "cli.mp4"))))
+
+
+def test_shipped_video_students_match_their_styles():
+    from toonforge.styles.registry import BUILTIN_DIR
+
+    teachers = [load_style(p) for p in sorted(BUILTIN_DIR.iterdir()) if (p / "config.json").is_file()]
+    pairs = [(t, load_style(t.config.video_style)) for t in teachers if t.config.video_style]
+    assert [t.name for t, _ in pairs] == ["classic"] and pairs[0][1].name == "classic-lite"
+    for teacher, student in pairs:
+        assert student.config.video_style is None  # no chains
+        assert student.config.kind == "network" and (student.path / "head.onnx").is_file()
+        assert student.config.head.resolution == teacher.config.head.resolution
+        assert student.config.full_resolution == teacher.config.full_resolution
+        for key in ("reshape", "clean_skin", "keep_colours", "keep_colours_lift", "keep_colours_chroma",
+                    "value_range"):
+            assert getattr(student.config, key) == getattr(teacher.config, key), key
+        params = [sum(p.numel() for p in s.build_net("head").parameters()) for s in (student, teacher)]
+        assert params[0] < params[1] / 3  # a lighter network, not a copy
