@@ -84,6 +84,44 @@ def test_video_command_runs_the_student_and_still_networks_the_style(styles_root
     assert np.abs(outs["student"] - outs["still"]).mean() > 1.0  # and --still-networks ran the style's own
 
 
+def test_the_student_runs_with_its_teachers_post_processing(styles_root, tmp_path, monkeypatch):
+    """A copy of a style with other settings (an edited config, ``toonforge reshape``) keeps
+    them on video: the student replaces the networks only."""
+    from toonforge.app.handlers import AppHandlers
+    from toonforge.pipelines.stylizer_cache import StylizerCache
+
+    raw = json.loads((styles_root / "teacher" / "config.json").read_text())
+    raw.update(keep_colours=0.8, keep_colours_lift=4.0, clean_skin=5, reshape={"eyes": 1.3})
+    (styles_root / "teacher" / "config.json").write_text(json.dumps(raw))
+    style, _ = video_style("teacher")
+    c = style.config
+    assert style.name == "pupil" and (c.keep_colours, c.keep_colours_lift, c.clean_skin) == (0.8, 4.0, 5)
+    assert c.reshape is not None and c.reshape.eyes == 1.3
+    assert load_style("pupil").config.keep_colours == 0.0  # the student's own folder is untouched
+
+    import toonforge.pipelines.video as video_module
+
+    seen = []
+    real = video_module.stylize_video
+
+    def spy(src, dst, stylizer, **kw):  # the stylizer the CLI and the app hand the pipeline
+        seen.append(stylizer)
+        return real(src, dst, stylizer, **kw)
+
+    monkeypatch.setattr(video_module, "stylize_video", spy)
+    src = tmp_path / "in.mp4"
+    make_clip(src, w=64, h=48, n=3, audio=None)
+    assert main(["video", str(src), "-o", str(tmp_path / "cli.mp4"), "--style", "teacher", "--detector", "none",
+                 "--quiet"]) == 0
+    h = AppHandlers(StylizerCache(detector=None), work_dir=tmp_path / "work")
+    h.stylize_video(str(src), "teacher")
+    assert [st.style.name for st in seen] == ["pupil", "pupil"]
+    for st in seen:
+        assert (st.keep_colours, st.keep_colours_lift, st.clean_skin, st.reshape.eyes) == (0.8, 4.0, 5, 1.3)
+    assert h.cache.get("pupil", h.backend).keep_colours == 0.0  # the cached student keeps its own
+    assert h.cache.get("pupil", h.backend)._runners is seen[1]._runners  # and shares its networks
+
+
 def test_the_app_runs_the_student_on_videos_too(styles_root, tmp_path):
     from toonforge.app.handlers import AppHandlers
     from toonforge.pipelines.stylizer_cache import StylizerCache

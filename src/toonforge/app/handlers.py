@@ -20,6 +20,7 @@ from ..errors import InputError, MissingDependencyError
 from ..io.images import load_image
 from ..pipelines.stylizer import BACKENDS, Stylizer
 from ..pipelines.stylizer_cache import StylizerCache
+from ..styles.post import PostSettings
 from ..styles.registry import available_styles, listed_styles
 from . import APP_MAX_PIXELS
 
@@ -193,6 +194,8 @@ class AppHandlers:
                                          "(toonforge.pipelines.video is missing)") from None
         student, remark = video_style(self._style_name(style), mix=mix)  # its video student, as the CLI runs
         stylizer = self._stylizer(student.name if remark else style, mix)
+        if remark:  # the student's networks with its teacher's post-processing
+            stylizer = stylizer.with_post(PostSettings.of(student.config))
         self._prune()
         out_dir = Path(tempfile.mkdtemp(prefix="request-", dir=self.work_dir))
         dst = out_dir / f"{src.stem}-{style}.mp4"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,7 @@ from ..face.skin import clean_drawn_face
 from ..face.types import Face
 from ..io.images import LoadedImage, resize_rgb, scaled_size
 from ..styles.multi import mix_vector, style_mix
+from ..styles.post import PostSettings
 from ..styles.registry import load_style
 from ..styles.style import Style
 from .backends import BACKENDS, make_runner, pick_backend
@@ -125,6 +126,14 @@ class Stylizer:
         model's styles, and the settings blended for it (cheap: for a request, or a slider)."""
         other = copy.copy(self)
         other._set_mix(mix)
+        return other
+
+    def with_post(self, post: PostSettings) -> Stylizer:
+        """This stylizer (the same networks) with other post-processing settings (a video
+        student running its teacher's: :func:`.video.video_style`)."""
+        other = copy.copy(self)
+        for f in fields(PostSettings):
+            setattr(other, f.name, getattr(post, f.name))
         return other
 
     # ---- networks ------------------------------------------------------------------------

@@ -33,7 +33,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -45,6 +45,7 @@ from ..face.tracking import FaceTracker, IntervalFaceFinder
 from ..face.types import Face
 from ..io.images import resize_rgb
 from ..io.video import VideoWriter, check_output, iter_media, probe_video
+from ..styles.post import PostSettings
 from ..styles.registry import load_style
 from ..styles.style import Style
 from .stylizer import Stylizer
@@ -82,6 +83,10 @@ def video_style(style: str | Path | Style, *, still: bool = False,
     (``video_style``), or ``style`` itself when ``still`` is set, when a ``mix`` of a
     multi-style model is asked for, or when it names none.
 
+    The student replaces the networks only: it runs with ``style``'s post-processing (reshape,
+    skin cleanup, kept colours), so a copy of a style with another reshape or ``keep_colours``
+    (``toonforge reshape``, an edited config) keeps it on video too.
+
     Returns the loaded style and a one-line remark when the student runs (else None).
     InputError when the named student cannot be loaded.
     """
@@ -94,6 +99,7 @@ def video_style(style: str | Path | Style, *, still: bool = False,
     except InputError as exc:
         raise InputError(f"style {own.name!r} names the video student {name!r}, which cannot be loaded "
                          f"({exc}); pass --still-networks to run {own.name!r} itself") from None
+    student.config = replace(student.config, **{f.name: getattr(own.config, f.name) for f in fields(PostSettings)})
     return student, f"ran {student.name!r}, the video student of {own.name!r}"
 
 
