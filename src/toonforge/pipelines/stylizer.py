@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -117,9 +117,7 @@ class Stylizer:
         self.mix, post = style_mix(self.style, mix)
         names = [e.name for e in self.style.config.styles or []]
         self.style_vector = mix_vector(self.mix, names) if self.mix is not None else None
-        self.reshape, self.clean_skin = post.reshape, post.clean_skin
-        self.keep_colours, self.keep_colours_lift, self.keep_colours_chroma = \
-            post.keep_colours, post.keep_colours_lift, post.keep_colours_chroma
+        post.apply_to(self)
 
     def mixed(self, mix: dict[str, float] | str | None) -> Stylizer:
         """This stylizer (the same networks, detector and backend) with another mix of a multi-style
@@ -132,8 +130,7 @@ class Stylizer:
         """This stylizer (the same networks) with other post-processing settings (a video
         student running its teacher's: :func:`.video.video_style`)."""
         other = copy.copy(self)
-        for f in fields(PostSettings):
-            setattr(other, f.name, getattr(post, f.name))
+        post.apply_to(other)
         return other
 
     # ---- networks ------------------------------------------------------------------------

@@ -33,7 +33,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -99,7 +99,7 @@ def video_style(style: str | Path | Style, *, still: bool = False,
     except InputError as exc:
         raise InputError(f"style {own.name!r} names the video student {name!r}, which cannot be loaded "
                          f"({exc}); pass --still-networks to run {own.name!r} itself") from None
-    student.config = replace(student.config, **{f.name: getattr(own.config, f.name) for f in fields(PostSettings)})
+    PostSettings.of(own.config).apply_to(student.config)  # (a freshly loaded style: its folder is untouched)
     return student, f"ran {student.name!r}, the video student of {own.name!r}"
 
 

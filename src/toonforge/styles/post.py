@@ -29,6 +29,12 @@ class PostSettings:
         """The settings of anything carrying them as attributes (a :class:`~.style.StyleConfig`)."""
         return cls(**{f.name: getattr(config, f.name) for f in fields(cls)})
 
+    def apply_to(self, target: Any) -> None:
+        """Set these settings as attributes of ``target`` (a :class:`~.style.StyleConfig` or a
+        :class:`~..pipelines.stylizer.Stylizer`), in place."""
+        for f in fields(self):
+            setattr(target, f.name, getattr(self, f.name))
+
     def to_dict(self) -> dict[str, Any]:
         d = {f.name: getattr(self, f.name) for f in fields(self)}
         d["reshape"] = self.reshape.to_dict() if self.reshape else None

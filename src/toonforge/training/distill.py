@@ -26,7 +26,7 @@ import json
 import os
 import shutil
 import sys
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..errors import InputError
@@ -322,8 +322,7 @@ def distill(cfg: DistillConfig, command: str = "") -> DistillResult:
     write_translator_style(task, result, staging, name=name, head_resolution=cfg.size,
                            full_resolution=teacher.config.full_resolution, description=description)
     student = Style.load(staging)
-    for f in fields(PostSettings):  # the teacher's post-processing: reshape, skin cleanup, kept colours
-        setattr(student.config, f.name, getattr(teacher.config, f.name))
+    PostSettings.of(teacher.config).apply_to(student.config)  # reshape, skin cleanup, kept colours
     atomic_write_text(staging / "config.json", json.dumps(student.config.to_dict(), indent=2) + "\n")
     card = [(staging / "card.md").read_text(encoding="utf-8").rstrip("\n"), "", "## Distillation",
             f"- Teacher: style `{teacher.name}` from `{teacher.path}` (files SHA-256 {record['teacher_digest']}); "
