@@ -38,18 +38,19 @@ def flicker(teacher: Stylizer, student: Stylizer) -> None:
     from bench_video import DEFAULT_PHOTO, make_clip
 
     from toonforge.io.video import read_frames
+    from toonforge.metrics.flicker import mean_abs_frame_difference
     from toonforge.pipelines.video import stylize_video
 
     with tempfile.TemporaryDirectory() as work:
         clip = Path(work) / "clip.mp4"
         make_clip(clip, DEFAULT_PHOTO, 50)
-        videos = {"input": np.stack(list(read_frames(clip))).astype(np.float32)}
+        videos = {"input": list(read_frames(clip))}
         for label, st in (("teacher", teacher), ("student", student)):
             stylize_video(clip, Path(work) / f"{label}.mp4", st)
-            videos[label] = np.stack(list(read_frames(Path(work) / f"{label}.mp4"))).astype(np.float32)
-    changes = ", ".join(f"{k} {np.abs(np.diff(v, axis=0)).mean():.2f}" for k, v in videos.items())
+            videos[label] = list(read_frames(Path(work) / f"{label}.mp4"))
+    changes = ", ".join(f"{k} {mean_abs_frame_difference(v):.2f}" for k, v in videos.items())
     print(f"mean frame-to-frame change: {changes}; PSNR student vs teacher video "
-          f"{psnr(videos['teacher'], videos['student']):.2f} dB")
+          f"{psnr(np.stack(videos['teacher']), np.stack(videos['student'])):.2f} dB")
 
 
 def main() -> None:
