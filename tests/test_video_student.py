@@ -80,7 +80,7 @@ def test_video_command_runs_the_student_and_still_networks_the_style(styles_root
         assert code == 0, err
         assert ("video student of 'teacher'" in err) == (label == "student")
         outs[label] = np.stack(list(read_frames(dst))).astype(int)
-    assert np.array_equal(outs["student"], outs["pupil"])  # the student's networks ran
+    assert np.abs(outs["student"] - outs["pupil"]).mean() < 0.2  # the student's networks ran (H.264: see below)
     assert np.abs(outs["student"] - outs["still"]).mean() > 1.0  # and --still-networks ran the style's own
 
 
@@ -132,10 +132,16 @@ def test_the_app_runs_the_student_on_videos_too(styles_root, tmp_path):
     outcome = h.stylize_video(str(src), "teacher")
     assert outcome.notices[:1] == ["ran 'pupil', the video student of 'teacher'"] and outcome.frames == 3
     assert h.cache.builds == 1 and h.cache.get("pupil", h.backend) is not None and h.cache.builds == 1
-    code = main(["video", str(src), "-o", str(tmp_path / "cli.mp4"), "--style", "teacher", "--detector", "none",
-                 "--quiet"])
-    assert code == 0
-    assert np.array_equal(np.stack(list(read_frames(outcome.path))), np.stack(list(read_frames(tmp_path / "cli.mp4"))))
+    runs = {}
+    for label, extra in (("cli", []), ("still", ["--still-networks"])):
+        assert main(["video", str(src), "-o", str(tmp_path / f"{label}.mp4"), "--style", "teacher", "--detector",
+                     "none", "--quiet", *extra]) == 0
+        runs[label] = np.stack(list(read_frames(tmp_path / f"{label}.mp4"))).astype(int)
+    app = np.stack(list(read_frames(outcome.path))).astype(int)
+    # The same networks and settings; a lossy H.264 round trip may turn a last-bit difference of
+    # ONNX Runtime between two sessions into a level or two here and there (seen once on CI), so
+    # "the same" is "far closer to the CLI's student run than the student is to the teacher".
+    assert np.abs(app - runs["cli"]).mean() < 0.2 < 1.0 < np.abs(app - runs["still"]).mean()
 
 
 def test_shipped_video_students_match_their_styles():
