@@ -25,6 +25,7 @@ from toonforge.export.sessions import open_session
 from toonforge.face.align import align_face
 from toonforge.face.frontend import build_detector
 from toonforge.io.images import load_image
+from toonforge.metrics.psnr import psnr
 from toonforge.pipelines.tensors import from_network, to_network
 from toonforge.styles import load_style
 
@@ -101,13 +102,12 @@ def main() -> None:
         x = to_network(test, vr)
         a = from_network(float_session.run(None, {name: x})[0], vr)
         b = from_network(int8_session.run(None, {name: x})[0], vr)
-    mse = np.array([np.mean((p.astype(np.float64) - q.astype(np.float64)) ** 2) for p, q in zip(a, b)])
-    psnr = 10 * np.log10(255.0 ** 2 / np.maximum(mse, 1e-12))
+    scores = np.array([psnr(p, q) for p, q in zip(a, b)])
     f, q = min(times["float"]), min(times["int8"])
     print(f"style {args.style}, {side} px head, {len(calibration)} calibration and {len(test)} test crops, "
           f"{args.threads} threads")
     print(f"  float {f:.2f} ms/crop, int8 {q:.2f} ms/crop: {f / q:.2f}x faster")
-    print(f"  int8 vs float output: PSNR mean {psnr.mean():.1f} dB, worst {psnr.min():.1f} dB")
+    print(f"  int8 vs float output: PSNR mean {scores.mean():.1f} dB, worst {scores.min():.1f} dB")
 
 
 if __name__ == "__main__":

@@ -24,12 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from toonforge.io.images import load_image, resize_rgb, save_image
+from toonforge.metrics.psnr import psnr
 from toonforge.pipelines import Stylizer
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return 10 * np.log10(255.0 ** 2 / max(mse, 1e-12))
 
 
 def flicker(teacher: Stylizer, student: Stylizer) -> None:

@@ -233,3 +233,17 @@ def test_importing_metrics_loads_neither_dlib_nor_torch():
             "print('dlib' in sys.modules, 'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_psnr_values_symmetry_and_shapes():
+    from toonforge.metrics.psnr import psnr
+
+    a = np.zeros((4, 5, 3), np.uint8)
+    b = a.copy()
+    b[0, 0, 0] = 255  # MSE = 255^2 / 60
+    assert psnr(a, b) == pytest.approx(10 * np.log10(60.0)) and psnr(b, a) == psnr(a, b)
+    assert psnr(a, a) == pytest.approx(10 * np.log10(255.0 ** 2 / 1e-12))  # floored MSE, not infinity
+    assert psnr(a, a + 1) == pytest.approx(20 * np.log10(255.0))  # MSE 1 everywhere
+    assert psnr(a.astype(np.float32), np.full(a.shape, 0.5, np.float32), peak=1.0) == pytest.approx(20 * np.log10(2.0))
+    with pytest.raises(InputError, match="one shape"):
+        psnr(a, a[:2])
