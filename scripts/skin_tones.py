@@ -33,7 +33,7 @@ from toonforge.training.paired_data import split_names
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces"
 EXPOSURES = (1.0, 0.45, 0.2)
-SHIPPED = ("anime", "cartoon", "classic", "classic-lite", "colour-sketch", "filter", "sketch")
+SHIPPED = ("anime", "cartoon", "cartoon-lite", "classic", "classic-lite", "colour-sketch", "filter", "sketch")
 
 
 def held_out(half: str) -> list[Path]:

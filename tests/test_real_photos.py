@@ -56,7 +56,8 @@ def _fill_texture(rgb: np.ndarray, ink: int = 120) -> float:
     return float(laplacian[~near_ink].mean())
 
 
-@pytest.mark.parametrize("name", ["classic", "classic-lite", "sketch", "colour-sketch", "cartoon", "anime"])
+@pytest.mark.parametrize("name", [
+    "classic", "classic-lite", "sketch", "colour-sketch", "cartoon", "cartoon-lite", "anime"])
 def test_shipped_style_torch_and_onnx_agree_on_a_real_photo(name):
     torch_run = _shipped(name)
     photo = load_image(shared_data("faces/selfie2anime") / "female_10016.jpg").rgb

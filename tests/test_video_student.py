@@ -1,5 +1,6 @@
 """Video students: a style's ``video_style`` (config), :func:`video_style`, ``toonforge video``'s
-choice of networks and ``--still-networks``, and the shipped ``classic`` -> ``classic-lite``."""
+choice of networks and ``--still-networks``, and the shipped pairs (``cartoon`` -> ``cartoon-lite``,
+``classic`` -> ``classic-lite``)."""
 
 from __future__ import annotations
 
@@ -149,7 +150,7 @@ def test_shipped_video_students_match_their_styles():
 
     teachers = [load_style(p) for p in sorted(BUILTIN_DIR.iterdir()) if (p / "config.json").is_file()]
     pairs = [(t, load_style(t.config.video_style)) for t in teachers if t.config.video_style]
-    assert [t.name for t, _ in pairs] == ["classic"] and pairs[0][1].name == "classic-lite"
+    assert [(t.name, s.name) for t, s in pairs] == [("cartoon", "cartoon-lite"), ("classic", "classic-lite")]
     for teacher, student in pairs:
         assert student.config.video_style is None  # no chains
         assert student.config.kind == "network" and (student.path / "head.onnx").is_file()
