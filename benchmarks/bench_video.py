@@ -12,8 +12,9 @@ others so machine noise hits all alike:
   face front end of issue 32), the reference of the speed-up ratios;
 * blazeface with a full scan every ``--detect-every`` frames (each value given; the first is
   the default of ``toonforge video``) and landmark tracking between, running the style's video
-  student where its config names one (``classic`` -> ``classic-lite``) as ``toonforge video``
-  does; the same with the style's own networks (``--still-networks``); dlib at --min-face 40;
+  student where its config names one (``classic`` -> ``classic-lite``, ``cartoon`` ->
+  ``cartoon-lite``) as ``toonforge video`` does; the same with the style's own networks
+  (``--still-networks``); dlib at --min-face 40;
 * no detection (the full-image network only, the video networks: separates the faces' cost);
 * copy: no networks, no detection (strength 0): decode + encode alone, the floor;
 * ``--tree LABEL=PATH`` (repeatable): another source tree's ``src`` (e.g. ``git archive`` of an

@@ -28,7 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_keep_colours_arg(p)
     p.add_argument("--still-networks", action="store_true",
                    help="run the style's own networks even where it names a lighter video student "
-                        "(classic names classic-lite: 1.1-1.3x the frames per second on 720p)")
+                        "(classic names classic-lite, cartoon names cartoon-lite: 1.1-1.3x and 1.5-1.7x the frames "
+                        "per second on 720p)")
     p.add_argument("--head-only", action="store_true",
                    help="write a square video of the largest face's stylized, aligned crop")
     p.add_argument("--size", dest="head_size", type=_positive("head size", 16, 4096), default=None,

@@ -17,8 +17,9 @@ caller; so does Ctrl-C. The output keeps the input's frame rate, frame count, ro
 audio; see :mod:`toonforge.io.video` for orientation, even sizes and atomic writing.
 
 A style may name a lighter student of itself for video (``video_style`` in its config, e.g.
-``classic`` -> ``classic-lite``, distilled from it); :func:`video_style` picks it, as ``toonforge
-video`` does unless told ``--still-networks``.
+``classic`` -> ``classic-lite``, ``cartoon`` -> ``cartoon-lite``, each distilled from its
+teacher); :func:`video_style` picks it, as ``toonforge video`` does unless told
+``--still-networks``.
 
 Head-only mode writes a square video: each frame is the aligned, stylized crop of the largest
 tracked face at ``head_size``. A frame with no tracked face (before the first face, or once a
