@@ -30,6 +30,11 @@ def _style(root, name, seed, video=None):
     return save_style(root / name, cfg, {"head": net}, f"# {name}\n\nUntrained test style.\n")
 
 
+def _frames(path) -> np.ndarray:
+    """Every decoded frame of a video, (N, H, W, 3) int (so differences do not wrap)."""
+    return np.stack(list(read_frames(path))).astype(int)
+
+
 @pytest.fixture
 def styles_root(tmp_path, monkeypatch):
     root = tmp_path / "styles"
@@ -80,7 +85,7 @@ def test_video_command_runs_the_student_and_still_networks_the_style(styles_root
         out, err = capsys.readouterr()
         assert code == 0, err
         assert ("video student of 'teacher'" in err) == (label == "student")
-        outs[label] = np.stack(list(read_frames(dst))).astype(int)
+        outs[label] = _frames(dst)
     assert np.abs(outs["student"] - outs["pupil"]).mean() < 0.2  # the student's networks ran (H.264: see below)
     assert np.abs(outs["student"] - outs["still"]).mean() > 1.0  # and --still-networks ran the style's own
 
@@ -137,8 +142,8 @@ def test_the_app_runs_the_student_on_videos_too(styles_root, tmp_path):
     for label, extra in (("cli", []), ("still", ["--still-networks"])):
         assert main(["video", str(src), "-o", str(tmp_path / f"{label}.mp4"), "--style", "teacher", "--detector",
                      "none", "--quiet", *extra]) == 0
-        runs[label] = np.stack(list(read_frames(tmp_path / f"{label}.mp4"))).astype(int)
-    app = np.stack(list(read_frames(outcome.path))).astype(int)
+        runs[label] = _frames(tmp_path / f"{label}.mp4")
+    app = _frames(outcome.path)
     # The same networks and settings; a lossy H.264 round trip may turn a last-bit difference of
     # ONNX Runtime between two sessions into a level or two here and there (seen once on CI), so
     # "the same" is "far closer to the CLI's student run than the student is to the teacher".
